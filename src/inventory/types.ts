@@ -1,0 +1,87 @@
+/** SSH settings; every field optional at each level, merged defaults <- host override. */
+export interface SshSettings {
+  user?: string;
+  port?: number;
+  /** Path to a private key (OpenSSH or PEM). */
+  identityFile?: string;
+  /** Use the agent at $SSH_AUTH_SOCK instead of (or as well as) identityFile. */
+  agent?: boolean;
+  /** Run privileged commands through `sudo -n` (for a non-root user). */
+  sudo?: boolean;
+  /** OpenSSH known_hosts file used to verify host keys (hashed entries supported). */
+  knownHostsFile?: string;
+  /** Pinned host key fingerprint, "SHA256:<base64>" as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint?: string;
+  /** Accept and record a host key not yet in known_hosts (never a changed one). */
+  acceptNewHostKeys?: boolean;
+  connectTimeoutSeconds?: number;
+  /** Jump host ("bastion"): reached first, then tunnelled through. */
+  jumpHost?: JumpHost;
+}
+
+export interface JumpHost {
+  address: string;
+  port?: number;
+  user?: string;
+  identityFile?: string;
+  hostKeyFingerprint?: string;
+}
+
+/** SSH settings after defaults are applied; what the transport uses. */
+export interface ResolvedSsh {
+  user: string;
+  port: number;
+  identityFile?: string;
+  agent: boolean;
+  sudo: boolean;
+  knownHostsFile?: string;
+  hostKeyFingerprint?: string;
+  acceptNewHostKeys: boolean;
+  connectTimeoutSeconds: number;
+  jumpHost?: Required<Pick<JumpHost, "address" | "port" | "user">> & JumpHost;
+}
+
+export type HostRole = "primary" | "master" | "loadBalancer" | "worker";
+
+/** One machine kubeha talks to. `name` is the Kubernetes node name (and hostname). */
+export interface InventoryHost {
+  name: string;
+  /** Address used for SSH and, for masters, as the advertise address. */
+  address: string;
+  role: HostRole;
+  ssh: ResolvedSsh;
+}
+
+export interface LoadBalancer {
+  host: InventoryHost;
+  /** The address clients use (often the LB host's own). */
+  address: string;
+  dnsName?: string;
+  port: number;
+}
+
+export interface Options {
+  /** Extra SANs for every apiserver certificate. */
+  extraSans: string[];
+  /** How many workers get their kubelet.conf changed at once. */
+  workerConcurrency: number;
+  /** Where backups, journal and logs go on the operator's machine. */
+  stateDir: string;
+}
+
+/** A validated inventory: everything the rest of kubeha reads from the operator. */
+export interface Inventory {
+  /** Absolute path of the file it was read from. */
+  path: string;
+  primary: InventoryHost;
+  /** The new control-plane hosts (an even number, so the total is odd). */
+  masters: InventoryHost[];
+  loadBalancer: LoadBalancer;
+  workers: InventoryHost[];
+  options: Options;
+}
+
+/** Every host, in a stable order: primary, masters, LB, workers. */
+export function allHosts(inv: Inventory): InventoryHost[] {
+  return [inv.primary, ...inv.masters, inv.loadBalancer.host, ...inv.workers];
+}

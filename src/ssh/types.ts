@@ -1,0 +1,48 @@
+/** The result of a remote command, whatever its exit code; callers decide what is a failure. */
+export interface ExecResult {
+  code: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Run as root (through `sudo -n` when the SSH user is not root). Default true. */
+  sudo?: boolean;
+  /** Data written to the command's stdin. */
+  stdin?: string | Buffer;
+  /** Milliseconds before the command is abandoned. Default 60 000. */
+  timeoutMs?: number;
+}
+
+export interface WriteOptions {
+  /** File mode, e.g. 0o600 for keys. Default 0o644. */
+  mode?: number;
+  /** "uid:gid" or "user:group"; default root:root. */
+  owner?: string;
+  /** Keep the file it replaces as `<path>.kubeha-<timestamp>.bak`. */
+  backup?: boolean;
+}
+
+export interface Forward {
+  /** Port on 127.0.0.1 of the operator's machine. */
+  localPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Every side effect on a remote machine goes through this interface, so that `plan` can use
+ * a host that reads for real and records writes, and `apply` the SSH one.
+ */
+export interface Host {
+  readonly name: string;
+  readonly address: string;
+  /** argv is quoted for the remote shell; a string is passed to `sh -c` as it is. */
+  exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult>;
+  /** Like exec, but a non-zero exit throws an error naming the host, the command and stderr. */
+  run(command: string[] | string, options?: ExecOptions): Promise<string>;
+  /** undefined when the file does not exist. */
+  readFile(path: string): Promise<Buffer | undefined>;
+  writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void>;
+  forward(remotePort: number, remoteHost?: string): Promise<Forward>;
+}
