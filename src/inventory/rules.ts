@@ -1,0 +1,127 @@
+import type { LocatedHost, Normalised } from "./normalise.js";
+import type { Problem } from "./problems.js";
+
+/** What a file check found; injectable so parsing stays free of the file system in tests. */
+export type FileState = "ok" | "missing" | "unreadable" | "not-a-file";
+export type FileCheck = (path: string) => FileState;
+
+const fileProblem: Record<Exclude<FileState, "ok">, string> = {
+  missing: "does not exist",
+  unreadable: "is not readable",
+  "not-a-file": "is not a regular file",
+};
+
+/** Rules that span fields: counts, duplicates, roles, credentials and the files they name. */
+export function checkRules({ inventory, hosts }: Normalised, fileState: FileCheck): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => {
+    if (!problems.some((p) => p.path === path && p.message === message)) problems.push({ path, message });
+  };
+
+  const n = inventory.masters.length;
+  if (n !== 2 && n !== 4 && n !== 6) {
+    add(
+      "masters",
+      `${n} new master${n === 1 ? "" : "s"} would make ${n + 1} control-plane nodes; etcd needs an odd total of at most 7: list 2, 4 or 6 new masters`,
+    );
+  }
+
+  duplicates(hosts, (h) => h.host.name, "name", add);
+  duplicates(hosts, (h) => h.host.address, "address", add);
+
+  const lb = inventory.loadBalancer;
+  const masters = hosts.filter((h) => h.host.role === "primary" || h.host.role === "master");
+  const clash = masters.find((m) => m.host.address === lb.address);
+  if (clash && lb.address !== lb.host.address) {
+    add(
+      "loadBalancer.clientAddress",
+      `${lb.address} is the address of ${clash.path} (${clash.host.name}); clients must reach the load balancer, not one master`,
+    );
+  }
+
+  for (const h of hosts) checkCredentials(h, fileState, add);
+  return problems;
+}
+
+function duplicates(
+  hosts: LocatedHost[],
+  key: (h: LocatedHost) => string,
+  field: string,
+  add: (path: string, message: string) => void,
+): void {
+  const seen = new Map<string, LocatedHost>();
+  for (const h of hosts) {
+    const first = seen.get(key(h));
+    if (!first) {
+      seen.set(key(h), h);
+      continue;
+    }
+    const roles = new Set([first.host.role, h.host.role]);
+    const why =
+      roles.has("loadBalancer") && (roles.has("master") || roles.has("primary"))
+        ? "; the load balancer needs its own host (a master's apiserver already listens on its port)"
+        : "";
+    add(`${h.path}.${field}`, `"${key(h)}" is already the ${field} of ${first.path}${why}`);
+  }
+}
+
+function checkCredentials(
+  { host, path, origins }: LocatedHost,
+  fileState: FileCheck,
+  add: (path: string, message: string) => void,
+): void {
+  const ssh = host.ssh;
+  // A defaulted setting is reported once, where the shared default would be written.
+  const at = (field: keyof typeof origins) => origins[field] ?? `ssh.${field}`;
+
+  if (ssh.user !== "root" && !ssh.sudo) {
+    add(
+      origins.sudo ?? origins.user ?? `${path}.ssh.sudo`,
+      `user ${ssh.user} is not root and sudo is false; kubeha needs root on ${host.name}: set sudo: true (passwordless) or connect as root`,
+    );
+  }
+  if (!ssh.identityFile && !ssh.agent) {
+    add(`${path}.ssh`, `no way to authenticate to ${host.name}: set identityFile or agent: true`);
+  }
+  if (ssh.identityFile) {
+    const state = fileState(ssh.identityFile);
+    if (state !== "ok") add(at("identityFile"), `identity file ${ssh.identityFile} ${fileProblem[state]}`);
+  }
+  const jump = ssh.jumpHost;
+  if (jump?.identityFile && jump.identityFile !== ssh.identityFile) {
+    const state = fileState(jump.identityFile);
+    if (state !== "ok")
+      add(`${at("jumpHost")}.identityFile`, `identity file ${jump.identityFile} ${fileProblem[state]}`);
+  }
+
+  const needsKnownHosts = !ssh.hostKeyFingerprint || (jump !== undefined && !jump.hostKeyFingerprint);
+  if (needsKnownHosts && ssh.knownHostsFile && !ssh.acceptNewHostKeys) {
+    const state = fileState(ssh.knownHostsFile);
+    if (state !== "ok") {
+      add(
+        at("knownHostsFile"),
+        `known_hosts file ${ssh.knownHostsFile} ${fileProblem[state]}; add the hosts' keys (ssh-keyscan, then check the fingerprints), pin hostKeyFingerprint, or set acceptNewHostKeys: true`,
+      );
+    }
+  }
+}
+
+/** Settings that are allowed but probably not meant. */
+export function checkWarnings({ hosts }: Normalised): Problem[] {
+  const warnings: Problem[] = [];
+  const add = (path: string, message: string) => {
+    if (!warnings.some((w) => w.path === path)) warnings.push({ path, message });
+  };
+  for (const { host, origins } of hosts) {
+    if (origins.hostKeyFingerprint === "ssh.hostKeyFingerprint" && hosts.length > 1) {
+      add("ssh.hostKeyFingerprint", "pins one host key for every host; hosts normally each have their own");
+    }
+    if (host.ssh.acceptNewHostKeys && origins.acceptNewHostKeys) {
+      add(
+        origins.acceptNewHostKeys,
+        "host keys not yet in known_hosts will be trusted on first use and recorded",
+      );
+    }
+  }
+  return warnings;
+}
