@@ -46,14 +46,14 @@ function editScript(a: string[], b: string[]): Op[] {
         i++;
         j++;
       } else if (
-        j < y.length &&
-        (i >= x.length || (lcs[i * w + j + 1] ?? 0) >= (lcs[(i + 1) * w + j] ?? 0))
+        i < x.length &&
+        (j >= y.length || (lcs[(i + 1) * w + j] ?? 0) >= (lcs[i * w + j + 1] ?? 0))
       ) {
-        middle.push({ kind: "+", line: y[j] ?? "" });
-        j++;
-      } else {
         middle.push({ kind: "-", line: x[i] ?? "" });
         i++;
+      } else {
+        middle.push({ kind: "+", line: y[j] ?? "" });
+        j++;
       }
     }
   }
