@@ -1,0 +1,49 @@
+import { readFile } from "node:fs/promises";
+import { utils } from "ssh2";
+import { KubehaError } from "../errors.js";
+
+export interface Credentials {
+  privateKey?: Buffer;
+  agent?: string;
+  /** For error messages: "key /root/.ssh/id_ed25519 and the ssh-agent"; never the key itself. */
+  description: string;
+}
+
+/**
+ * Reads the identity file and finds the agent socket. Encrypted keys are only usable through the agent:
+ * kubeha never asks for a passphrase. Errors name the file, never its content.
+ */
+export async function loadCredentials(
+  label: string,
+  identityFile: string | undefined,
+  useAgent: boolean,
+): Promise<Credentials> {
+  const agent = useAgent ? process.env.SSH_AUTH_SOCK : undefined;
+  if (useAgent && !agent) {
+    throw new KubehaError(`${label}: agent: true but SSH_AUTH_SOCK is not set (is ssh-agent running?)`);
+  }
+  let privateKey: Buffer | undefined;
+  if (identityFile) {
+    try {
+      privateKey = await readFile(identityFile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "error";
+      throw new KubehaError(`${label}: cannot read identity file ${identityFile} (${code})`);
+    }
+    const parsed = utils.parseKey(privateKey);
+    if (parsed instanceof Error) {
+      if (!/encrypted/i.test(parsed.message)) {
+        throw new KubehaError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
+      }
+      if (!agent) {
+        throw new KubehaError(
+          `${label}: identity file ${identityFile} is encrypted; kubeha does not ask for passphrases: add it to ssh-agent (ssh-add ${identityFile}) and set agent: true`,
+        );
+      }
+      // The agent holds the decrypted key; the encrypted file itself is of no use to us.
+      privateKey = undefined;
+    }
+  }
+  const description = [identityFile && `key ${identityFile}`, agent && "the ssh-agent"].filter(Boolean).join(" and ");
+  return { ...(privateKey && { privateKey }), ...(agent && { agent }), description };
+}

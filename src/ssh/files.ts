@@ -1,0 +1,90 @@
+import { randomBytes } from "node:crypto";
+import type { SFTPWrapper } from "ssh2";
+import { KubehaError } from "../errors.js";
+import type { RawResult } from "./exec.js";
+import type { WriteOptions } from "./types.js";
+
+/** What file transfer needs from a connection: commands (as root when `elevated`) and its SFTP session. */
+export interface FileChannel {
+  /** "host master-2 (10.0.0.12:22)" */
+  label: string;
+  /** True when root access goes through sudo, so SFTP (which runs as the SSH user) cannot read or place files. */
+  elevated: boolean;
+  exec(argv: string[]): Promise<RawResult>;
+  sftp(): Promise<SFTPWrapper>;
+}
+
+// `cat` of a missing file and of an unreadable one both exit 1: tell them apart with a distinct code.
+const MISSING = 66;
+const readScript = `[ -e "$1" ] || exit ${MISSING}; exec cat -- "$1"`;
+
+/** The file's bytes, or undefined when it does not exist. Through `sudo cat` when not logged in as root. */
+export async function readRemoteFile(ch: FileChannel, path: string): Promise<Buffer | undefined> {
+  if (ch.elevated) {
+    const r = await ch.exec(["sh", "-c", readScript, "sh", path]);
+    if (r.code === MISSING) return undefined;
+    if (r.code !== 0) throw new KubehaError(`${ch.label}: read ${path}: ${tail(r.stderr)}`);
+    return r.stdout;
+  }
+  const sftp = await ch.sftp();
+  return new Promise((resolve, reject) =>
+    sftp.readFile(path, (err: (Error & { code?: number }) | null | undefined, data: Buffer) => {
+      // SFTP status 2 is NO_SUCH_FILE.
+      if (err?.code === 2) resolve(undefined);
+      else if (err) reject(new KubehaError(`${ch.label}: read ${path}: ${err.message}`));
+      else resolve(data);
+    }),
+  );
+}
+
+// Runs as root. The new content is copied next to the target (umask 077: never readable by others on the
+// way), given its owner and mode, and renamed over the target: readers see the old file or the new one.
+const installScript = `set -eu
+staging=$1 target=$2 mode=$3 owner=$4 backup=$5
+dir=$(dirname -- "$target")
+tmp="$dir/.$(basename -- "$target").kubeha-tmp.$$"
+trap 'rm -f -- "$staging" "$tmp"' EXIT
+mkdir -p -- "$dir"
+umask 077
+cp -- "$staging" "$tmp"
+chown -- "$owner" "$tmp"
+chmod -- "$mode" "$tmp"
+if [ -n "$backup" ] && [ -e "$target" ]; then cp -p -- "$target" "$backup"; fi
+mv -f -- "$tmp" "$target"`;
+
+/**
+ * Writes a file atomically with its mode and owner (default 0644 root:root), creating parent directories;
+ * with `backup`, the replaced file is kept as `<path>.kubeha-<UTC timestamp>.bak`.
+ */
+export async function writeRemoteFile(
+  ch: FileChannel,
+  path: string,
+  data: string | Buffer,
+  options: WriteOptions = {},
+  now: Date = new Date(),
+): Promise<void> {
+  const mode = (options.mode ?? 0o644).toString(8);
+  const owner = options.owner ?? "root:root";
+  const backup = options.backup ? `${path}.kubeha-${timestamp(now)}.bak` : "";
+  // Uploaded by the SSH user, readable only by it; the root-side script removes it.
+  const staging = `/tmp/.kubeha-upload-${randomBytes(8).toString("hex")}`;
+  const sftp = await ch.sftp();
+  await new Promise<void>((resolve, reject) =>
+    sftp.writeFile(staging, data, { mode: 0o600, flag: "wx" }, (err) =>
+      err ? reject(new KubehaError(`${ch.label}: write ${path}: upload to ${staging} failed: ${err.message}`)) : resolve(),
+    ),
+  );
+  const r = await ch.exec(["sh", "-c", installScript, "sh", staging, path, mode, owner, backup]);
+  if (r.code !== 0) throw new KubehaError(`${ch.label}: write ${path}: ${tail(r.stderr)}`);
+}
+
+/** 20240131T235959Z: sortable, and no characters a shell or a file system minds. */
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+/** The last lines of stderr, enough to see why a command failed without flooding the message. */
+export function tail(stderr: Buffer | string, lines = 5): string {
+  const text = stderr.toString().trim();
+  return text ? text.split("\n").slice(-lines).join(" | ") : "(no error output)";
+}

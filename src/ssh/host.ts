@@ -1,0 +1,152 @@
+import type { SFTPWrapper } from "ssh2";
+import { KubehaError } from "../errors.js";
+import type { InventoryHost } from "../inventory/types.js";
+import { connect, hostLabel, type Connection } from "./connect.js";
+import { execRaw, type RawResult } from "./exec.js";
+import { readRemoteFile, tail, writeRemoteFile, type FileChannel } from "./files.js";
+import { forwardPort } from "./forward.js";
+import { limiter } from "./limit.js";
+import { shellQuote } from "./shell-quote.js";
+import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "./types.js";
+
+// OpenSSH allows 10 sessions per connection (MaxSessions); the SFTP session holds one of them.
+const maxParallelCommands = 8;
+const defaultTimeoutMs = 60_000;
+
+/**
+ * A host reached over one SSH connection, reused by every command, file and tunnel of a run.
+ * Privileged work goes through `sudo -n` when the inventory sets `sudo: true`.
+ */
+export class SshHost implements Host {
+  readonly name: string;
+  readonly address: string;
+  private readonly label: string;
+  private readonly gate = limiter(maxParallelCommands);
+  private sftpSession: Promise<SFTPWrapper> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly host: InventoryHost,
+    private readonly connection: Connection,
+  ) {
+    this.name = host.name;
+    this.address = host.address;
+    this.label = hostLabel(host);
+    connection.client.on("close", () => (this.closed = true));
+  }
+
+  /** Opens the connection (through the jump host, if any); rejects with a message naming the host. */
+  static async connect(host: InventoryHost): Promise<SshHost> {
+    return new SshHost(host, await connect(host));
+  }
+
+  /** Runs argv (quoted) or a string (given to `sh -c`); as root unless `sudo: false`. Never throws on exit codes. */
+  async exec(command: string[] | string, options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.execBytes(command, options);
+    return { ...r, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  }
+
+  /** Like exec, but a non-zero exit throws naming the host, the command, the exit code and stderr's tail. */
+  async run(command: string[] | string, options: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(command, options);
+    if (r.code !== 0) {
+      const how = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+      throw new KubehaError(`${this.label}: \`${display(command)}\` failed (${how}): ${tail(r.stderr)}`);
+    }
+    return r.stdout;
+  }
+
+  /** The file's content, undefined when it does not exist. */
+  readFile(path: string): Promise<Buffer | undefined> {
+    return readRemoteFile(this.files(), path);
+  }
+
+  /**
+   * Writes atomically (temp file in the same directory, then rename) with mode and owner (default 0644
+   * root:root), creating parent directories; `backup` keeps the old file as `<path>.kubeha-<UTC time>.bak`.
+   */
+  writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
+    return writeRemoteFile(this.files(), path, data, options);
+  }
+
+  /** A local port on 127.0.0.1 tunnelled to remoteHost:remotePort as this host sees it. */
+  forward(remotePort: number, remoteHost = "127.0.0.1"): Promise<Forward> {
+    this.assertOpen();
+    return forwardPort(this.connection.client, remoteHost, remotePort);
+  }
+
+  /** Closes the connection (and the jump host's). Safe to call twice. */
+  async close(): Promise<void> {
+    const { client, jump } = this.connection;
+    if (!this.closed) {
+      await new Promise<void>((resolve) => {
+        client.once("close", () => resolve());
+        client.end();
+      });
+    }
+    jump?.end();
+  }
+
+  private async execBytes(command: string[] | string, options: ExecOptions): Promise<RawResult> {
+    this.assertOpen();
+    const argv = typeof command === "string" ? ["sh", "-c", command] : command;
+    const elevate = this.host.ssh.sudo && options.sudo !== false;
+    const line = shellQuote(elevate ? ["sudo", "-n", "--", ...argv] : argv);
+    const what = `${this.label}: \`${display(command)}\``;
+    const r = await this.gate(() =>
+      execRaw(this.connection.client, line, what, {
+        ...(options.stdin !== undefined && { stdin: options.stdin }),
+        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+      }),
+    );
+    if (elevate) this.checkSudo(r);
+    return r;
+  }
+
+  /** sudo's own failures are not the command's: they mean the host is not set up as the inventory says. */
+  private checkSudo(r: RawResult): void {
+    const err = r.stderr.toString();
+    const user = this.host.ssh.user;
+    if (r.code === 1 && /^sudo: (a password is required|a terminal is required)/m.test(err)) {
+      throw new KubehaError(
+        `${this.label}: sudo requires a password for user ${user}; kubeha needs passwordless sudo (NOPASSWD)`,
+      );
+    }
+    if (r.code === 127 && /sudo: (command )?not found/.test(err)) {
+      throw new KubehaError(`${this.label}: sudo is not installed, but the inventory sets sudo: true for user ${user}`);
+    }
+  }
+
+  private files(): FileChannel {
+    return {
+      label: this.label,
+      elevated: this.host.ssh.sudo,
+      exec: (argv) => this.execBytes(argv, {}),
+      sftp: () => this.sftp(),
+    };
+  }
+
+  /** The connection's one SFTP session, opened on first use. */
+  private sftp(): Promise<SFTPWrapper> {
+    this.assertOpen();
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
+      this.connection.client.sftp((err, sftp) =>
+        err ? reject(new KubehaError(`${this.label}: cannot open an SFTP session: ${err.message}`)) : resolve(sftp),
+      ),
+    ).catch((err: unknown) => {
+      this.sftpSession = undefined;
+      throw err;
+    });
+    return this.sftpSession;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new KubehaError(`${this.label}: the SSH connection is closed`);
+  }
+}
+
+/** A command as the operator would type it, shortened: for messages only. */
+function display(command: string[] | string): string {
+  const text = typeof command === "string" ? command : shellQuote(command);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

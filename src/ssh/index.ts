@@ -1,0 +1,13 @@
+export { SshHost } from "./host.js";
+export { connectAll, closeAll } from "./pool.js";
+export { shellQuote } from "./shell-quote.js";
+export {
+  checkHostKey,
+  fingerprint,
+  hashHostName,
+  knownHostsName,
+  parseKnownHosts,
+  type HostKeyStatus,
+  type KnownHostEntry,
+} from "./known-hosts.js";
+export type * from "./types.js";
