@@ -122,7 +122,8 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
     ...FILE_MOUNTS.map((f) => `mount --bind "$D/${f}" /etc/${f}`),
   ];
   if (h.role === "loadBalancer" && lbWithoutStream) lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
-  lines.push(`touch "$D/ready"`, "exec sleep infinity");
+  // The pid file doubles as the ready marker; $$ becomes sleep's PID through exec.
+  lines.push(`echo $$ > "$D/init.pid"`, "exec sleep infinity");
   return lines.join("\n") + "\n";
 }
 
@@ -133,19 +134,22 @@ export async function ensureMountpoints(): Promise<void> {
 
 /**
  * Starts the host's anchor process (unshare holding the mount+UTS namespaces inside the
- * host's netns) and waits for init.sh to finish its mounts. Returns the anchor's PID.
+ * host's netns) and waits for init.sh to finish its mounts. unshare ignores SIGTERM while
+ * it waits for its child, so the child (init.sh, exec'd into sleep) is returned too: stopping
+ * it ends both.
  */
-export async function startHost(h: LabHost): Promise<number> {
+export async function startHost(h: LabHost): Promise<{ anchor: number; child: number }> {
   const pid = startDaemon(
     ["ip", "netns", "exec", h.ns, "unshare", "--mount", "--uts", "--propagation", "private", "--fork", "--kill-child", "--", "sh", join(h.dir, "init.sh")],
     join(h.dir, "init.log"),
   );
-  await waitFor(`${h.name} init (see ${h.dir}/init.log)`, 10_000, async () => {
-    if (existsSync(join(h.dir, "ready"))) return true;
+  const child = await waitFor(`${h.name} init (see ${h.dir}/init.log)`, 10_000, async () => {
+    const text = await readFile(join(h.dir, "init.pid"), "utf8").catch(() => "");
+    if (text.endsWith("\n")) return Number(text);
     if (!alive(pid)) throw new Error(await readFile(join(h.dir, "init.log"), "utf8"));
-    return false;
+    return undefined;
   }, 20);
-  return pid;
+  return { anchor: pid, child };
 }
 
 /** argv prefix entering a host's net, mount and UTS namespaces through its anchor PID. */

@@ -1,0 +1,284 @@
+// startLab(): a simulated kubeadm cluster (primary, new masters, LB, workers) in network
+// namespaces on this machine, reached over real SSH from a workstation namespace.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createNetwork, labNsName, randomSubnet } from "./netns.js";
+import { ensureMountpoints, hostExec, prepareHost, REPO, startHost, startInHost, type LabHost } from "./hosts.js";
+import { prepareSshd, prepareWorkstation, sshdArgv, writeKnownHosts } from "./sshd.js";
+import { writeClusterFiles } from "./fixture.js";
+import { clusterInfoKubeconfig } from "./fixture-kubeconfig.js";
+import { kubeadmObjects } from "./fixture-objects.js";
+import { minor, type ClusterSpec } from "./fixture-spec.js";
+import { LB_DNS_NAME, writeInventory } from "./inventory.js";
+import { destroy, LAB_DIR_STEM, saveState, type LabState } from "./teardown.js";
+import { must, run, waitFor, type ExecResult } from "./proc.js";
+import { STEM } from "./netns.js";
+
+export type { LabHost, LabRole } from "./hosts.js";
+export type { ExecResult } from "./proc.js";
+
+export interface LabOptions {
+  /** Number of workers (default 2). */
+  workers?: number;
+  /** Kubernetes version of the fixture, "1.24.17" or "1.31.2" (default). */
+  version?: string;
+  serviceCidr?: string;
+  podCidr?: string;
+  domain?: string;
+  /** Old layout: etcd advertises https://localhost:2380, listens on loopback only. */
+  etcdPeerLocalhost?: boolean;
+  /** No pki/ca.key on the primary (kubeadm's external-CA mode). */
+  externalCa?: boolean;
+  /** The LB's nginx has no stream module (neither the .so nor modules-enabled entry). */
+  lbWithoutStream?: boolean;
+  /** Host whose `kubeha` user needs a password for sudo (it becomes a kubeha host if it was root). */
+  sudoAsksPassword?: string;
+  /** ConfigMaps of bulk data put into etcd (default 3000). */
+  bulkKeys?: number;
+  /** Progress lines (default: silent). */
+  log?: (line: string) => void;
+}
+
+/** What the starting cluster was built with, for comparing discovery against. */
+export interface FixtureFacts {
+  version: string;
+  serviceCidr: string;
+  podCidr: string;
+  domain: string;
+  etcdPeerLocalhost: boolean;
+  externalCa: boolean;
+  /** Host name -> address. */
+  addresses: Record<string, string>;
+  /** Keys the fixture put into etcd (kubeadm objects and bulk data) and their total size. */
+  filledKeys: number;
+  filledBytes: number;
+}
+
+export interface Lab {
+  id: string;
+  dir: string;
+  hosts: LabHost[];
+  primary: LabHost;
+  masters: LabHost[];
+  lb: LabHost;
+  workers: LabHost[];
+  host(name: string): LabHost;
+  /** The workstation namespace: run the tool as `ip netns exec <wsNs> node dist/src/cli.js ...`. */
+  wsNs: string;
+  wsAddress: string;
+  lbDnsName: string;
+  inventoryFile: string;
+  identityFile: string;
+  knownHostsFile: string;
+  stateDir: string;
+  /** The primary's admin.conf, readable from the workstation (it is a plain file in the lab dir). */
+  adminKubeconfig: string;
+  fixture: FixtureFacts;
+  /** Runs argv inside a host's net+mount+UTS namespaces as root; never throws on exit status. */
+  exec(host: string, argv: string[], opts?: { stdin?: string | Buffer }): Promise<ExecResult>;
+  /** Runs argv in the workstation namespace. */
+  wsExec(argv: string[], opts?: { stdin?: string | Buffer }): Promise<ExecResult>;
+  /** Every PID the lab started. */
+  pids(): readonly number[];
+  /** Anchor PID of a host (for nsenter -t). */
+  anchorPid(host: string): number;
+  stop(): Promise<void>;
+}
+
+/** kubeha logs in as this user with sudo on these hosts; as root elsewhere. */
+const SUDO_HOSTS = new Set(["master-1", "master-3", "worker-1"]);
+
+function planHosts(prefix: string, dir: string, net: string, workers: number, sudoAsksPassword?: string): LabHost[] {
+  const specs: [string, LabHost["role"], number][] = [
+    ["master-1", "primary", 11],
+    ["master-2", "master", 12],
+    ["master-3", "master", 13],
+    ["lb", "loadBalancer", 20],
+    ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [`worker-${i + 1}`, "worker", 31 + i]),
+  ];
+  return specs.map(([name, role, octet]) => {
+    const kubeha = SUDO_HOSTS.has(name) || name === sudoAsksPassword;
+    return { name, role, address: `${net}.${octet}`, ns: `${prefix}${name}`, sshUser: kubeha ? "kubeha" : "root", sudo: kubeha, dir: join(dir, "h", name) };
+  });
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  const log = opts.log ?? (() => undefined);
+  const t0 = Date.now();
+  const step = (m: string): void => log(`[lab +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+  const kubeletJs = join(REPO, "dist/test/lab/kubelet.js");
+  if (!existsSync(kubeletJs)) throw new Error(`${kubeletJs} is missing: build first (npx tsc -p tsconfig.json)`);
+
+  const id = randomBytes(3).toString("hex");
+  const prefix = `${STEM}${id}-`;
+  const dir = `${LAB_DIR_STEM}${id}`;
+  const net = randomSubnet();
+  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.sudoAsksPassword);
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const get = (name: string): LabHost => {
+    const h = byName.get(name);
+    if (!h) throw new Error(`no lab host ${name}`);
+    return h;
+  };
+  const primary = get("master-1");
+  const lb = get("lb");
+  const wsNs = `${prefix}ws`;
+  const wsAddress = `${net}.100`;
+  const etcNetnsWs = join("/etc/netns", wsNs);
+  const state: LabState = {
+    id,
+    prefix,
+    dir,
+    namespaces: [labNsName(prefix), wsNs, ...hosts.map((h) => h.ns)],
+    etcNetns: [etcNetnsWs],
+    pids: [],
+    ownerPid: process.pid,
+  };
+  const anchors = new Map<string, number>();
+  const spec: ClusterSpec = {
+    version: opts.version ?? "1.31.2",
+    serviceCidr: opts.serviceCidr ?? "10.96.0.0/12",
+    podCidr: opts.podCidr ?? "10.244.0.0/16",
+    domain: opts.domain ?? "cluster.local",
+    primary: { name: primary.name, address: primary.address },
+    workers: hosts.filter((h) => h.role === "worker").map((h) => ({ name: h.name, address: h.address })),
+    etcdPeerLocalhost: opts.etcdPeerLocalhost ?? false,
+    externalCa: opts.externalCa ?? false,
+  };
+  minor(spec.version); // rejects an unparseable version before anything is created
+
+  const exec = (name: string, argv: string[], o: { stdin?: string | Buffer } = {}): Promise<ExecResult> => {
+    const pid = anchors.get(name);
+    if (pid === undefined) throw new Error(`lab host ${name} is not running`);
+    return hostExec(pid, argv, o.stdin);
+  };
+  const stop = async (): Promise<void> => {
+    await destroy(state, true);
+    step("stopped");
+  };
+
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await saveState(state);
+  try {
+    await ensureMountpoints();
+    const hostsFile = hosts.map((h) => `${h.address} ${h.name}`).join("\n") + "\n";
+    await Promise.all(hosts.map((h) => prepareHost(h, { hostsFile, sudoAsksPassword: h.name === opts.sudoAsksPassword, lbWithoutStream: opts.lbWithoutStream ?? false })));
+    const [ws] = await Promise.all([
+      prepareWorkstation(dir),
+      createNetwork(prefix, [...hosts.map((h) => ({ ns: h.ns, address: h.address })), { ns: wsNs, address: wsAddress }]),
+      writeClusterFiles(spec, nodeDirs(primary), hosts.filter((h) => h.role === "worker").map(nodeDirs), join(dir, "scratch")),
+    ]);
+    await Promise.all(hosts.map((h) => prepareSshd(h, ws.authorizedKeys)));
+    step("network, PKI and host files ready");
+
+    // The LB's DNS name resolves in the workstation (ip netns exec mounts this over /etc/hosts).
+    await mkdir(etcNetnsWs, { recursive: true });
+    await writeFile(join(etcNetnsWs, "hosts"), `127.0.0.1 localhost\n${lb.address} ${LB_DNS_NAME}\n${hostsFile}`);
+
+    await Promise.all(
+      hosts.map(async (h) => {
+        const { anchor, child } = await startHost(h);
+        anchors.set(h.name, anchor);
+        state.pids.push(anchor, child);
+        state.pids.push(startInHost(anchor, sshdArgv(h), join(h.dir, "ssh/sshd.out")));
+        state.pids.push(startInHost(anchor, [process.execPath, kubeletJs], join(h.dir, "kubelet.log")));
+        if (h.role === "loadBalancer") state.pids.push(startInHost(anchor, ["/usr/sbin/nginx", "-g", "daemon off;"], join(h.dir, "nginx.out")));
+      }),
+    );
+    await saveState(state);
+    step("hosts, sshd, kubelet stand-ins and nginx started");
+
+    const inventoryFile = join(dir, "inventory.yaml");
+    const stateDir = join(dir, "kubeha-state");
+    await writeKnownHosts(hosts, ws.knownHostsFile);
+    await writeInventory(inventoryFile, { hosts, identityFile: ws.identityFile, knownHostsFile: ws.knownHostsFile, stateDir });
+
+    const filled = await fillEtcd(spec, primary, dir, opts.bulkKeys ?? 3000);
+    step(`etcd filled with ${filled.keys} keys (${(filled.bytes / 1048576).toFixed(1)} MiB)`);
+    await markControlPlane(spec, exec);
+    step("apiserver ready, control-plane node labelled and tainted");
+
+    state.info = { wsNs, inventoryFile, adminKubeconfig: join(primary.dir, "etc-kubernetes/admin.conf"), hosts: hosts.map((h) => `${h.name} ${h.address} ${h.sshUser}`) };
+    await saveState(state);
+    return {
+      id,
+      dir,
+      hosts,
+      primary,
+      masters: hosts.filter((h) => h.role === "master"),
+      lb,
+      workers: hosts.filter((h) => h.role === "worker"),
+      host: get,
+      wsNs,
+      wsAddress,
+      lbDnsName: LB_DNS_NAME,
+      inventoryFile,
+      identityFile: ws.identityFile,
+      knownHostsFile: ws.knownHostsFile,
+      stateDir,
+      adminKubeconfig: join(primary.dir, "etc-kubernetes/admin.conf"),
+      fixture: {
+        version: spec.version,
+        serviceCidr: spec.serviceCidr,
+        podCidr: spec.podCidr,
+        domain: spec.domain,
+        etcdPeerLocalhost: spec.etcdPeerLocalhost,
+        externalCa: spec.externalCa,
+        addresses: Object.fromEntries(hosts.map((h) => [h.name, h.address])),
+        filledKeys: filled.keys,
+        filledBytes: filled.bytes,
+      },
+      exec,
+      wsExec: (argv, o = {}) => run(["ip", "netns", "exec", wsNs, ...argv], { stdin: o.stdin }),
+      pids: () => state.pids,
+      anchorPid: (name) => {
+        const pid = anchors.get(name);
+        if (pid === undefined) throw new Error(`lab host ${name} is not running`);
+        return pid;
+      },
+      stop,
+    };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+}
+
+function nodeDirs(h: LabHost): { name: string; etcKubernetes: string; varLibKubelet: string } {
+  return { name: h.name, etcKubernetes: join(h.dir, "etc-kubernetes"), varLibKubelet: join(h.dir, "var-lib-kubelet") };
+}
+
+/** kubeadm's objects and bulk data, put by fixture-etcd.js from inside the primary's netns. */
+async function fillEtcd(spec: ClusterSpec, primary: LabHost, dir: string, bulk: number): Promise<{ keys: number; bytes: number }> {
+  const pki = join(primary.dir, "etc-kubernetes/pki");
+  const server = `https://${spec.primary.address}:6443`;
+  const job = {
+    endpoint: "https://127.0.0.1:2379",
+    ca: join(pki, "etcd/ca.crt"),
+    cert: join(pki, "apiserver-etcd-client.crt"),
+    key: join(pki, "apiserver-etcd-client.key"),
+    objects: kubeadmObjects(spec, server, await clusterInfoKubeconfig(server, join(pki, "ca.crt"))),
+    bulk,
+  };
+  const jobFile = join(dir, "scratch/etcd-job.json");
+  await writeFile(jobFile, JSON.stringify(job));
+  const out = await must(["ip", "netns", "exec", primary.ns, process.execPath, join(REPO, "dist/test/lab/fixture-etcd.js"), jobFile]);
+  return JSON.parse(out) as { keys: number; bytes: number };
+}
+
+/** What kubeadm's mark-control-plane phase does, once the kubelet stand-in has registered the Node. */
+async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<void> {
+  const kubectl = (...args: string[]): Promise<ExecResult> => exec("master-1", ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "--request-timeout=5s", ...args]);
+  await waitFor("the primary's apiserver stand-in /readyz", 20_000, async () => (await kubectl("get", "--raw", "/readyz")).code === 0, 200);
+  await waitFor("Node master-1 registered by the kubelet stand-in", 20_000, async () => (await kubectl("get", "node", spec.primary.name)).code === 0, 200);
+  const taints = [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }];
+  if (minor(spec.version) < 25) taints.push({ key: "node-role.kubernetes.io/master", effect: "NoSchedule" });
+  const patch = {
+    metadata: { labels: { "node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": "" } },
+    spec: { taints },
+  };
+  const r = await kubectl("patch", "node", spec.primary.name, "--type=merge", "-p", JSON.stringify(patch));
+  if (r.code !== 0) throw new Error(`labelling ${spec.primary.name}: ${r.stderr.trim()}`);
+}
