@@ -102,7 +102,11 @@ function methodOf(client: Client, method: string): (...args: unknown[]) => unkno
 export type { Metadata };
 
 /** One client for one endpoint. Never pass a learner's endpoint for anything but status and serializable reads. */
-export function connectEndpoint(endpoint: string, tls: EtcdTls, options: EtcdClientOptions = {}): EtcdEndpointClient {
+export function connectEndpoint(
+  endpoint: string,
+  tls: EtcdTls,
+  options: EtcdClientOptions = {},
+): EtcdEndpointClient {
   return new EtcdEndpointClient(endpoint, tls, options);
 }
 

@@ -2,7 +2,14 @@
  * Cluster health as the orchestration checks it between membership steps, and hashKV consistency.
  * Every endpoint is asked on its own client: one answer per member, never a random one.
  */
-import { type EtcdEndpointClient, type EtcdTls, closeAll, connectEndpoint, errorMessage, sleep } from "./client.js";
+import {
+  type EtcdEndpointClient,
+  type EtcdTls,
+  closeAll,
+  connectEndpoint,
+  errorMessage,
+  sleep,
+} from "./client.js";
 import { type EtcdMember, listMembers, memberIdToHex } from "./members.js";
 
 /** What one endpoint says about itself (`etcdctl endpoint status`). Numbers are decimal strings (uint64). */
@@ -53,7 +60,8 @@ export async function endpointStatus(client: EtcdEndpointClient): Promise<Endpoi
       leader: memberIdToHex(st.leader),
       isLearner: st.isLearner,
       raftIndex: st.raftIndex,
-      raftAppliedIndex: st.raftAppliedIndex && st.raftAppliedIndex !== "0" ? st.raftAppliedIndex : st.raftIndex,
+      raftAppliedIndex:
+        st.raftAppliedIndex && st.raftAppliedIndex !== "0" ? st.raftAppliedIndex : st.raftIndex,
       raftTerm: st.raftTerm,
       errors: [...st.errors],
     };
@@ -66,7 +74,11 @@ export async function endpointStatus(client: EtcdEndpointClient): Promise<Endpoi
  * Check the cluster through `endpoints` (one per member): every member in the member list answers,
  * all agree on exactly one leader, raft indexes are within `maxRaftIndexGap`, and no alarm is raised.
  */
-export async function clusterHealth(endpoints: string[], tls: EtcdTls, options: HealthOptions = {}): Promise<ClusterHealth> {
+export async function clusterHealth(
+  endpoints: string[],
+  tls: EtcdTls,
+  options: HealthOptions = {},
+): Promise<ClusterHealth> {
   const gap = BigInt(options.maxRaftIndexGap ?? 100);
   const clients = endpoints.map((e) => connectEndpoint(e, tls, { timeoutMs: options.timeoutMs }));
   const problems: string[] = [];
@@ -102,7 +114,9 @@ export async function clusterHealth(endpoints: string[], tls: EtcdTls, options: 
     if (members) {
       for (const m of members) {
         if (!answering.some((s) => s.memberId === m.id)) {
-          problems.push(`member ${m.id}${m.name ? ` (${m.name})` : ""}${m.isLearner ? " [learner]" : ""} did not answer (not among the checked endpoints or down)`);
+          problems.push(
+            `member ${m.id}${m.name ? ` (${m.name})` : ""}${m.isLearner ? " [learner]" : ""} did not answer (not among the checked endpoints or down)`,
+          );
         }
       }
     }
@@ -110,15 +124,21 @@ export async function clusterHealth(endpoints: string[], tls: EtcdTls, options: 
     let leader: string | undefined;
     if (leaders.size === 1 && !leaders.has("0")) {
       leader = [...leaders][0];
-      if (members && !members.some((m) => m.id === leader)) problems.push(`leader ${leader} is not in the member list`);
+      if (members && !members.some((m) => m.id === leader))
+        problems.push(`leader ${leader} is not in the member list`);
     } else if (answering.length > 0) {
-      problems.push(`members disagree on or have no leader: ${answering.map((s) => `${s.memberId}→${s.leader}`).join(", ")}`);
+      problems.push(
+        `members disagree on or have no leader: ${answering.map((s) => `${s.memberId}→${s.leader}`).join(", ")}`,
+      );
     }
     const indexes = answering.map((s) => BigInt(s.raftIndex ?? "0"));
     if (indexes.length > 1) {
       const max = indexes.reduce((a, b) => (a > b ? a : b));
       const min = indexes.reduce((a, b) => (a < b ? a : b));
-      if (max - min > gap) problems.push(`raft index spread ${max - min} > ${gap} (${answering.map((s) => `${s.memberId}:${s.raftIndex}`).join(", ")})`);
+      if (max - min > gap)
+        problems.push(
+          `raft index spread ${max - min} > ${gap} (${answering.map((s) => `${s.memberId}:${s.raftIndex}`).join(", ")})`,
+        );
     }
     return { healthy: problems.length === 0, endpoints: statuses, leader, members, alarms, problems };
   } finally {
@@ -164,7 +184,12 @@ export async function hashKvAll(
     let rev = revision === undefined ? undefined : BigInt(revision);
     if (rev === undefined) {
       const revs = await Promise.all(
-        clients.map((c) => c.maintenance.status().then((s) => BigInt(s.header.revision)).catch(() => undefined)),
+        clients.map((c) =>
+          c.maintenance
+            .status()
+            .then((s) => BigInt(s.header.revision))
+            .catch(() => undefined),
+        ),
       );
       const known = revs.filter((r): r is bigint => r !== undefined);
       rev = known.length ? known.reduce((a, b) => (a < b ? a : b)) : 0n;
@@ -174,19 +199,27 @@ export async function hashKvAll(
     const first = hashes[0];
     const equal =
       first !== undefined &&
-      hashes.every((h) => h.error === undefined && h.hash === first.hash && h.compactRevision === first.compactRevision);
+      hashes.every(
+        (h) => h.error === undefined && h.hash === first.hash && h.compactRevision === first.compactRevision,
+      );
     return { revision: String(target), equal, hashes };
   } finally {
     closeAll(clients);
   }
 }
 
-async function hashOne(client: EtcdEndpointClient, revision: bigint, timeoutMs: number): Promise<EndpointHash> {
+async function hashOne(
+  client: EtcdEndpointClient,
+  revision: bigint,
+  timeoutMs: number,
+): Promise<EndpointHash> {
   const deadline = Date.now() + timeoutMs;
   let delay = 50;
   for (;;) {
     try {
-      const res = await client.rawUnary<RawHashKvResponse>("Maintenance", "hashKv", { revision: String(revision) });
+      const res = await client.rawUnary<RawHashKvResponse>("Maintenance", "hashKv", {
+        revision: String(revision),
+      });
       return {
         endpoint: client.endpoint,
         memberId: memberIdToHex(res.header.member_id),

@@ -81,6 +81,12 @@ export interface AddLearnerOptions {
    * to use its first advertised client URL.
    */
   voterEndpoint?: (m: EtcdMember) => string | undefined;
+  /**
+   * How long to keep retrying etcd's own refusal "unhealthy cluster" (default 15000 ms). With its
+   * strict reconfiguration check (on by default) etcd refuses any add until every voter has been
+   * connected for 5 s, so an add right after a promotion or a restart is refused for a few seconds.
+   */
+  unhealthyRetryMs?: number;
 }
 
 export interface AddLearnerResult {
@@ -107,9 +113,16 @@ export async function addLearner(
   const same = before.find((m) => m.peerUrls.includes(peerUrl));
   if (same) {
     if (!same.isLearner) {
-      throw new KubehaError(`etcd ${client.endpoint}: cannot add ${peerUrl} as a learner: it is already voting ${describe(same)}`);
+      throw new KubehaError(
+        `etcd ${client.endpoint}: cannot add ${peerUrl} as a learner: it is already voting ${describe(same)}`,
+      );
     }
-    return { member: same, members: before, initialCluster: initialCluster(before, options.name, peerUrl), existed: true };
+    return {
+      member: same,
+      members: before,
+      initialCluster: initialCluster(before, options.name, peerUrl),
+      existed: true,
+    };
   }
   const learner = before.find((m) => m.isLearner);
   if (learner) {
@@ -123,10 +136,19 @@ export async function addLearner(
   }
   let added: EtcdMember;
   let members: EtcdMember[];
+  const giveUp = Date.now() + (options.unhealthyRetryMs ?? 15_000);
   try {
-    const res = await client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true });
-    added = toMember(res.member);
-    members = res.members.map(toMember);
+    for (let delay = 200; ; delay = Math.min(1000, delay * 2)) {
+      try {
+        const res = await client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true });
+        added = toMember(res.member);
+        members = res.members.map(toMember);
+        break;
+      } catch (err) {
+        if (!/unhealthy cluster/i.test(errorMessage(err)) || Date.now() + delay > giveUp) throw err;
+        await sleep(delay);
+      }
+    }
   } catch (err) {
     // The add may have been applied even though the answer was lost (deadline): look again.
     const after = await listMembers(client).catch(() => undefined);
@@ -135,7 +157,12 @@ export async function addLearner(
     added = found;
     members = after;
   }
-  return { member: added, members, initialCluster: initialCluster(members, options.name, peerUrl), existed: false };
+  return {
+    member: added,
+    members,
+    initialCluster: initialCluster(members, options.name, peerUrl),
+    existed: false,
+  };
 }
 
 async function unhealthyVoters(
@@ -155,7 +182,8 @@ async function unhealthyVoters(
         if (memberIdToHex(st.header.member_id) !== m.id) {
           return `voter ${describe(m)}: ${endpoint} answers as member ${memberIdToHex(st.header.member_id)}`;
         }
-        if (st.errors.length > 0) return `voter ${describe(m)} at ${endpoint} reports: ${st.errors.join(", ")}`;
+        if (st.errors.length > 0)
+          return `voter ${describe(m)} at ${endpoint} reports: ${st.errors.join(", ")}`;
         if (st.leader === "0") return `voter ${describe(m)} at ${endpoint} has no leader`;
         return undefined;
       } catch (err) {
@@ -170,7 +198,14 @@ async function unhealthyVoters(
 
 export type PromoteProgress =
   | { phase: "waiting-start"; memberId: string; elapsedMs: number }
-  | { phase: "not-in-sync"; memberId: string; elapsedMs: number; attempt: number; learnerApplied?: string; leaderCommitted?: string }
+  | {
+      phase: "not-in-sync";
+      memberId: string;
+      elapsedMs: number;
+      attempt: number;
+      learnerApplied?: string;
+      leaderCommitted?: string;
+    }
   | { phase: "retrying"; memberId: string; elapsedMs: number; attempt: number; error: string }
   | { phase: "promoted"; memberId: string; elapsedMs: number }
   | { phase: "catching-up"; memberId: string; elapsedMs: number; applied: string; target: string }
@@ -228,7 +263,10 @@ export async function promoteWhenInSync(
     const endpoint = options.memberEndpoint ?? m.clientUrls[0];
     if (!endpoint) return undefined;
     statusClient ??= client.sibling(endpoint);
-    return statusClient.maintenance.status().catch(() => undefined);
+    // A short deadline: a frozen or unreachable member must not stall the loop for a full call timeout.
+    return statusClient.maintenance
+      .status(statusClient.deadline(Math.min(1000, statusClient.timeoutMs)))
+      .catch(() => undefined);
   };
 
   try {
@@ -259,7 +297,10 @@ export async function promoteWhenInSync(
             const msg = errorMessage(err);
             lastReason = msg;
             if (notInSync.test(msg)) {
-              const [st, own] = await Promise.all([statusOf(member), client.maintenance.status().catch(() => undefined)]);
+              const [st, own] = await Promise.all([
+                statusOf(member),
+                client.maintenance.status().catch(() => undefined),
+              ]);
               progress({
                 phase: "not-in-sync",
                 memberId: id,
@@ -271,7 +312,13 @@ export async function promoteWhenInSync(
             } else if (notLearner.test(msg)) {
               continue; // already promoted: the next list shows it as a voter
             } else {
-              progress({ phase: "retrying", memberId: id, elapsedMs: elapsed(), attempt: attempts, error: msg });
+              progress({
+                phase: "retrying",
+                memberId: id,
+                elapsedMs: elapsed(),
+                attempt: attempts,
+                error: msg,
+              });
             }
           }
         }
@@ -306,7 +353,13 @@ export async function promoteWhenInSync(
         const applied = BigInt(st.raftAppliedIndex !== "0" ? st.raftAppliedIndex : st.raftIndex);
         if (applied >= target) break;
         lastReason = `applied index ${applied} < ${target}`;
-        progress({ phase: "catching-up", memberId: id, elapsedMs: elapsed(), applied: String(applied), target: String(target) });
+        progress({
+          phase: "catching-up",
+          memberId: id,
+          elapsedMs: elapsed(),
+          applied: String(applied),
+          target: String(target),
+        });
       } else {
         lastReason = "new member does not answer status";
       }
@@ -347,14 +400,22 @@ export async function removeMember(client: EtcdEndpointClient, id: string): Prom
  * Set member `id`'s (hex) peer URLs. Refuses on a learner (etcd 3.4 would turn it into a voter).
  * Returns false when they were already those URLs.
  */
-export async function updatePeerUrls(client: EtcdEndpointClient, id: string, urls: string[]): Promise<boolean> {
+export async function updatePeerUrls(
+  client: EtcdEndpointClient,
+  id: string,
+  urls: string[],
+): Promise<boolean> {
   const members = await listMembers(client);
   const m = members.find((x) => x.id === id);
-  if (!m) throw new KubehaError(`etcd ${client.endpoint}: cannot update peer URLs of member ${id}: not a member`);
+  if (!m)
+    throw new KubehaError(`etcd ${client.endpoint}: cannot update peer URLs of member ${id}: not a member`);
   if (m.isLearner) {
-    throw new KubehaError(`etcd ${client.endpoint}: refusing to update peer URLs of learner ${describe(m)}: etcd would forget it is a learner; promote it first`);
+    throw new KubehaError(
+      `etcd ${client.endpoint}: refusing to update peer URLs of learner ${describe(m)}: etcd would forget it is a learner; promote it first`,
+    );
   }
-  const same = m.peerUrls.length === urls.length && [...m.peerUrls].sort().join(",") === [...urls].sort().join(",");
+  const same =
+    m.peerUrls.length === urls.length && [...m.peerUrls].sort().join(",") === [...urls].sort().join(",");
   if (same) return false;
   try {
     await client.cluster.memberUpdate({ ID: memberIdToDecimal(id), peerURLs: urls });

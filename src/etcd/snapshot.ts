@@ -80,11 +80,16 @@ export async function saveSnapshot(
       },
       { timeoutMs },
     ).catch((err: unknown) => {
-      throw new KubehaError(`etcd ${endpoint}: snapshot to ${filePath}: ${errorMessage(err)}`, undefined, { cause: err });
+      throw new KubehaError(`etcd ${endpoint}: snapshot to ${filePath}: ${errorMessage(err)}`, undefined, {
+        cause: err,
+      });
     });
-    if (bytes <= checksumSize) throw new KubehaError(`etcd ${endpoint}: snapshot to ${filePath}: stream ended after ${bytes} bytes`);
+    if (bytes <= checksumSize)
+      throw new KubehaError(`etcd ${endpoint}: snapshot to ${filePath}: stream ended after ${bytes} bytes`);
     if (!db.digest().equals(tail)) {
-      throw new KubehaError(`etcd ${endpoint}: snapshot to ${filePath}: SHA-256 trailer does not match the data (truncated or corrupt stream)`);
+      throw new KubehaError(
+        `etcd ${endpoint}: snapshot to ${filePath}: SHA-256 trailer does not match the data (truncated or corrupt stream)`,
+      );
     }
     await fh.sync();
     await fh.close();
@@ -165,7 +170,8 @@ export async function checkSnapshot(file: string): Promise<SnapshotCheck> {
     throw new KubehaError(`snapshot ${file}: ${errorMessage(err)}`, undefined, { cause: err });
   }
   const { sha256, checksumOk } = await fileDigests(file, size);
-  if (checksumOk === false) throw new KubehaError(`snapshot ${file}: SHA-256 trailer does not match the data (corrupt)`);
+  if (checksumOk === false)
+    throw new KubehaError(`snapshot ${file}: SHA-256 trailer does not match the data (corrupt)`);
   const result: SnapshotCheck = { file, bytes: size, sha256, checksumOk };
   for (const tool of ["etcdutl", "etcdctl"] as const) {
     const path = await findTool(tool);
@@ -178,13 +184,28 @@ export async function checkSnapshot(file: string): Promise<SnapshotCheck> {
       }));
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr?.trim();
-      throw new KubehaError(`snapshot ${file}: ${tool} snapshot status failed: ${stderr || errorMessage(err)}`, undefined, { cause: err });
+      throw new KubehaError(
+        `snapshot ${file}: ${tool} snapshot status failed: ${stderr || errorMessage(err)}`,
+        undefined,
+        { cause: err },
+      );
     }
     try {
       const s = JSON.parse(stdout) as { hash: number; revision: number; totalKey: number; totalSize: number };
-      return { ...result, tool, hash: s.hash, revision: s.revision, totalKey: s.totalKey, totalSize: s.totalSize };
+      return {
+        ...result,
+        tool,
+        hash: s.hash,
+        revision: s.revision,
+        totalKey: s.totalKey,
+        totalSize: s.totalSize,
+      };
     } catch (err) {
-      throw new KubehaError(`snapshot ${file}: cannot read ${tool} output: ${stdout.slice(0, 200)}`, undefined, { cause: err });
+      throw new KubehaError(
+        `snapshot ${file}: cannot read ${tool} output: ${stdout.slice(0, 200)}`,
+        undefined,
+        { cause: err },
+      );
     }
   }
   return result;

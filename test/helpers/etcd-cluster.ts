@@ -19,7 +19,8 @@ export const etcdctlBinary = process.env.KUBEHA_TEST_ETCDCTL ?? "/usr/bin/etcdct
 
 /** Why the etcd tests cannot run here, or undefined when they can. */
 export function etcdSkipReason(): string | undefined {
-  if (!existsSync(etcdBinary)) return `etcd not found at ${etcdBinary} (apt-get install etcd-server etcd-client, or set KUBEHA_TEST_ETCD)`;
+  if (!existsSync(etcdBinary))
+    return `etcd not found at ${etcdBinary} (apt-get install etcd-server etcd-client, or set KUBEHA_TEST_ETCD)`;
   return undefined;
 }
 
@@ -42,19 +43,41 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 export async function makeEtcdTestPki(dir: string): Promise<EtcdTestPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=etcd-test-ca"], dir);
+  await openssl(
+    ["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=etcd-test-ca"],
+    dir,
+  );
   await writeFile(
     join(dir, "server.ext"),
     "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
   );
-  await writeFile(join(dir, "client.ext"), "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  await writeFile(
+    join(dir, "client.ext"),
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
   for (const [name, cn] of [
     ["server", "etcd-test-server"],
     ["client", "kube-etcd-healthcheck-client"],
   ] as const) {
     await openssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
     await openssl(
-      ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`],
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${name}.crt`,
+        "-days",
+        "2",
+        "-extfile",
+        `${name}.ext`,
+      ],
       dir,
     );
   }
@@ -66,7 +89,11 @@ export async function makeEtcdTestPki(dir: string): Promise<EtcdTestPki> {
     serverKeyFile: f("server.key"),
     clientCertFile: f("client.crt"),
     clientKeyFile: f("client.key"),
-    tls: { ca: await readFile(f("ca.crt")), cert: await readFile(f("client.crt")), key: await readFile(f("client.key")) },
+    tls: {
+      ca: await readFile(f("ca.crt")),
+      cert: await readFile(f("client.crt")),
+      key: await readFile(f("client.key")),
+    },
   };
 }
 
@@ -101,10 +128,16 @@ export interface EtcdNode extends EtcdNodeSpec {
   logTail(lines?: number): string;
   /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
   stop(): Promise<void>;
+  /** Freeze (SIGSTOP) and thaw (SIGCONT) the process: a member that falls behind without dying. */
+  pause(): void;
+  resume(): void;
 }
 
 export class EtcdTestCluster {
   readonly nodes: EtcdNode[] = [];
+
+  /** `--snapshot-count` of every member: low values make new members catch up from a raft snapshot. */
+  snapshotCount = 10_000;
 
   private constructor(
     readonly baseDir: string,
@@ -144,7 +177,12 @@ export class EtcdTestCluster {
    * Start a member from `spec` with `initialCluster`; resolves once it answers status
    * (learners answer status too). Throws with its log tail if it exits or does not answer in time.
    */
-  async start(spec: EtcdNodeSpec, initialCluster: string, state: "new" | "existing", readyTimeoutMs = 15_000): Promise<EtcdNode> {
+  async start(
+    spec: EtcdNodeSpec,
+    initialCluster: string,
+    state: "new" | "existing",
+    readyTimeoutMs = 15_000,
+  ): Promise<EtcdNode> {
     const p = this.pki;
     const args = [
       `--name=${spec.name}`,
@@ -166,7 +204,7 @@ export class EtcdTestCluster {
       "--peer-client-cert-auth=true",
       "--heartbeat-interval=50",
       "--election-timeout=500",
-      "--snapshot-count=10000",
+      `--snapshot-count=${this.snapshotCount}`,
       "--logger=zap",
       "--log-outputs=stderr",
     ];
@@ -185,8 +223,11 @@ export class EtcdTestCluster {
           return "";
         }
       },
+      pause: () => void process.kill(node.pid, "SIGSTOP"),
+      resume: () => void process.kill(node.pid, "SIGCONT"),
       stop: async () => {
         if (node.exited) return;
+        process.kill(node.pid, "SIGCONT");
         process.kill(node.pid, "SIGTERM");
         const t = setTimeout(() => {
           if (!node.exited) process.kill(node.pid, "SIGKILL");
@@ -208,12 +249,16 @@ export class EtcdTestCluster {
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
-        if (node.exited !== undefined) throw new Error(`etcd ${node.name} exited (${node.exited}):\n${node.logTail()}`);
+        if (node.exited !== undefined)
+          throw new Error(`etcd ${node.name} exited (${node.exited}):\n${node.logTail()}`);
         try {
           await client.maintenance.status();
           return;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`etcd ${node.name} not answering after ${timeoutMs} ms: ${String(err)}\n${node.logTail()}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `etcd ${node.name} not answering after ${timeoutMs} ms: ${String(err)}\n${node.logTail()}`,
+            );
           await new Promise((r) => setTimeout(r, 50));
         }
       }
@@ -227,7 +272,13 @@ export class EtcdTestCluster {
     const p = this.pki;
     const { stdout } = await execFileP(
       etcdctlBinary,
-      [`--endpoints=${endpoint}`, `--cacert=${p.caFile}`, `--cert=${p.clientCertFile}`, `--key=${p.clientKeyFile}`, ...args],
+      [
+        `--endpoints=${endpoint}`,
+        `--cacert=${p.caFile}`,
+        `--cert=${p.clientCertFile}`,
+        `--key=${p.clientKeyFile}`,
+        ...args,
+      ],
       { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 },
     );
     return stdout;
