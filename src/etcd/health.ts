@@ -181,28 +181,41 @@ export async function hashKvAll(
   const timeoutMs = options.timeoutMs ?? 10_000;
   const clients = endpoints.map((e) => connectEndpoint(e, tls, { timeoutMs }));
   try {
-    let rev = revision === undefined ? undefined : BigInt(revision);
-    if (rev === undefined) {
-      const revs = await Promise.all(
-        clients.map((c) =>
-          c.maintenance
-            .status()
-            .then((s) => BigInt(s.header.revision))
-            .catch(() => undefined),
-        ),
-      );
-      const known = revs.filter((r): r is bigint => r !== undefined);
-      rev = known.length ? known.reduce((a, b) => (a < b ? a : b)) : 0n;
+    // Hashes cover (compact revision, revision]: a compaction applied on some members but not yet on
+    // others, or one that overtakes the chosen revision, makes them differ or fail. Look again a few
+    // times before calling that a mismatch (etcd's own corruption check does the same).
+    let result: HashKvResult | undefined;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (attempt > 0) await sleep(250 * attempt);
+      let rev = revision === undefined ? undefined : BigInt(revision);
+      if (rev === undefined) {
+        const revs = await Promise.all(
+          clients.map((c) =>
+            c.maintenance
+              .status()
+              .then((s) => BigInt(s.header.revision))
+              .catch(() => undefined),
+          ),
+        );
+        const known = revs.filter((r): r is bigint => r !== undefined);
+        rev = known.length ? known.reduce((a, b) => (a < b ? a : b)) : 0n;
+      }
+      const target = rev;
+      const hashes = await Promise.all(clients.map((c) => hashOne(c, target, timeoutMs)));
+      const first = hashes[0];
+      const equal =
+        first !== undefined &&
+        hashes.every(
+          (h) =>
+            h.error === undefined && h.hash === first.hash && h.compactRevision === first.compactRevision,
+        );
+      result = { revision: String(target), equal, hashes };
+      const transient =
+        new Set(hashes.map((h) => h.compactRevision)).size > 1 ||
+        hashes.some((h) => h.error !== undefined && /compacted/i.test(h.error));
+      if (equal || !transient) break;
     }
-    const target = rev;
-    const hashes = await Promise.all(clients.map((c) => hashOne(c, target, timeoutMs)));
-    const first = hashes[0];
-    const equal =
-      first !== undefined &&
-      hashes.every(
-        (h) => h.error === undefined && h.hash === first.hash && h.compactRevision === first.compactRevision,
-      );
-    return { revision: String(target), equal, hashes };
+    return result!;
   } finally {
     closeAll(clients);
   }
