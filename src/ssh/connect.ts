@@ -1,4 +1,4 @@
-import { Client } from "ssh2";
+import ssh2, { type Client } from "ssh2";
 import type { Duplex } from "node:stream";
 import { KubehaError } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
@@ -70,7 +70,9 @@ export async function connect(host: InventoryHost): Promise<Connection> {
   });
   try {
     const sock = await new Promise<Duplex>((resolve, reject) =>
-      jump.forwardOut("127.0.0.1", 0, host.address, ssh.port, (err, stream) => (err ? reject(err) : resolve(stream))),
+      jump.forwardOut("127.0.0.1", 0, host.address, ssh.port, (err, stream) =>
+        err ? reject(err) : resolve(stream),
+      ),
     ).catch((err: Error) => {
       throw new KubehaError(`${target.label}: the jump host cannot reach it: ${err.message}`);
     });
@@ -84,19 +86,21 @@ export async function connect(host: InventoryHost): Promise<Connection> {
 async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
   const credentials = await loadCredentials(e.label, e.identityFile, e.agent);
   const entries = await readKnownHosts(e.policy.hostKeyFingerprint ? undefined : e.policy.knownHostsFile);
-  const client = new Client();
+  const client = new ssh2.Client();
   let refusal: string | undefined;
 
   return new Promise<Client>((resolve, reject) => {
-    const onError = (err: Error & { code?: string; level?: string }) => {
+    let settled = false;
+    // Stays attached: after the first error (or once ready) further socket errors must not crash the
+    // process; a dropped connection shows up as a closed connection on the next call.
+    client.on("error", (err: Error & { code?: string; level?: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       reject(new KubehaError(`${e.label}: ${refusal ?? explain(err, e, credentials.description)}`));
-    };
-    client.once("error", onError);
+    });
     client.once("ready", () => {
-      client.off("error", onError);
-      // Later socket errors surface as a closed connection on the next call, not as a crash.
-      client.on("error", () => undefined);
+      settled = true;
       resolve(client);
     });
     client.connect({

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { utils } from "ssh2";
+import ssh2 from "ssh2";
 import { KubehaError } from "../errors.js";
 
 export interface Credentials {
@@ -30,7 +30,7 @@ export async function loadCredentials(
       const code = (err as NodeJS.ErrnoException).code ?? "error";
       throw new KubehaError(`${label}: cannot read identity file ${identityFile} (${code})`);
     }
-    const parsed = utils.parseKey(privateKey);
+    const parsed = ssh2.utils.parseKey(privateKey);
     if (parsed instanceof Error) {
       if (!/encrypted/i.test(parsed.message)) {
         throw new KubehaError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
@@ -44,6 +44,8 @@ export async function loadCredentials(
       privateKey = undefined;
     }
   }
-  const description = [identityFile && `key ${identityFile}`, agent && "the ssh-agent"].filter(Boolean).join(" and ");
+  const description = [identityFile && `key ${identityFile}`, agent && "the ssh-agent"]
+    .filter(Boolean)
+    .join(" and ");
   return { ...(privateKey && { privateKey }), ...(agent && { agent }), description };
 }

@@ -71,7 +71,9 @@ export async function writeRemoteFile(
   const sftp = await ch.sftp();
   await new Promise<void>((resolve, reject) =>
     sftp.writeFile(staging, data, { mode: 0o600, flag: "wx" }, (err) =>
-      err ? reject(new KubehaError(`${ch.label}: write ${path}: upload to ${staging} failed: ${err.message}`)) : resolve(),
+      err
+        ? reject(new KubehaError(`${ch.label}: write ${path}: upload to ${staging} failed: ${err.message}`))
+        : resolve(),
     ),
   );
   const r = await ch.exec(["sh", "-c", installScript, "sh", staging, path, mode, owner, backup]);
@@ -80,7 +82,10 @@ export async function writeRemoteFile(
 
 /** 20240131T235959Z: sortable, and no characters a shell or a file system minds. */
 function timestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 /** The last lines of stderr, enough to see why a command failed without flooding the message. */

@@ -37,7 +37,10 @@ export async function readKnownHosts(file: string | undefined): Promise<KnownHos
 }
 
 /** Host key algorithms in the order to offer them: the types already known for the host first. */
-export function hostKeyAlgorithms(entries: KnownHostEntry[], policy: HostKeyPolicy): ServerHostKeyAlgorithm[] {
+export function hostKeyAlgorithms(
+  entries: KnownHostEntry[],
+  policy: HostKeyPolicy,
+): ServerHostKeyAlgorithm[] {
   const all: ServerHostKeyAlgorithm[] = [
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
@@ -57,7 +60,11 @@ export function hostKeyAlgorithms(entries: KnownHostEntry[], policy: HostKeyPoli
  * Decides whether to trust `key`: a pinned fingerprint must match; otherwise known_hosts decides.
  * A changed or revoked key is always refused; an unknown one only with acceptNewHostKeys, and then recorded.
  */
-export async function verifyHostKey(policy: HostKeyPolicy, entries: KnownHostEntry[], key: Buffer): Promise<Verdict> {
+export async function verifyHostKey(
+  policy: HostKeyPolicy,
+  entries: KnownHostEntry[],
+  key: Buffer,
+): Promise<Verdict> {
   const offered = fingerprint(key);
   const mitm = "possible man-in-the-middle; if the host was reinstalled,";
   if (policy.hostKeyFingerprint) {
@@ -114,6 +121,9 @@ function recordHostKey(file: string, name: string, key: Buffer): Promise<void> {
     const line = formatEntry(name, key, usesHashedNames(parseKnownHosts(text)));
     await appendFile(file, `${separator}${line}\n`, { mode: 0o600 });
   });
-  appending.set(file, next.catch(() => undefined));
+  appending.set(
+    file,
+    next.catch(() => undefined),
+  );
   return next;
 }

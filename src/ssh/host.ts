@@ -113,7 +113,9 @@ export class SshHost implements Host {
       );
     }
     if (r.code === 127 && /sudo: (command )?not found/.test(err)) {
-      throw new KubehaError(`${this.label}: sudo is not installed, but the inventory sets sudo: true for user ${user}`);
+      throw new KubehaError(
+        `${this.label}: sudo is not installed, but the inventory sets sudo: true for user ${user}`,
+      );
     }
   }
 
@@ -131,7 +133,9 @@ export class SshHost implements Host {
     this.assertOpen();
     this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
       this.connection.client.sftp((err, sftp) =>
-        err ? reject(new KubehaError(`${this.label}: cannot open an SFTP session: ${err.message}`)) : resolve(sftp),
+        err
+          ? reject(new KubehaError(`${this.label}: cannot open an SFTP session: ${err.message}`))
+          : resolve(sftp),
       ),
     ).catch((err: unknown) => {
       this.sftpSession = undefined;

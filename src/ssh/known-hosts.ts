@@ -57,7 +57,10 @@ function hashedMatches(pattern: string, name: string): boolean {
 }
 
 function globMatches(pattern: string, name: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${regex}$`, "i").test(name);
 }
 
@@ -95,7 +98,10 @@ export function checkHostKey(entries: KnownHostEntry[], name: string, key: Buffe
   const known = forHost.filter((e) => e.marker === undefined);
   if (known.some((e) => e.key.equals(key))) return { status: "known" };
   if (known.length > 0) {
-    return { status: "mismatch", known: known.map((e) => ({ fingerprint: fingerprint(e.key), line: e.line })) };
+    return {
+      status: "mismatch",
+      known: known.map((e) => ({ fingerprint: fingerprint(e.key), line: e.line })),
+    };
   }
   return { status: "unknown" };
 }

@@ -21,7 +21,9 @@ export async function connectAll(
   );
   if (failures.length === 0) return connected;
   await closeAll(connected);
-  throw new KubehaError(`cannot connect to ${failures.length} of ${hosts.length} hosts:\n${failures.join("\n")}`);
+  throw new KubehaError(
+    `cannot connect to ${failures.length} of ${hosts.length} hosts:\n${failures.join("\n")}`,
+  );
 }
 
 /** Closes every connection; never throws. */
