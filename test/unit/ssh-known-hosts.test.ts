@@ -69,7 +69,9 @@ describe("known_hosts", () => {
 
   it("says known, mismatch (with the known fingerprints), unknown or revoked", () => {
     const entries = parseKnownHosts(
-      [`10.0.0.12 ssh-ed25519 ${b64(keyA)}`, `@revoked * ssh-ed25519 ${b64(blob("ssh-ed25519", "r"))}`].join("\n"),
+      [`10.0.0.12 ssh-ed25519 ${b64(keyA)}`, `@revoked * ssh-ed25519 ${b64(blob("ssh-ed25519", "r"))}`].join(
+        "\n",
+      ),
     );
     assert.deepEqual(checkHostKey(entries, "10.0.0.12", keyA), { status: "known" });
     assert.deepEqual(checkHostKey(entries, "10.0.0.12", keyB), {
@@ -77,7 +79,10 @@ describe("known_hosts", () => {
       known: [{ fingerprint: fingerprint(keyA), line: 1 }],
     });
     assert.deepEqual(checkHostKey(entries, "10.0.0.99", keyB), { status: "unknown" });
-    assert.deepEqual(checkHostKey(entries, "10.0.0.99", blob("ssh-ed25519", "r")), { status: "revoked", line: 2 });
+    assert.deepEqual(checkHostKey(entries, "10.0.0.99", blob("ssh-ed25519", "r")), {
+      status: "revoked",
+      line: 2,
+    });
   });
 
   it("formats new entries hashed or plain", () => {
