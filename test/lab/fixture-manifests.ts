@@ -36,6 +36,8 @@ interface PodSpec {
   startup: string[];
   cpu: string;
   memory?: string;
+  /** kubeadm 1.24 left the resolved `priority` out. */
+  priority: boolean;
   /** Mounts in kubeadm's order (sorted by name except etcd's); volumes are always sorted by name. */
   volumes: Volume[];
 }
@@ -72,7 +74,7 @@ function pod(o: PodSpec): string {
       "    volumeMounts:",
       ...o.volumes.flatMap((v) => [`    - mountPath: ${v.path}`, `      name: ${v.name}`, ...(v.readOnly ? ["      readOnly: true"] : [])]),
       "  hostNetwork: true",
-      "  priority: 2000001000",
+      ...(o.priority ? ["  priority: 2000001000"] : []),
       "  priorityClassName: system-node-critical",
       "  securityContext:",
       "    seccompProfile:",
@@ -108,7 +110,8 @@ export function etcdManifest(s: ClusterSpec): string {
     `--cert-file=${PKI}/etcd/server.crt`,
     "--client-cert-auth=true",
     "--data-dir=/var/lib/etcd",
-    ...(n >= 31 ? ["--experimental-initial-corrupt-check=true", "--experimental-watch-progress-notify-interval=5s"] : []),
+    "--experimental-initial-corrupt-check=true",
+    ...(n >= 31 ? ["--experimental-watch-progress-notify-interval=5s"] : []),
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=${name}=${peerUrl}`,
     `--key-file=${PKI}/etcd/server.key`,
@@ -126,7 +129,9 @@ export function etcdManifest(s: ClusterSpec): string {
   const modern = n >= 31;
   return pod({
     name: "etcd",
-    annotation: `kubeadm.kubernetes.io/etcd.advertise-client-urls: ${clientUrl}`,
+    priority: minor(s.version) >= 25,
+    // The old layout predates kubeadm's advertise-client-urls annotation.
+    annotation: s.etcdPeerLocalhost ? undefined : `kubeadm.kubernetes.io/etcd.advertise-client-urls: ${clientUrl}`,
     command,
     image: etcdImage(s.version),
     liveness: probe("livenessProbe", "127.0.0.1", modern ? "/livez" : "/health", 2381, "HTTP"),
@@ -172,6 +177,7 @@ export function apiserverManifest(s: ClusterSpec): string {
   ];
   return pod({
     name: "kube-apiserver",
+    priority: minor(s.version) >= 25,
     annotation: `kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: ${ip}:6443`,
     command,
     image: `registry.k8s.io/kube-apiserver:v${s.version}`,
@@ -207,6 +213,7 @@ export function controllerManagerManifest(s: ClusterSpec): string {
   ];
   return pod({
     name: "kube-controller-manager",
+    priority: minor(s.version) >= 25,
     command,
     image: `registry.k8s.io/kube-controller-manager:v${s.version}`,
     liveness: probe("livenessProbe", "127.0.0.1", "/healthz", 10257, "HTTPS"),
@@ -225,6 +232,7 @@ export function schedulerManifest(s: ClusterSpec): string {
   const conf = "/etc/kubernetes/scheduler.conf";
   return pod({
     name: "kube-scheduler",
+    priority: minor(s.version) >= 25,
     command: ["kube-scheduler", `--authentication-kubeconfig=${conf}`, `--authorization-kubeconfig=${conf}`, "--bind-address=127.0.0.1", `--kubeconfig=${conf}`, "--leader-elect=true"],
     image: `registry.k8s.io/kube-scheduler:v${s.version}`,
     liveness: probe("livenessProbe", "127.0.0.1", "/healthz", 10259, "HTTPS"),
