@@ -126,6 +126,8 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
         );
       },
     });
+    // Each command costs several small round trips; with Nagle's algorithm each waits for a delayed ACK.
+    client.setNoDelay(true);
   });
 }
 
