@@ -33,7 +33,10 @@ async function up(args: string[]): Promise<void> {
   const ws = `ip netns exec ${lab.wsNs}`;
   const lines = [
     `lab ${lab.id} is up (dir ${lab.dir})`,
-    ...lab.hosts.map((h) => `  ${h.name.padEnd(9)} ${h.address.padEnd(14)} ${h.role.padEnd(12)} ssh ${h.sshUser}${h.sudo ? " (sudo)" : ""}  netns ${h.ns}`),
+    ...lab.hosts.map(
+      (h) =>
+        `  ${h.name.padEnd(9)} ${h.address.padEnd(14)} ${h.role.padEnd(12)} ssh ${h.sshUser}${h.sudo ? " (sudo)" : ""}  netns ${h.ns}`,
+    ),
     "",
     `kubectl:   ${ws} kubectl --kubeconfig ${lab.adminKubeconfig} get nodes`,
     `ssh:       ${ws} ssh -i ${lab.identityFile} -o UserKnownHostsFile=${lab.knownHostsFile} ${lab.primary.sshUser}@${lab.primary.address}`,

@@ -20,7 +20,11 @@ async function main(jobFile: string): Promise<void> {
   const job = JSON.parse(readFileSync(jobFile, "utf8")) as EtcdJob;
   const client = new Etcd3({
     hosts: job.endpoint,
-    credentials: { rootCertificate: readFileSync(job.ca), certChain: readFileSync(job.cert), privateKey: readFileSync(job.key) },
+    credentials: {
+      rootCertificate: readFileSync(job.ca),
+      certChain: readFileSync(job.cert),
+      privateKey: readFileSync(job.key),
+    },
   });
   try {
     await waitForEtcd(client);
@@ -30,7 +34,9 @@ async function main(jobFile: string): Promise<void> {
     let next = 0;
     const worker = async (): Promise<void> => {
       for (let b = batches[next++]; b; b = batches[next++]) {
-        await client.kv.txn({ success: b.map((o) => ({ request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } })) });
+        await client.kv.txn({
+          success: b.map((o) => ({ request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } })),
+        });
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));

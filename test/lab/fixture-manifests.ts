@@ -3,7 +3,13 @@ import { etcdImage, minor, type ClusterSpec } from "./fixture-spec.js";
 
 type ProbeKind = "livenessProbe" | "readinessProbe" | "startupProbe";
 
-function probe(kind: ProbeKind, host: string, path: string, port: number, scheme: "HTTP" | "HTTPS"): string[] {
+function probe(
+  kind: ProbeKind,
+  host: string,
+  path: string,
+  port: number,
+  scheme: "HTTP" | "HTTPS",
+): string[] {
   const readiness = kind === "readinessProbe";
   return [
     `    ${kind}:`,
@@ -72,7 +78,11 @@ function pod(o: PodSpec): string {
       ...(o.memory ? [`        memory: ${o.memory}`] : []),
       ...o.startup,
       "    volumeMounts:",
-      ...o.volumes.flatMap((v) => [`    - mountPath: ${v.path}`, `      name: ${v.name}`, ...(v.readOnly ? ["      readOnly: true"] : [])]),
+      ...o.volumes.flatMap((v) => [
+        `    - mountPath: ${v.path}`,
+        `      name: ${v.name}`,
+        ...(v.readOnly ? ["      readOnly: true"] : []),
+      ]),
       "  hostNetwork: true",
       ...(o.priority ? ["  priority: 2000001000"] : []),
       "  priorityClassName: system-node-critical",
@@ -80,14 +90,24 @@ function pod(o: PodSpec): string {
       "    seccompProfile:",
       "      type: RuntimeDefault",
       "  volumes:",
-      ...vols.flatMap((v) => ["  - hostPath:", `      path: ${v.path}`, `      type: ${v.type}`, `    name: ${v.name}`]),
+      ...vols.flatMap((v) => [
+        "  - hostPath:",
+        `      path: ${v.path}`,
+        `      type: ${v.type}`,
+        `    name: ${v.name}`,
+      ]),
       "status: {}",
     ].join("\n") + "\n"
   );
 }
 
 const byName = (vs: Volume[]): Volume[] => [...vs].sort((a, b) => a.name.localeCompare(b.name));
-const dir = (name: string, path: string, readOnly = true): Volume => ({ name, path, type: "DirectoryOrCreate", readOnly });
+const dir = (name: string, path: string, readOnly = true): Volume => ({
+  name,
+  path,
+  type: "DirectoryOrCreate",
+  readOnly,
+});
 const CA_VOLUMES = [
   dir("ca-certs", "/etc/ssl/certs"),
   dir("etc-ca-certificates", "/etc/ca-certificates"),
@@ -102,7 +122,9 @@ export function etcdManifest(s: ClusterSpec): string {
   // The pre-1.x layout kubeha must refuse: etcd reachable on loopback only.
   const peerUrl = s.etcdPeerLocalhost ? "https://localhost:2380" : `https://${address}:2380`;
   const clientUrl = s.etcdPeerLocalhost ? "https://127.0.0.1:2379" : `https://${address}:2379`;
-  const listenClient = s.etcdPeerLocalhost ? "https://127.0.0.1:2379" : `https://127.0.0.1:2379,https://${address}:2379`;
+  const listenClient = s.etcdPeerLocalhost
+    ? "https://127.0.0.1:2379"
+    : `https://127.0.0.1:2379,https://${address}:2379`;
   const listenPeer = s.etcdPeerLocalhost ? "https://127.0.0.1:2380" : `https://${address}:2380`;
   const command = [
     "etcd",
@@ -131,7 +153,9 @@ export function etcdManifest(s: ClusterSpec): string {
     name: "etcd",
     priority: minor(s.version) >= 25,
     // The old layout predates kubeadm's advertise-client-urls annotation.
-    annotation: s.etcdPeerLocalhost ? undefined : `kubeadm.kubernetes.io/etcd.advertise-client-urls: ${clientUrl}`,
+    annotation: s.etcdPeerLocalhost
+      ? undefined
+      : `kubeadm.kubernetes.io/etcd.advertise-client-urls: ${clientUrl}`,
     command,
     image: etcdImage(s.version),
     liveness: probe("livenessProbe", "127.0.0.1", modern ? "/livez" : "/health", 2381, "HTTP"),
@@ -233,7 +257,14 @@ export function schedulerManifest(s: ClusterSpec): string {
   return pod({
     name: "kube-scheduler",
     priority: minor(s.version) >= 25,
-    command: ["kube-scheduler", `--authentication-kubeconfig=${conf}`, `--authorization-kubeconfig=${conf}`, "--bind-address=127.0.0.1", `--kubeconfig=${conf}`, "--leader-elect=true"],
+    command: [
+      "kube-scheduler",
+      `--authentication-kubeconfig=${conf}`,
+      `--authorization-kubeconfig=${conf}`,
+      "--bind-address=127.0.0.1",
+      `--kubeconfig=${conf}`,
+      "--leader-elect=true",
+    ],
     image: `registry.k8s.io/kube-scheduler:v${s.version}`,
     liveness: probe("livenessProbe", "127.0.0.1", "/healthz", 10259, "HTTPS"),
     startup: probe("startupProbe", "127.0.0.1", "/healthz", 10259, "HTTPS"),

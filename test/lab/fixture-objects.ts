@@ -9,7 +9,11 @@ export interface StoredObject {
 }
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, "Z");
-const meta = (name: string, namespace?: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+const meta = (
+  name: string,
+  namespace?: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   name,
   ...(namespace ? { namespace } : {}),
   uid: randomUUID(),
@@ -17,94 +21,106 @@ const meta = (name: string, namespace?: string, extra: Record<string, unknown> =
   ...extra,
 });
 
-function stored(resource: string, obj: { metadata: Record<string, unknown> } & Record<string, unknown>): StoredObject {
+function stored(
+  resource: string,
+  obj: { metadata: Record<string, unknown> } & Record<string, unknown>,
+): StoredObject {
   const ns = obj.metadata["namespace"];
   const name = String(obj.metadata["name"]);
-  return { key: `/registry/${resource}/${typeof ns === "string" ? `${ns}/` : ""}${name}`, value: JSON.stringify(obj) };
+  return {
+    key: `/registry/${resource}/${typeof ns === "string" ? `${ns}/` : ""}${name}`,
+    value: JSON.stringify(obj),
+  };
 }
 
 /** ClusterConfiguration as kubeadm uploads it: v1beta3 before 1.31's v1beta4, no controlPlaneEndpoint. */
 export function clusterConfiguration(s: ClusterSpec): string {
   const v4 = minor(s.version) >= 31;
-  return [
-    v4 ? "apiServer: {}" : "apiServer:",
-    ...(v4 ? [] : ["  extraArgs:", "    authorization-mode: Node,RBAC", "  timeoutForControlPlane: 4m0s"]),
-    `apiVersion: kubeadm.k8s.io/${v4 ? "v1beta4" : "v1beta3"}`,
-    ...(v4 ? ["caCertificateValidityPeriod: 87600h0m0s", "certificateValidityPeriod: 8760h0m0s"] : []),
-    "certificatesDir: /etc/kubernetes/pki",
-    "clusterName: kubernetes",
-    "controllerManager: {}",
-    "dns: {}",
-    ...(v4 ? ["encryptionAlgorithm: RSA-2048"] : []),
-    "etcd:",
-    "  local:",
-    "    dataDir: /var/lib/etcd",
-    "imageRepository: registry.k8s.io",
-    "kind: ClusterConfiguration",
-    `kubernetesVersion: v${s.version}`,
-    "networking:",
-    `  dnsDomain: ${s.domain}`,
-    `  podSubnet: ${s.podCidr}`,
-    `  serviceSubnet: ${s.serviceCidr}`,
-    ...(v4 ? ["proxy: {}"] : []),
-    "scheduler: {}",
-  ].join("\n") + "\n";
+  return (
+    [
+      v4 ? "apiServer: {}" : "apiServer:",
+      ...(v4 ? [] : ["  extraArgs:", "    authorization-mode: Node,RBAC", "  timeoutForControlPlane: 4m0s"]),
+      `apiVersion: kubeadm.k8s.io/${v4 ? "v1beta4" : "v1beta3"}`,
+      ...(v4 ? ["caCertificateValidityPeriod: 87600h0m0s", "certificateValidityPeriod: 8760h0m0s"] : []),
+      "certificatesDir: /etc/kubernetes/pki",
+      "clusterName: kubernetes",
+      "controllerManager: {}",
+      "dns: {}",
+      ...(v4 ? ["encryptionAlgorithm: RSA-2048"] : []),
+      "etcd:",
+      "  local:",
+      "    dataDir: /var/lib/etcd",
+      "imageRepository: registry.k8s.io",
+      "kind: ClusterConfiguration",
+      `kubernetesVersion: v${s.version}`,
+      "networking:",
+      `  dnsDomain: ${s.domain}`,
+      `  podSubnet: ${s.podCidr}`,
+      `  serviceSubnet: ${s.serviceCidr}`,
+      ...(v4 ? ["proxy: {}"] : []),
+      "scheduler: {}",
+    ].join("\n") + "\n"
+  );
 }
 
 function kubeProxyConfig(s: ClusterSpec): string {
-  return [
-    "apiVersion: kubeproxy.config.k8s.io/v1alpha1",
-    "bindAddress: 0.0.0.0",
-    "bindAddressHardFail: false",
-    "clientConnection:",
-    '  acceptContentTypes: ""',
-    "  burst: 0",
-    '  contentType: ""',
-    "  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
-    "  qps: 0",
-    `clusterCIDR: ${s.podCidr}`,
-    "configSyncPeriod: 0s",
-    "conntrack:",
-    "  maxPerCore: null",
-    "  min: null",
-    "enableProfiling: false",
-    'healthzBindAddress: ""',
-    'hostnameOverride: ""',
-    "iptables:",
-    "  masqueradeAll: false",
-    "  masqueradeBit: null",
-    "  minSyncPeriod: 0s",
-    "  syncPeriod: 0s",
-    "kind: KubeProxyConfiguration",
-    'metricsBindAddress: ""',
-    'mode: ""',
-    "nodePortAddresses: null",
-    "oomScoreAdj: null",
-    "portRange: \"\"",
-  ].join("\n") + "\n";
+  return (
+    [
+      "apiVersion: kubeproxy.config.k8s.io/v1alpha1",
+      "bindAddress: 0.0.0.0",
+      "bindAddressHardFail: false",
+      "clientConnection:",
+      '  acceptContentTypes: ""',
+      "  burst: 0",
+      '  contentType: ""',
+      "  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
+      "  qps: 0",
+      `clusterCIDR: ${s.podCidr}`,
+      "configSyncPeriod: 0s",
+      "conntrack:",
+      "  maxPerCore: null",
+      "  min: null",
+      "enableProfiling: false",
+      'healthzBindAddress: ""',
+      'hostnameOverride: ""',
+      "iptables:",
+      "  masqueradeAll: false",
+      "  masqueradeBit: null",
+      "  minSyncPeriod: 0s",
+      "  syncPeriod: 0s",
+      "kind: KubeProxyConfiguration",
+      'metricsBindAddress: ""',
+      'mode: ""',
+      "nodePortAddresses: null",
+      "oomScoreAdj: null",
+      'portRange: ""',
+    ].join("\n") + "\n"
+  );
 }
 
 function kubeProxyKubeconfig(server: string): string {
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "- cluster:",
-    "    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
-    `    server: ${server}`,
-    "  name: default",
-    "contexts:",
-    "- context:",
-    "    cluster: default",
-    "    namespace: default",
-    "    user: default",
-    "  name: default",
-    "current-context: default",
-    "users:",
-    "- name: default",
-    "  user:",
-    "    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
-  ].join("\n") + "\n";
+  return (
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      "- cluster:",
+      "    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+      `    server: ${server}`,
+      "  name: default",
+      "contexts:",
+      "- context:",
+      "    cluster: default",
+      "    namespace: default",
+      "    user: default",
+      "  name: default",
+      "current-context: default",
+      "users:",
+      "- name: default",
+      "  user:",
+      "    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
+    ].join("\n") + "\n"
+  );
 }
 
 function kubeProxyDaemonSet(s: ClusterSpec): Record<string, unknown> & { metadata: Record<string, unknown> } {
@@ -122,8 +138,17 @@ function kubeProxyDaemonSet(s: ClusterSpec): Record<string, unknown> & { metadat
             {
               name: "kube-proxy",
               image: `registry.k8s.io/kube-proxy:v${s.version}`,
-              command: ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"],
-              env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } }],
+              command: [
+                "/usr/local/bin/kube-proxy",
+                "--config=/var/lib/kube-proxy/config.conf",
+                "--hostname-override=$(NODE_NAME)",
+              ],
+              env: [
+                {
+                  name: "NODE_NAME",
+                  valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } },
+                },
+              ],
               volumeMounts: [
                 { name: "kube-proxy", mountPath: "/var/lib/kube-proxy" },
                 { name: "xtables-lock", mountPath: "/run/xtables.lock" },
@@ -159,12 +184,21 @@ const configMap = (name: string, namespace: string, data: Record<string, string>
 /** Namespaces, kubeadm's ConfigMaps and the kube-proxy DaemonSet; server is https://<primary>:6443. */
 export function kubeadmObjects(s: ClusterSpec, server: string, clusterInfo: string): StoredObject[] {
   const namespaces = ["default", "kube-system", "kube-public", "kube-node-lease", "lab-data"].map((n) =>
-    stored("namespaces", { kind: "Namespace", apiVersion: "v1", metadata: meta(n, undefined, { labels: { "kubernetes.io/metadata.name": n } }), spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } }),
+    stored("namespaces", {
+      kind: "Namespace",
+      apiVersion: "v1",
+      metadata: meta(n, undefined, { labels: { "kubernetes.io/metadata.name": n } }),
+      spec: { finalizers: ["kubernetes"] },
+      status: { phase: "Active" },
+    }),
   );
   return [
     ...namespaces,
     configMap("kubeadm-config", "kube-system", { ClusterConfiguration: clusterConfiguration(s) }),
-    configMap("kube-proxy", "kube-system", { "config.conf": kubeProxyConfig(s), "kubeconfig.conf": kubeProxyKubeconfig(server) }),
+    configMap("kube-proxy", "kube-system", {
+      "config.conf": kubeProxyConfig(s),
+      "kubeconfig.conf": kubeProxyKubeconfig(server),
+    }),
     configMap("cluster-info", "kube-public", { kubeconfig: clusterInfo }),
     stored("daemonsets", kubeProxyDaemonSet(s)),
   ];

@@ -16,7 +16,10 @@ export interface CertSpec {
   ec?: boolean;
 }
 
-const CA_EXT = ["basicConstraints = critical,CA:TRUE", "keyUsage = critical,digitalSignature,keyEncipherment,keyCertSign"];
+const CA_EXT = [
+  "basicConstraints = critical,CA:TRUE",
+  "keyUsage = critical,digitalSignature,keyEncipherment,keyCertSign",
+];
 const EKU = { server: "serverAuth", client: "clientAuth", peer: "serverAuth,clientAuth" };
 
 /** PKCS#1 RSA keys, as kubeadm writes them. */
@@ -40,7 +43,24 @@ export async function issue(c: CertSpec): Promise<void> {
   const cnf = `${c.base}.cnf`;
   await writeFile(cnf, ["[req]", "distinguished_name = dn", "[dn]", "[ext]", ...ext].join("\n") + "\n");
   const signer = c.ca ? ["-CA", `${c.ca}.crt`, "-CAkey", `${c.ca}.key`, "-days", "365"] : ["-days", "3650"];
-  await must(["openssl", "req", "-new", "-x509", "-key", `${c.base}.key`, "-subj", c.subject, "-config", cnf, "-extensions", "ext", "-sha256", ...signer, "-out", `${c.base}.crt`]);
+  await must([
+    "openssl",
+    "req",
+    "-new",
+    "-x509",
+    "-key",
+    `${c.base}.key`,
+    "-subj",
+    c.subject,
+    "-config",
+    cnf,
+    "-extensions",
+    "ext",
+    "-sha256",
+    ...signer,
+    "-out",
+    `${c.base}.crt`,
+  ]);
   await rm(cnf);
 }
 
@@ -81,12 +101,28 @@ export function primaryCerts(spec: ClusterSpec, etcK8s: string): CertSpec[] {
         `IP:${address}`,
       ],
     },
-    { base: join(pki, "apiserver-kubelet-client"), subject: `${admins}/CN=kube-apiserver-kubelet-client`, ca },
-    { base: join(pki, "apiserver-etcd-client"), subject: `${etcdClientOrg}/CN=kube-apiserver-etcd-client`, ca: etcdCa },
-    { base: join(pki, "front-proxy-client"), subject: "/CN=front-proxy-client", ca: join(pki, "front-proxy-ca") },
+    {
+      base: join(pki, "apiserver-kubelet-client"),
+      subject: `${admins}/CN=kube-apiserver-kubelet-client`,
+      ca,
+    },
+    {
+      base: join(pki, "apiserver-etcd-client"),
+      subject: `${etcdClientOrg}/CN=kube-apiserver-etcd-client`,
+      ca: etcdCa,
+    },
+    {
+      base: join(pki, "front-proxy-client"),
+      subject: "/CN=front-proxy-client",
+      ca: join(pki, "front-proxy-ca"),
+    },
     { base: join(pki, "etcd/server"), subject: `/CN=${name}`, ca: etcdCa, usage: "peer", sans: etcdSans },
     { base: join(pki, "etcd/peer"), subject: `/CN=${name}`, ca: etcdCa, usage: "peer", sans: etcdSans },
-    { base: join(pki, "etcd/healthcheck-client"), subject: `${etcdClientOrg}/CN=kube-etcd-healthcheck-client`, ca: etcdCa },
+    {
+      base: join(pki, "etcd/healthcheck-client"),
+      subject: `${etcdClientOrg}/CN=kube-etcd-healthcheck-client`,
+      ca: etcdCa,
+    },
   ];
 }
 
@@ -95,24 +131,44 @@ export function kubeconfigCerts(spec: ClusterSpec, etcK8s: string, scratch: stri
   const ca = join(etcK8s, "pki/ca");
   const modern = minor(spec.version) >= 29;
   const certs: CertSpec[] = [
-    { base: join(scratch, "admin"), subject: `/O=${modern ? "kubeadm:cluster-admins" : "system:masters"}/CN=kubernetes-admin`, ca },
+    {
+      base: join(scratch, "admin"),
+      subject: `/O=${modern ? "kubeadm:cluster-admins" : "system:masters"}/CN=kubernetes-admin`,
+      ca,
+    },
     { base: join(scratch, "controller-manager"), subject: "/CN=system:kube-controller-manager", ca },
     { base: join(scratch, "scheduler"), subject: "/CN=system:kube-scheduler", ca },
   ];
-  if (modern) certs.push({ base: join(scratch, "super-admin"), subject: "/O=system:masters/CN=kubernetes-super-admin", ca });
+  if (modern)
+    certs.push({
+      base: join(scratch, "super-admin"),
+      subject: "/O=system:masters/CN=kubernetes-super-admin",
+      ca,
+    });
   return certs;
 }
 
 /** The kubelet's rotated client certificate for a node (cert and key in one PEM, as the kubelet keeps it). */
 export function kubeletCert(node: string, scratch: string, ca: string): CertSpec {
-  return { base: join(scratch, `kubelet-${node}`), subject: `/O=system:nodes/CN=system:node:${node}`, ca, ec: true };
+  return {
+    base: join(scratch, `kubelet-${node}`),
+    subject: `/O=system:nodes/CN=system:node:${node}`,
+    ca,
+    ec: true,
+  };
 }
 
 /** Installs <scratch>/kubelet-<node>.{crt,key} as <varLibKubelet>/pki/kubelet-client-current.pem. */
-export async function installKubeletCert(node: string, scratch: string, varLibKubelet: string): Promise<void> {
+export async function installKubeletCert(
+  node: string,
+  scratch: string,
+  varLibKubelet: string,
+): Promise<void> {
   const pki = join(varLibKubelet, "pki");
   await mkdir(pki, { recursive: true });
-  const pem = (await readFile(join(scratch, `kubelet-${node}.crt`), "utf8")) + (await readFile(join(scratch, `kubelet-${node}.key`), "utf8"));
+  const pem =
+    (await readFile(join(scratch, `kubelet-${node}.crt`), "utf8")) +
+    (await readFile(join(scratch, `kubelet-${node}.key`), "utf8"));
   const stamped = `kubelet-client-${new Date().toISOString().slice(0, 19).replace(/[T:]/g, "-")}.pem`;
   await writeFile(join(pki, stamped), pem, { mode: 0o600 });
   // Like the kubelet: "current" is a symlink to the dated file, absolute inside the host.

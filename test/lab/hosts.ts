@@ -62,7 +62,11 @@ export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
   await writeSudoers(h, setup.sudoAsksPassword);
   await writeFile(
     join(h.dir, "kubeha-lab/host.json"),
-    JSON.stringify({ name: h.name, address: h.address, role: h.role, kubeletVersion: KUBELET_VERSION, repo: REPO }, null, 2),
+    JSON.stringify(
+      { name: h.name, address: h.address, role: h.role, kubeletVersion: KUBELET_VERSION, repo: REPO },
+      null,
+      2,
+    ),
   );
   await installShims(h);
   if (h.role === "loadBalancer") await prepareNginx(h, setup.lbWithoutStream);
@@ -75,11 +79,16 @@ async function writeAccounts(h: LabHost): Promise<void> {
   await mkdir(home, { recursive: true });
   await chown(home, LAB_UID, LAB_UID);
   const passwd = (await readFile("/etc/passwd", "utf8")).replace(/\n?$/, "\n");
-  await writeFile(join(h.dir, "passwd"), `${passwd}kubeha:x:${LAB_UID}:${LAB_UID}:kubeha lab user:${home}:/bin/bash\n`);
+  await writeFile(
+    join(h.dir, "passwd"),
+    `${passwd}kubeha:x:${LAB_UID}:${LAB_UID}:kubeha lab user:${home}:/bin/bash\n`,
+  );
   const group = (await readFile("/etc/group", "utf8")).replace(/\n?$/, "\n");
   await writeFile(join(h.dir, "group"), `${group}kubeha:x:${LAB_UID}:\n`);
   // `*` (no password, not locked): sshd refuses key logins for accounts locked with `!`.
-  const shadow = (await readFile("/etc/shadow", "utf8")).replace(/^root:[^:]*:/m, "root:*:").replace(/\n?$/, "\n");
+  const shadow = (await readFile("/etc/shadow", "utf8"))
+    .replace(/^root:[^:]*:/m, "root:*:")
+    .replace(/\n?$/, "\n");
   await writeFile(join(h.dir, "shadow"), `${shadow}kubeha:*:19000:0:99999:7:::\n`, { mode: 0o640 });
 }
 
@@ -106,7 +115,8 @@ async function prepareNginx(h: LabHost, withoutStream: boolean): Promise<void> {
   await rm(join(h.dir, "etc-nginx/modules-enabled/50-mod-stream.conf"), { force: true });
   await mkdir(join(h.dir, "nginx-modules"));
   for (const f of await readdir("/usr/lib/nginx/modules")) {
-    if (!f.includes("stream")) await copyFile(join("/usr/lib/nginx/modules", f), join(h.dir, "nginx-modules", f));
+    if (!f.includes("stream"))
+      await copyFile(join("/usr/lib/nginx/modules", f), join(h.dir, "nginx-modules", f));
   }
 }
 
@@ -121,7 +131,8 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
     ...Object.entries(mounts).map(([target, sub]) => `mount --bind "$D/${sub}" ${target}`),
     ...FILE_MOUNTS.map((f) => `mount --bind "$D/${f}" /etc/${f}`),
   ];
-  if (h.role === "loadBalancer" && lbWithoutStream) lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
+  if (h.role === "loadBalancer" && lbWithoutStream)
+    lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
   // The pid file doubles as the ready marker; $$ becomes sleep's PID through exec.
   lines.push(`echo $$ > "$D/init.pid"`, "exec sleep infinity");
   return lines.join("\n") + "\n";
@@ -129,7 +140,9 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
 
 /** Mountpoints that may be missing on the real root (created empty, once; never removed). */
 export async function ensureMountpoints(): Promise<void> {
-  await Promise.all([...Object.keys(DIR_MOUNTS), ...Object.keys(LB_MOUNTS)].map((p) => mkdir(p, { recursive: true })));
+  await Promise.all(
+    [...Object.keys(DIR_MOUNTS), ...Object.keys(LB_MOUNTS)].map((p) => mkdir(p, { recursive: true })),
+  );
 }
 
 /**
@@ -140,15 +153,35 @@ export async function ensureMountpoints(): Promise<void> {
  */
 export async function startHost(h: LabHost): Promise<{ anchor: number; child: number }> {
   const pid = startDaemon(
-    ["ip", "netns", "exec", h.ns, "unshare", "--mount", "--uts", "--propagation", "private", "--fork", "--kill-child", "--", "sh", join(h.dir, "init.sh")],
+    [
+      "ip",
+      "netns",
+      "exec",
+      h.ns,
+      "unshare",
+      "--mount",
+      "--uts",
+      "--propagation",
+      "private",
+      "--fork",
+      "--kill-child",
+      "--",
+      "sh",
+      join(h.dir, "init.sh"),
+    ],
     join(h.dir, "init.log"),
   );
-  const child = await waitFor(`${h.name} init (see ${h.dir}/init.log)`, 10_000, async () => {
-    const text = await readFile(join(h.dir, "init.pid"), "utf8").catch(() => "");
-    if (text.endsWith("\n")) return Number(text);
-    if (!alive(pid)) throw new Error(await readFile(join(h.dir, "init.log"), "utf8"));
-    return undefined;
-  }, 20);
+  const child = await waitFor(
+    `${h.name} init (see ${h.dir}/init.log)`,
+    10_000,
+    async () => {
+      const text = await readFile(join(h.dir, "init.pid"), "utf8").catch(() => "");
+      if (text.endsWith("\n")) return Number(text);
+      if (!alive(pid)) throw new Error(await readFile(join(h.dir, "init.log"), "utf8"));
+      return undefined;
+    },
+    20,
+  );
   return { anchor: pid, child };
 }
 

@@ -5,7 +5,10 @@ import type { LabHost } from "./hosts.js";
 
 export const LB_DNS_NAME = "api.lab.internal";
 
-export async function writeInventory(file: string, o: { hosts: LabHost[]; identityFile: string; knownHostsFile: string; stateDir: string }): Promise<void> {
+export async function writeInventory(
+  file: string,
+  o: { hosts: LabHost[]; identityFile: string; knownHostsFile: string; stateDir: string },
+): Promise<void> {
   const entry = (h: LabHost): Record<string, unknown> => ({
     name: h.name,
     address: h.address,
@@ -16,7 +19,14 @@ export async function writeInventory(file: string, o: { hosts: LabHost[]; identi
   const [lb] = byRole("loadBalancer");
   if (!primary || !lb) throw new Error("lab inventory needs a primary and a load balancer");
   const doc = {
-    ssh: { user: "root", port: 22, identityFile: o.identityFile, knownHostsFile: o.knownHostsFile, sudo: false, connectTimeoutSeconds: 5 },
+    ssh: {
+      user: "root",
+      port: 22,
+      identityFile: o.identityFile,
+      knownHostsFile: o.knownHostsFile,
+      sudo: false,
+      connectTimeoutSeconds: 5,
+    },
     primary: entry(primary),
     masters: byRole("master").map(entry),
     loadBalancer: { ...entry(lb), dnsName: LB_DNS_NAME, port: 6443 },

@@ -5,7 +5,15 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createNetwork, labNsName, randomSubnet } from "./netns.js";
-import { ensureMountpoints, hostExec, prepareHost, REPO, startHost, startInHost, type LabHost } from "./hosts.js";
+import {
+  ensureMountpoints,
+  hostExec,
+  prepareHost,
+  REPO,
+  startHost,
+  startInHost,
+  type LabHost,
+} from "./hosts.js";
 import { prepareSshd, prepareWorkstation, sshdArgv, writeKnownHosts } from "./sshd.js";
 import { writeClusterFiles } from "./fixture.js";
 import { clusterInfoKubeconfig } from "./fixture-kubeconfig.js";
@@ -90,17 +98,35 @@ export interface Lab {
 /** kubeha logs in as this user with sudo on these hosts; as root elsewhere. */
 const SUDO_HOSTS = new Set(["master-1", "master-3", "worker-1"]);
 
-function planHosts(prefix: string, dir: string, net: string, workers: number, sudoAsksPassword?: string): LabHost[] {
+function planHosts(
+  prefix: string,
+  dir: string,
+  net: string,
+  workers: number,
+  sudoAsksPassword?: string,
+): LabHost[] {
   const specs: [string, LabHost["role"], number][] = [
     ["master-1", "primary", 11],
     ["master-2", "master", 12],
     ["master-3", "master", 13],
     ["lb", "loadBalancer", 20],
-    ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [`worker-${i + 1}`, "worker", 31 + i]),
+    ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [
+      `worker-${i + 1}`,
+      "worker",
+      31 + i,
+    ]),
   ];
   return specs.map(([name, role, octet]) => {
     const kubeha = SUDO_HOSTS.has(name) || name === sudoAsksPassword;
-    return { name, role, address: `${net}.${octet}`, ns: `${prefix}${name}`, sshUser: kubeha ? "kubeha" : "root", sudo: kubeha, dir: join(dir, "h", name) };
+    return {
+      name,
+      role,
+      address: `${net}.${octet}`,
+      ns: `${prefix}${name}`,
+      sshUser: kubeha ? "kubeha" : "root",
+      sudo: kubeha,
+      dir: join(dir, "h", name),
+    };
   });
 }
 
@@ -109,7 +135,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const t0 = Date.now();
   const step = (m: string): void => log(`[lab +${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
   const kubeletJs = join(REPO, "dist/test/lab/kubelet.js");
-  if (!existsSync(kubeletJs)) throw new Error(`${kubeletJs} is missing: build first (npx tsc -p tsconfig.json)`);
+  if (!existsSync(kubeletJs))
+    throw new Error(`${kubeletJs} is missing: build first (npx tsc -p tsconfig.json)`);
 
   const id = randomBytes(3).toString("hex");
   const prefix = `${STEM}${id}-`;
@@ -164,18 +191,37 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   try {
     await ensureMountpoints();
     const hostsFile = hosts.map((h) => `${h.address} ${h.name}`).join("\n") + "\n";
-    await Promise.all(hosts.map((h) => prepareHost(h, { hostsFile, sudoAsksPassword: h.name === opts.sudoAsksPassword, lbWithoutStream: opts.lbWithoutStream ?? false })));
+    await Promise.all(
+      hosts.map((h) =>
+        prepareHost(h, {
+          hostsFile,
+          sudoAsksPassword: h.name === opts.sudoAsksPassword,
+          lbWithoutStream: opts.lbWithoutStream ?? false,
+        }),
+      ),
+    );
     const [ws] = await Promise.all([
       prepareWorkstation(dir),
-      createNetwork(prefix, [...hosts.map((h) => ({ ns: h.ns, address: h.address })), { ns: wsNs, address: wsAddress }]),
-      writeClusterFiles(spec, nodeDirs(primary), hosts.filter((h) => h.role === "worker").map(nodeDirs), join(dir, "scratch")),
+      createNetwork(prefix, [
+        ...hosts.map((h) => ({ ns: h.ns, address: h.address })),
+        { ns: wsNs, address: wsAddress },
+      ]),
+      writeClusterFiles(
+        spec,
+        nodeDirs(primary),
+        hosts.filter((h) => h.role === "worker").map(nodeDirs),
+        join(dir, "scratch"),
+      ),
     ]);
     await Promise.all(hosts.map((h) => prepareSshd(h, ws.authorizedKeys)));
     step("network, PKI and host files ready");
 
     // The LB's DNS name resolves in the workstation (ip netns exec mounts this over /etc/hosts).
     await mkdir(etcNetnsWs, { recursive: true });
-    await writeFile(join(etcNetnsWs, "hosts"), `127.0.0.1 localhost\n${lb.address} ${LB_DNS_NAME}\n${hostsFile}`);
+    await writeFile(
+      join(etcNetnsWs, "hosts"),
+      `127.0.0.1 localhost\n${lb.address} ${LB_DNS_NAME}\n${hostsFile}`,
+    );
 
     await Promise.all(
       hosts.map(async (h) => {
@@ -184,7 +230,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         state.pids.push(anchor, child);
         state.pids.push(startInHost(anchor, sshdArgv(h), join(h.dir, "ssh/sshd.out")));
         state.pids.push(startInHost(anchor, [process.execPath, kubeletJs], join(h.dir, "kubelet.log")));
-        if (h.role === "loadBalancer") state.pids.push(startInHost(anchor, ["/usr/sbin/nginx", "-g", "daemon off;"], join(h.dir, "nginx.out")));
+        if (h.role === "loadBalancer")
+          state.pids.push(
+            startInHost(anchor, ["/usr/sbin/nginx", "-g", "daemon off;"], join(h.dir, "nginx.out")),
+          );
       }),
     );
     await saveState(state);
@@ -193,14 +242,24 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const inventoryFile = join(dir, "inventory.yaml");
     const stateDir = join(dir, "kubeha-state");
     await writeKnownHosts(hosts, ws.knownHostsFile);
-    await writeInventory(inventoryFile, { hosts, identityFile: ws.identityFile, knownHostsFile: ws.knownHostsFile, stateDir });
+    await writeInventory(inventoryFile, {
+      hosts,
+      identityFile: ws.identityFile,
+      knownHostsFile: ws.knownHostsFile,
+      stateDir,
+    });
 
     const filled = await fillEtcd(spec, primary, dir, opts.bulkKeys ?? 3000);
     step(`etcd filled with ${filled.keys} keys (${(filled.bytes / 1048576).toFixed(1)} MiB)`);
     await markControlPlane(spec, exec);
     step("apiserver ready, control-plane node labelled and tainted");
 
-    state.info = { wsNs, inventoryFile, adminKubeconfig: join(primary.dir, "etc-kubernetes/admin.conf"), hosts: hosts.map((h) => `${h.name} ${h.address} ${h.sshUser}`) };
+    state.info = {
+      wsNs,
+      inventoryFile,
+      adminKubeconfig: join(primary.dir, "etc-kubernetes/admin.conf"),
+      hosts: hosts.map((h) => `${h.name} ${h.address} ${h.sshUser}`),
+    };
     await saveState(state);
     return {
       id,
@@ -247,11 +306,20 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 }
 
 function nodeDirs(h: LabHost): { name: string; etcKubernetes: string; varLibKubelet: string } {
-  return { name: h.name, etcKubernetes: join(h.dir, "etc-kubernetes"), varLibKubelet: join(h.dir, "var-lib-kubelet") };
+  return {
+    name: h.name,
+    etcKubernetes: join(h.dir, "etc-kubernetes"),
+    varLibKubelet: join(h.dir, "var-lib-kubelet"),
+  };
 }
 
 /** kubeadm's objects and bulk data, put by fixture-etcd.js from inside the primary's netns. */
-async function fillEtcd(spec: ClusterSpec, primary: LabHost, dir: string, bulk: number): Promise<{ keys: number; bytes: number }> {
+async function fillEtcd(
+  spec: ClusterSpec,
+  primary: LabHost,
+  dir: string,
+  bulk: number,
+): Promise<{ keys: number; bytes: number }> {
   const pki = join(primary.dir, "etc-kubernetes/pki");
   const server = `https://${spec.primary.address}:6443`;
   const job = {
@@ -264,19 +332,49 @@ async function fillEtcd(spec: ClusterSpec, primary: LabHost, dir: string, bulk: 
   };
   const jobFile = join(dir, "scratch/etcd-job.json");
   await writeFile(jobFile, JSON.stringify(job));
-  const out = await must(["ip", "netns", "exec", primary.ns, process.execPath, join(REPO, "dist/test/lab/fixture-etcd.js"), jobFile]);
+  const out = await must([
+    "ip",
+    "netns",
+    "exec",
+    primary.ns,
+    process.execPath,
+    join(REPO, "dist/test/lab/fixture-etcd.js"),
+    jobFile,
+  ]);
   return JSON.parse(out) as { keys: number; bytes: number };
 }
 
 /** What kubeadm's mark-control-plane phase does, once the kubelet stand-in has registered the Node. */
 async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<void> {
-  const kubectl = (...args: string[]): Promise<ExecResult> => exec("master-1", ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "--request-timeout=5s", ...args]);
-  await waitFor("the primary's apiserver stand-in /readyz", 20_000, async () => (await kubectl("get", "--raw", "/readyz")).code === 0, 200);
-  await waitFor("Node master-1 registered by the kubelet stand-in", 20_000, async () => (await kubectl("get", "node", spec.primary.name)).code === 0, 200);
+  const kubectl = (...args: string[]): Promise<ExecResult> =>
+    exec("master-1", [
+      "kubectl",
+      "--kubeconfig",
+      "/etc/kubernetes/admin.conf",
+      "--request-timeout=5s",
+      ...args,
+    ]);
+  await waitFor(
+    "the primary's apiserver stand-in /readyz",
+    20_000,
+    async () => (await kubectl("get", "--raw", "/readyz")).code === 0,
+    200,
+  );
+  await waitFor(
+    "Node master-1 registered by the kubelet stand-in",
+    20_000,
+    async () => (await kubectl("get", "node", spec.primary.name)).code === 0,
+    200,
+  );
   const taints = [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }];
   if (minor(spec.version) < 25) taints.push({ key: "node-role.kubernetes.io/master", effect: "NoSchedule" });
   const patch = {
-    metadata: { labels: { "node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": "" } },
+    metadata: {
+      labels: {
+        "node-role.kubernetes.io/control-plane": "",
+        "node.kubernetes.io/exclude-from-external-load-balancers": "",
+      },
+    },
     spec: { taints },
   };
   const r = await kubectl("patch", "node", spec.primary.name, "--type=merge", "-p", JSON.stringify(patch));

@@ -28,7 +28,11 @@ export async function createNetwork(prefix: string, members: Attachment[]): Prom
   // Interface names live inside their namespace, so short fixed names cannot clash between labs.
   const bridge = ["link set lo up", "link add br0 type bridge", "link set br0 up"];
   members.forEach((m, i) => {
-    bridge.push(`link add v${i} type veth peer name eth0 netns ${m.ns}`, `link set v${i} master br0`, `link set v${i} up`);
+    bridge.push(
+      `link add v${i} type veth peer name eth0 netns ${m.ns}`,
+      `link set v${i} master br0`,
+      `link set v${i} up`,
+    );
   });
   await must(["ip", "-n", labNs, "-batch", "-"], { stdin: bridge.join("\n") + "\n" });
   await Promise.all(

@@ -9,7 +9,10 @@ export interface ExecResult {
 }
 
 /** Runs argv to completion; never throws on a non-zero exit (callers decide). */
-export function run(argv: string[], opts: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+export function run(
+  argv: string[],
+  opts: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     if (cmd === undefined) throw new Error("run: empty argv");
@@ -35,7 +38,8 @@ export function run(argv: string[], opts: { stdin?: string | Buffer; env?: NodeJ
 /** Like run, but a non-zero exit is an error naming the command and its stderr. */
 export async function must(argv: string[], opts: { stdin?: string | Buffer } = {}): Promise<string> {
   const r = await run(argv, opts);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.code !== 0)
+    throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
 }
 
@@ -69,7 +73,12 @@ export function alive(pid: number): boolean {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls check() until it returns a value (not undefined/false) or the deadline passes. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -79,7 +88,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+      );
     await sleep(intervalMs);
   }
 }

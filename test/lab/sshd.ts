@@ -20,7 +20,18 @@ export function sshDir(h: LabHost): string {
 export async function prepareSshd(h: LabHost, authorizedKeys: string): Promise<void> {
   const dir = sshDir(h);
   await mkdir(dir, { recursive: true });
-  await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", `root@${h.name}`, "-f", join(dir, "ssh_host_ed25519_key")]);
+  await must([
+    "ssh-keygen",
+    "-q",
+    "-t",
+    "ed25519",
+    "-N",
+    "",
+    "-C",
+    `root@${h.name}`,
+    "-f",
+    join(dir, "ssh_host_ed25519_key"),
+  ]);
   const config = [
     `ListenAddress ${h.address}:22`,
     `HostKey ${join(dir, "ssh_host_ed25519_key")}`,
@@ -66,7 +77,9 @@ export function hashHostname(host: string, salt = randomBytes(20)): string {
 export async function writeKnownHosts(hosts: LabHost[], file: string): Promise<void> {
   const lines = await Promise.all(
     hosts.map(async (h, i) => {
-      const [type, key] = (await readFile(join(sshDir(h), "ssh_host_ed25519_key.pub"), "utf8")).trim().split(/\s+/);
+      const [type, key] = (await readFile(join(sshDir(h), "ssh_host_ed25519_key.pub"), "utf8"))
+        .trim()
+        .split(/\s+/);
       return `${i % 2 === 0 ? h.address : hashHostname(h.address)} ${type} ${key}`;
     }),
   );
