@@ -1,6 +1,6 @@
 // Child-process helpers shared by the lab modules.
 import { spawn } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 
 export interface ExecResult {
   code: number;
@@ -61,10 +61,11 @@ export function startDaemon(argv: string[], logFile: string): number {
   }
 }
 
+/** Running (a zombie counts as gone: it has exited, only its parent has not reaped it yet). */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

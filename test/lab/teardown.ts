@@ -27,13 +27,22 @@ export function saveState(s: LabState): Promise<void> {
   return writeFile(join(s.dir, "state.json"), JSON.stringify(s, null, 2));
 }
 
+/** A process may exit between the check and the signal. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
 /** TERM, up to 3 s grace, then KILL. */
 export async function stopPids(pids: number[]): Promise<void> {
   const live = pids.filter(alive);
-  for (const p of live) process.kill(p, "SIGTERM");
+  for (const p of live) signal(p, "SIGTERM");
   const deadline = Date.now() + 3000;
   while (live.some(alive) && Date.now() < deadline) await sleep(25);
-  for (const p of live.filter(alive)) process.kill(p, "SIGKILL");
+  for (const p of live.filter(alive)) signal(p, "SIGKILL");
   while (live.some(alive) && Date.now() < deadline + 2000) await sleep(25);
 }
 
