@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { KubehaError, wrap } from "../errors.js";
+import { checkSnapshot, saveSnapshot } from "../etcd/snapshot.js";
+import { objectPath } from "../kube/client.js";
+import type { RunContext } from "../phases/context.js";
+
+const execFileP = promisify(execFile);
+
+export const BACKED_UP_CONFIGMAPS = [
+  ["kube-system", "kubeadm-config"],
+  ["kube-system", "kube-proxy"],
+  ["kube-public", "cluster-info"],
+] as const;
+
+export interface BackupReport {
+  dir: string;
+  files: { name: string; bytes: number; sha256: string; check: string }[];
+  restore: string[];
+}
+
+/** A directory name that sorts by time and says when: 20261125T135301Z. */
+export function backupDirName(now = new Date()): string {
+  return now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+}
+
+async function writePrivate(path: string, data: string | Buffer): Promise<{ bytes: number; sha256: string }> {
+  await writeFile(path, data, { mode: 0o600, flag: "wx" });
+  const buf = typeof data === "string" ? Buffer.from(data) : data;
+  return { bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
+}
+
+/**
+ * Before any change: an etcd snapshot streamed from the primary, a copy of its /etc/kubernetes, and
+ * the ConfigMaps kubeha edits, on the operator's machine, readable only by its owner, each checked.
+ */
+export async function takeBackup(ctx: RunContext, dir: string): Promise<BackupReport> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const primary = ctx.inventory.primary;
+  const files: BackupReport["files"] = [];
+
+  const snapshotFile = join(dir, "etcd-snapshot.db");
+  const endpoint = await ctx.etcdEndpoint(primary.name);
+  const saved = await saveSnapshot(endpoint, ctx.access.etcdTls, snapshotFile).catch((err: unknown) => {
+    throw wrap(`backup: etcd snapshot from ${primary.name}`, err);
+  });
+  const check = await checkSnapshot(snapshotFile);
+  files.push({
+    name: "etcd-snapshot.db",
+    bytes: saved.bytes,
+    sha256: saved.sha256,
+    check: check.tool
+      ? `${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
+      : "sha256 trailer and size",
+  });
+
+  const tarName = "etc-kubernetes.tar.gz";
+  const b64 = await ctx
+    .host(primary.name)
+    .run("tar -C /etc -czf - kubernetes | base64 -w0", { timeoutMs: 120_000 });
+  const tar = Buffer.from(b64.trim(), "base64");
+  const tarFile = join(dir, tarName);
+  const t = await writePrivate(tarFile, tar);
+  const listing = await execFileP("tar", ["-tzf", tarFile]).catch((err: unknown) => {
+    throw new KubehaError(`backup: ${tarFile} is not a readable archive: ${(err as Error).message}`);
+  });
+  const entries = listing.stdout.split("\n").filter(Boolean).length;
+  if (!listing.stdout.includes("kubernetes/pki/ca.crt")) {
+    throw new KubehaError(`backup: ${tarFile} lacks kubernetes/pki/ca.crt`);
+  }
+  files.push({ name: tarName, ...t, check: `tar lists ${entries} entries` });
+
+  const kube = await ctx.kube(primary.name);
+  for (const [ns, name] of BACKED_UP_CONFIGMAPS) {
+    const obj = await kube.get(objectPath("configmaps", name, ns));
+    const file = `configmap-${ns}-${name}.json`;
+    const w = await writePrivate(join(dir, file), JSON.stringify(obj, null, 2) + "\n");
+    files.push({ name: file, ...w, check: `resourceVersion ${obj.metadata.resourceVersion}` });
+  }
+
+  const restore = [
+    `etcd: stop the control plane on every master, then on the primary:`,
+    `  etcdutl snapshot restore ${snapshotFile} --data-dir /var/lib/etcd-restored --name ${primary.name} --initial-cluster ${primary.name}=https://${primary.address}:2380 --initial-advertise-peer-urls https://${primary.address}:2380`,
+    `  and point the etcd manifest's hostPath at /var/lib/etcd-restored`,
+    `/etc/kubernetes: tar -C /etc -xzf ${tarFile} (on ${primary.name})`,
+    `ConfigMaps: kubectl replace -f <file> after removing metadata.resourceVersion`,
+  ];
+  await writePrivate(join(dir, "RESTORE.txt"), restore.join("\n") + "\n");
+  await writePrivate(
+    join(dir, "MANIFEST.json"),
+    JSON.stringify({ created: new Date().toISOString(), files }, null, 2),
+  );
+  return { dir, files, restore };
+}

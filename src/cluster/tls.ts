@@ -1,0 +1,71 @@
+import { connect } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import type { Host } from "../ssh/types.js";
+
+/**
+ * The certificate a TLS server on `host`'s loopback presents, read through a forwarded port.
+ * Nothing is verified here: callers check the certificate against the names clients use.
+ */
+export async function servedCertificate(
+  host: Host,
+  port: number,
+  timeoutMs = 5000,
+): Promise<X509Certificate> {
+  const fwd = await host.forward(port);
+  try {
+    return await new Promise<X509Certificate>((resolve, reject) => {
+      const socket = connect({
+        host: "127.0.0.1",
+        port: fwd.localPort,
+        rejectUnauthorized: false,
+        timeout: timeoutMs,
+      });
+      socket.once("secureConnect", () => {
+        const raw = socket.getPeerCertificate(false)?.raw;
+        socket.end();
+        if (!raw) reject(new Error(`${host.name}:${port}: no certificate presented`));
+        else resolve(new X509Certificate(raw));
+      });
+      socket.once("timeout", () =>
+        socket.destroy(new Error(`${host.name}:${port}: TLS handshake timed out`)),
+      );
+      socket.once("error", (err) => reject(new Error(`${host.name}:${port}: ${err.message}`)));
+    });
+  } finally {
+    await fwd.close();
+  }
+}
+
+/** An HTTPS GET to a component's health endpoint on `host`'s loopback (self-signed, so not verified). */
+export async function healthz(
+  host: Host,
+  port: number,
+  path = "/healthz",
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const { request } = await import("node:https");
+  const fwd = await host.forward(port);
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: fwd.localPort,
+          path,
+          rejectUnauthorized: false,
+          timeout: timeoutMs,
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode === 200));
+        },
+      );
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => resolve(false));
+      req.end();
+    });
+  } finally {
+    await fwd.close();
+  }
+}

@@ -1,0 +1,65 @@
+import { join } from "node:path";
+import { confirm } from "@inquirer/prompts";
+import type { CommandContext } from "../cli.js";
+import { ExitCode, KubehaError } from "../errors.js";
+import { backupDirName, takeBackup } from "../backup/index.js";
+import { buildPlan } from "../plan/build.js";
+import { formatPlan } from "../plan/format.js";
+import { Journal } from "../plan/journal.js";
+import { evaluatePlan, runPlan } from "../plan/runner.js";
+import { formatChecks, verifyCluster } from "../verify/index.js";
+import { withRunContext } from "./prepare.js";
+
+/**
+ * `kubeha apply`: show the plan, ask (unless --yes), back up, carry out each step that the live
+ * state says is not done yet, then verify. Running it again resumes or, when all is done, changes nothing.
+ */
+export async function run(ctx: CommandContext): Promise<ExitCode> {
+  const r = ctx.reporter;
+  process.once("SIGINT", () => {
+    r.error(
+      "interrupted: the cluster is left as the last finished step made it; run `kubeha apply` again to resume",
+    );
+    process.exit(ExitCode.interrupted);
+  });
+  return withRunContext(ctx, async (runCtx, inv) => {
+    const steps = await buildPlan(runCtx);
+    const evaluated = await evaluatePlan(runCtx, steps);
+    const backupDir = join(inv.options.stateDir, "backups", backupDirName());
+    r.print(formatPlan(evaluated, backupDir));
+    if (evaluated.every((s) => s.done)) {
+      r.info("nothing to do: the cluster already is what the plan describes");
+    } else if (!ctx.values.yes) {
+      if (!process.stdin.isTTY) {
+        throw new KubehaError(
+          "refusing to apply without confirmation: pass --yes (no terminal to ask on)",
+          ExitCode.badInput,
+        );
+      }
+      const ok = await confirm({ message: "Apply this plan?", default: false });
+      if (!ok) {
+        r.info("not applied; nothing was changed");
+        return ExitCode.ok;
+      }
+    }
+    const journal = new Journal(inv.options.stateDir);
+    r.info(`journal: ${journal.path}`);
+    try {
+      const result = await runPlan(runCtx, steps, journal, async () => {
+        r.info(`backup to ${backupDir} ...`);
+        const b = await takeBackup(runCtx, backupDir);
+        for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
+        r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
+      });
+      r.info(`${result.ran} steps carried out, ${result.skipped} already done (${r.elapsed()})`);
+    } catch (err) {
+      journal.finish("failed");
+      throw err;
+    }
+    const checks = await verifyCluster(runCtx);
+    r.print(formatChecks(checks));
+    const ok = checks.every((c) => c.ok);
+    journal.finish(ok ? "verified" : "verify failed");
+    return ok ? ExitCode.ok : ExitCode.failed;
+  });
+}

@@ -1,0 +1,47 @@
+import { join } from "node:path";
+import type { CommandContext } from "../cli.js";
+import { InputError } from "../errors.js";
+import { discover } from "../discover/index.js";
+import type { Inventory } from "../inventory/types.js";
+import { RunContext } from "../phases/context.js";
+import { formatFindings } from "./discover.js";
+import { inventoryFrom, withHosts } from "./session.js";
+
+/**
+ * The start of plan, apply and verify: read the inventory, connect to every host, discover, and
+ * refuse (exit 2, nothing changed) when discovery found something that blocks the conversion.
+ */
+export async function withRunContext<T>(
+  ctx: CommandContext,
+  fn: (run: RunContext, inv: Inventory) => Promise<T>,
+  options: { refuseOnFindings?: boolean } = {},
+): Promise<T> {
+  const inv = await inventoryFrom(ctx);
+  const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
+  ctx.reporter.info(`connecting to ${hosts.length} hosts (${hosts.map((h) => h.name).join(", ")})`);
+  return withHosts(hosts, async (byName) => {
+    const discovery = await discover(inv, byName);
+    const blocking = discovery.findings.filter((f) => f.severity === "error");
+    for (const w of discovery.findings.filter((f) => f.severity === "warning"))
+      ctx.reporter.warn(`${w.host}: ${w.message}`);
+    if (blocking.length && options.refuseOnFindings !== false) {
+      throw new InputError(
+        `preflight refused: ${blocking.length} blocking finding${blocking.length === 1 ? "" : "s"}; nothing was changed\n${formatFindings(blocking).join("\n")}`,
+      );
+    }
+    const run = await RunContext.open(inv, discovery, byName, ctx.reporter);
+    try {
+      return await fn(run, inv);
+    } finally {
+      await run.close();
+    }
+  });
+}
+
+export function logFileFor(inv: Inventory, command: string): string {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return join(inv.options.stateDir, "logs", `${command}-${stamp}.log`);
+}

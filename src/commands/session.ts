@@ -1,0 +1,25 @@
+import { loadInventory } from "../inventory/index.js";
+import type { Inventory, InventoryHost } from "../inventory/types.js";
+import { connectAll, closeAll } from "../ssh/index.js";
+import type { Host } from "../ssh/types.js";
+import { InputError } from "../errors.js";
+import type { CommandContext } from "../cli.js";
+
+export async function inventoryFrom(ctx: CommandContext): Promise<Inventory> {
+  const path = ctx.values.inventory;
+  if (typeof path !== "string") throw new InputError("missing --inventory (-i) FILE");
+  return loadInventory(path);
+}
+
+/** Opens one SSH connection per host (in parallel), runs `fn`, and always closes them. */
+export async function withHosts<T>(
+  hosts: readonly InventoryHost[],
+  fn: (byName: Map<string, Host>) => Promise<T>,
+): Promise<T> {
+  const connected = await connectAll(hosts, { concurrency: 8 });
+  try {
+    return await fn(new Map(connected.map((h) => [h.name, h as Host])));
+  } finally {
+    await closeAll(connected);
+  }
+}

@@ -1,0 +1,213 @@
+import type { Inventory, InventoryHost } from "../inventory/types.js";
+import type { Host } from "../ssh/types.js";
+import { wrap } from "../errors.js";
+import { ClusterAccess } from "../cluster/access.js";
+import { listMembers } from "../etcd/members.js";
+import { clusterHealth } from "../etcd/health.js";
+import { withEndpoint } from "../etcd/client.js";
+import { objectPath, type KubeObject } from "../kube/client.js";
+import {
+  PROBE_PORTS,
+  kubeletVersion,
+  listeningPorts,
+  parseProbeSections,
+  prettyOs,
+  probeScript,
+  streamModuleState,
+} from "./probe.js";
+import {
+  clusterConfigurationFacts,
+  manifestFacts,
+  readCaKeys,
+  readCertificates,
+  readManifests,
+} from "./primary.js";
+import { clusterFindings, loadBalancerFindings, masterFindings } from "./rules.js";
+import type { ClusterFacts, DiscoveryResult, Finding, HostFacts } from "./types.js";
+
+const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
+
+interface Probed {
+  facts: HostFacts;
+  /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
+  offsetMs?: number;
+  managedLb: boolean;
+}
+
+/** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
+export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
+  const before = Date.now();
+  const res = await host.exec(
+    probeScript + `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes`,
+  );
+  const after = Date.now();
+  const s = parseProbeSections(res.stdout);
+  const ports = listeningPorts(s.listening ?? "");
+  const clock = Number(s.clock);
+  const checkPorts: number[] = h.role === "loadBalancer" ? [] : [...PROBE_PORTS];
+  const facts: HostFacts = {
+    name: h.name,
+    role: h.role,
+    os: prettyOs(s.os),
+    kubeletVersion: kubeletVersion(s.kubelet),
+    containerRuntime: s.runtime?.split("\n")[0] || undefined,
+    busyPorts: checkPorts.filter((p) => ports.has(p)),
+    ipForward: s.ipForward ? s.ipForward.trim() === "1" : undefined,
+    brNetfilter: s.brNetfilter === undefined ? undefined : s.brNetfilter.trim() === "1",
+    manifests: (s.manifests ?? "")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean),
+  };
+  if (h.role === "loadBalancer") {
+    const v = /nginx version: (\S+)/.exec(s.nginx ?? "")?.[1];
+    if (v) facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
+    facts.busyPorts = [...ports];
+  }
+  return {
+    facts,
+    offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
+    managedLb: (s as Record<string, string>).managed?.trim() === "yes",
+  };
+}
+
+/** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
+export async function discoverCluster(inv: Inventory, primary: Host): Promise<ClusterFacts> {
+  const { text, parsed } = await readManifests(primary);
+  const m = manifestFacts(inv.primary, parsed);
+  const [certificates, caKeys, hostname] = await Promise.all([
+    readCertificates(primary, m.certificatesDir),
+    readCaKeys(primary, m.certificatesDir),
+    primary.run("hostname").then((s) => s.trim()),
+  ]);
+  const access = await ClusterAccess.open(primary, m.certificatesDir);
+  try {
+    const kube = await access.kube(primary, m.securePort, m.advertiseAddress);
+    const endpoint = await access.etcdEndpoint(primary);
+    const [kubeadmConfig, nodes, etcd] = await Promise.all([
+      kube
+        .get<KubeObject & { data?: Record<string, string> }>(
+          objectPath("configmaps", "kubeadm-config", "kube-system"),
+        )
+        .catch((err: unknown) => {
+          throw wrap(`${inv.primary.name}: read kube-system/kubeadm-config`, err);
+        }),
+      kube.get<{ items: KubeObject[] }>("/api/v1/nodes"),
+      withEndpoint(endpoint, access.etcdTls, async (client) => {
+        const members = await listMembers(client);
+        const status = await client.maintenance.status();
+        return { members, version: status.version };
+      }),
+    ]);
+    const clusterConfiguration = kubeadmConfig.data?.ClusterConfiguration ?? "";
+    const cc = clusterConfigurationFacts(clusterConfiguration);
+    const health = etcd.members.length === 1 ? await clusterHealth([endpoint], access.etcdTls) : undefined;
+    const self = etcd.members.find((mm) => mm.name === inv.primary.name) ?? etcd.members[0];
+    return {
+      primary: { name: inv.primary.name, address: inv.primary.address, hostname },
+      kubernetesVersion: m.kubernetesVersion,
+      etcdImageVersion: m.etcdImageVersion,
+      etcdServerVersion: etcd.version,
+      advertiseAddress: m.advertiseAddress,
+      securePort: m.securePort,
+      apiserverFlags: m.apiserverFlags,
+      serviceCidr: m.serviceCidr,
+      podCidr: m.podCidr,
+      clusterDomain: cc.clusterDomain ?? "cluster.local",
+      certificatesDir: m.certificatesDir,
+      certificates,
+      caKeys,
+      clusterConfiguration,
+      controlPlaneEndpoint: cc.controlPlaneEndpoint,
+      etcd: {
+        members: etcd.members.map((mm) => ({
+          id: mm.id,
+          name: mm.name,
+          peerUrls: mm.peerUrls,
+          clientUrls: mm.clientUrls,
+          isLearner: mm.isLearner,
+        })),
+        // With several members, health is checked by the steps that can reach each of them.
+        healthy: health ? health.healthy : true,
+        primaryPeerUrls: self?.peerUrls ?? [],
+        listenPeerUrls: m.etcdListen.peer,
+        listenClientUrls: m.etcdListen.client,
+      },
+      controlPlaneNodes: nodes.items
+        .filter((n) => {
+          const labels = (n.metadata.labels ?? {}) as Record<string, string>;
+          return CONTROL_PLANE_LABELS.some((l) => l in labels);
+        })
+        .map((n) => n.metadata.name),
+      manifests: text,
+    };
+  } finally {
+    await access.close();
+  }
+}
+
+/**
+ * Discovery: read the cluster and every host without changing anything, and list every finding
+ * that blocks the conversion. Hosts that are already part of the cluster this inventory describes
+ * (a resumed or finished run) are not held to the "clean host" checks.
+ */
+export async function discover(inv: Inventory, hosts: Map<string, Host>): Promise<DiscoveryResult> {
+  const get = (name: string): Host => {
+    const h = hosts.get(name);
+    if (!h) throw new Error(`internal: no connection for host ${name}`);
+    return h;
+  };
+  const others = [...inv.masters, inv.loadBalancer.host];
+  const [cluster, primaryProbe, ...probes] = await Promise.all([
+    discoverCluster(inv, get(inv.primary.name)),
+    probeHost(inv.primary, get(inv.primary.name)),
+    ...others.map((h) => probeHost(h, get(h.name))),
+  ]);
+  const findings: Finding[] = [];
+  const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
+  const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
+  const foreign = cluster.etcd.members.filter((m) => !ours.has(m.name));
+  const foreignNodes = cluster.controlPlaneNodes.filter((n) => !ours.has(n));
+  // A cluster this inventory already converted (fully or partly) is a resume, not a refusal.
+  const clusterCheck =
+    foreign.length === 0 && foreignNodes.length === 0
+      ? {
+          ...cluster,
+          controlPlaneNodes: cluster.controlPlaneNodes.slice(0, 1),
+          etcd: { ...cluster.etcd, members: cluster.etcd.members.filter((m) => m.name === inv.primary.name) },
+        }
+      : cluster;
+  findings.push(...clusterFindings(clusterCheck));
+  if (!memberNames.has(inv.primary.name) && cluster.etcd.members.length > 0) {
+    findings.push({
+      severity: "error",
+      host: inv.primary.name,
+      message: `no etcd member is named "${inv.primary.name}" (members: ${cluster.etcd.members.map((m) => m.name).join(", ")}): is primary.name the node's name?`,
+      fix: "set primary.name to the Kubernetes node name of the existing control-plane node",
+    });
+  }
+  const hostFacts: HostFacts[] = [primaryProbe.facts];
+  for (const [i, h] of others.entries()) {
+    const p = probes[i]!;
+    if (p.offsetMs !== undefined && primaryProbe.offsetMs !== undefined) {
+      p.facts.clockSkewMs = Math.round(p.offsetMs - primaryProbe.offsetMs);
+    }
+    hostFacts.push(p.facts);
+    if (h.role === "master") {
+      const joined = memberNames.has(h.name);
+      const f = masterFindings(p.facts, cluster).filter(
+        (x) =>
+          !joined ||
+          !(x.message.startsWith("ports already in use") || x.message.includes("/etc/kubernetes/manifests")),
+      );
+      findings.push(...f);
+    } else {
+      const f = loadBalancerFindings(p.facts, inv.loadBalancer.port).filter(
+        (x) => !(p.managedLb && x.message.startsWith("port ")),
+      );
+      findings.push(...f);
+    }
+  }
+  return { cluster, hosts: hostFacts, findings };
+}

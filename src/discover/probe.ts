@@ -1,0 +1,79 @@
+/**
+ * One round trip per host: a read-only shell script prints every fact we need in marked
+ * sections, and a pure function parses them. Nothing here changes the host.
+ */
+export const PROBE_PORTS = [2379, 2380, 6443, 10250, 10257, 10259] as const;
+
+const SECTIONS = {
+  os: "cat /etc/os-release 2>/dev/null",
+  hostname: "hostname",
+  kubelet: "kubelet --version 2>/dev/null",
+  runtime:
+    "containerd --version 2>/dev/null || crio --version 2>/dev/null | head -1 || docker --version 2>/dev/null",
+  listening: "ss -Htln 2>/dev/null || netstat -tln 2>/dev/null",
+  ipForward: "cat /proc/sys/net/ipv4/ip_forward 2>/dev/null",
+  brNetfilter: "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null",
+  clock: "date +%s%3N",
+  manifests: "ls -A /etc/kubernetes/manifests 2>/dev/null",
+  nginx: "nginx -V 2>&1 | head -5",
+  nginxModules:
+    "ls /etc/nginx/modules-enabled/ /usr/lib/nginx/modules/ 2>/dev/null; grep -rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null",
+} as const;
+
+export type ProbeSection = keyof typeof SECTIONS;
+const MARK = "@@kubeha-probe@@";
+
+export const probeScript: string = Object.entries(SECTIONS)
+  .map(([name, cmd]) => `echo '${MARK} ${name}'; ${cmd}`)
+  .join("\n");
+
+export function parseProbeSections(output: string): Partial<Record<ProbeSection, string>> {
+  const out: Partial<Record<ProbeSection, string>> = {};
+  let current: ProbeSection | undefined;
+  const lines: string[] = [];
+  const flush = () => {
+    if (current) out[current] = lines.join("\n").trim();
+    lines.length = 0;
+  };
+  for (const line of output.split("\n")) {
+    if (line.startsWith(MARK + " ")) {
+      flush();
+      current = line.slice(MARK.length + 1).trim() as ProbeSection;
+    } else if (current) {
+      lines.push(line);
+    }
+  }
+  flush();
+  return out;
+}
+
+/** Ports from `ss -Htln` / `netstat -tln` local-address columns. */
+export function listeningPorts(listing: string): Set<number> {
+  const ports = new Set<number>();
+  for (const line of listing.split("\n")) {
+    for (const field of line.trim().split(/\s+/)) {
+      const m = /[:.](\d+)$/.exec(field);
+      if (m && /[\d*\]]/.test(field) && field.includes(":")) ports.add(Number(m[1]));
+    }
+  }
+  return ports;
+}
+
+export function prettyOs(osRelease: string | undefined): string | undefined {
+  return /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(osRelease ?? "")?.[1];
+}
+
+/** "Kubernetes v1.31.2" → "1.31.2" */
+export function kubeletVersion(text: string | undefined): string | undefined {
+  return /v?(\d+\.\d+\.\d+)/.exec(text ?? "")?.[1];
+}
+
+export type StreamModule = "builtin" | "loaded" | "available" | "missing";
+
+/** Whether nginx can run a `stream {}` block, from `nginx -V` and the module listings. */
+export function streamModuleState(nginxV: string, modules: string): StreamModule {
+  if (/--with-stream(\s|$)/.test(nginxV)) return "builtin";
+  if (/load_module\s+\S*ngx_stream_module\.so/.test(modules)) return "loaded";
+  if (/ngx_stream_module\.so/.test(modules) || /mod-stream\.conf/.test(modules)) return "available";
+  return "missing";
+}

@@ -1,0 +1,131 @@
+import type { ClusterFacts, Finding, HostFacts } from "./types.js";
+
+/** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
+const MAX_CLOCK_SKEW_MS = 2_000;
+
+function minor(version: string): string {
+  return version.split(".").slice(0, 2).join(".");
+}
+
+/** What makes the cluster itself unsuitable: the checks kubeha runs before touching anything. */
+export function clusterFindings(c: ClusterFacts): Finding[] {
+  const f: Finding[] = [];
+  const host = c.primary.name;
+  const [major, min] = c.kubernetesVersion.split(".").map(Number);
+  if (major !== 1 || (min ?? 0) < 24) {
+    f.push({
+      severity: "error",
+      host,
+      message: `Kubernetes ${c.kubernetesVersion} is older than 1.24, the oldest layout kubeha supports`,
+      fix: "upgrade the cluster with kubeadm to 1.24 or newer first",
+    });
+  }
+  if (!c.caKeys.ca || !c.caKeys.etcdCa || !c.caKeys.frontProxyCa) {
+    const missing = [
+      !c.caKeys.ca && "ca.key",
+      !c.caKeys.frontProxyCa && "front-proxy-ca.key",
+      !c.caKeys.etcdCa && "etcd/ca.key",
+    ].filter(Boolean);
+    f.push({
+      severity: "error",
+      host,
+      message: `${c.certificatesDir}/${missing.join(", ")} missing: the cluster uses an external CA, and kubeha cannot sign the new masters' certificates`,
+      fix: "issue the new masters' certificates with your CA (kubeadm's external CA mode) and join them with kubeadm",
+    });
+  }
+  const voters = c.etcd.members.filter((m) => !m.isLearner);
+  if (c.controlPlaneNodes.length > 1 || voters.length > 1) {
+    f.push({
+      severity: "error",
+      host: "cluster",
+      message: `the cluster already has ${Math.max(c.controlPlaneNodes.length, voters.length)} control-plane nodes or etcd members (${[...new Set([...c.controlPlaneNodes, ...voters.map((m) => m.name)])].join(", ")}); kubeha converts a single-master cluster`,
+      fix: "to add a master to an HA cluster use `kubeadm join --control-plane`, or `kubeha certs render` for its certificates",
+    });
+  }
+  if (c.etcd.members.some((m) => m.isLearner)) {
+    f.push({
+      severity: "error",
+      host: "cluster",
+      message: `etcd has a learner member (${c.etcd.members.filter((m) => m.isLearner).map((m) => m.name || m.id)}): an earlier run may have stopped half-way`,
+      fix: "run `kubeha apply` to resume, or remove the learner with `etcdctl member remove`",
+    });
+  }
+  if (!c.etcd.healthy) {
+    f.push({
+      severity: "error",
+      host,
+      message: "etcd is not healthy",
+      fix: "repair etcd before changing its membership",
+    });
+  }
+  return f;
+}
+
+/** A host that is to become a master: same kubelet minor, free ports, kernel settings, empty manifests. */
+export function masterFindings(h: HostFacts, c: ClusterFacts): Finding[] {
+  const f: Finding[] = [];
+  const err = (message: string, fix?: string) => f.push({ severity: "error", host: h.name, message, fix });
+  if (!h.kubeletVersion) {
+    err("kubelet not found (`kubelet --version` failed)", `install kubelet ${c.kubernetesVersion}`);
+  } else if (minor(h.kubeletVersion) !== minor(c.kubernetesVersion)) {
+    err(
+      `kubelet ${h.kubeletVersion} does not match the cluster's minor version ${minor(c.kubernetesVersion)}`,
+      `install kubelet ${c.kubernetesVersion}`,
+    );
+  }
+  if (!h.containerRuntime)
+    err("no container runtime found (containerd, CRI-O or Docker)", "install containerd");
+  if (h.busyPorts.length) {
+    err(`ports already in use: ${h.busyPorts.join(", ")}`, "stop what listens there (`ss -tlnp` shows it)");
+  }
+  if (h.ipForward === false) {
+    err("net.ipv4.ip_forward is 0", "sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d)");
+  }
+  if (h.brNetfilter === false) {
+    err(
+      "br_netfilter is not loaded (/proc/sys/net/bridge/bridge-nf-call-iptables missing or 0)",
+      "modprobe br_netfilter; sysctl -w net.bridge.bridge-nf-call-iptables=1",
+    );
+  }
+  if (h.clockSkewMs !== undefined && Math.abs(h.clockSkewMs) > MAX_CLOCK_SKEW_MS) {
+    err(
+      `clock differs from ${c.primary.name}'s by ${(h.clockSkewMs / 1000).toFixed(1)} s`,
+      "run NTP (chrony) on every node",
+    );
+  }
+  if (h.manifests.length) {
+    err(
+      `/etc/kubernetes/manifests is not empty (${h.manifests.join(", ")}): this host already runs static pods`,
+      "use a clean host, or clear the directory if it is left over from an earlier attempt",
+    );
+  }
+  return f;
+}
+
+export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {
+  const f: Finding[] = [];
+  if (!h.nginx) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: "nginx is not installed",
+      fix: "apt-get install nginx-light libnginx-mod-stream (Debian/Ubuntu)",
+    });
+  } else if (h.nginx.stream === "missing") {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: "nginx has no stream module (needed for a layer-4 load balancer)",
+      fix: "apt-get install libnginx-mod-stream (Debian/Ubuntu), or use nginx-full / nginx-extras; on RHEL: nginx-mod-stream",
+    });
+  }
+  if (h.busyPorts.includes(port)) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: `port ${port} is already in use`,
+      fix: "free it or choose another loadBalancer.port",
+    });
+  }
+  return f;
+}

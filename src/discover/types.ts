@@ -1,0 +1,87 @@
+/** What discovery found that blocks the conversion (error) or deserves attention (warning). */
+export interface Finding {
+  severity: "error" | "warning";
+  /** Host name, or "inventory"/"cluster" for findings not tied to one host. */
+  host: string;
+  message: string;
+  /** What the operator can do about it. */
+  fix?: string;
+}
+
+export interface CertificateFact {
+  /** Path relative to the certificate directory, e.g. "etcd/server.crt". */
+  path: string;
+  subject: string;
+  issuer: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  notAfter: string;
+  isCA: boolean;
+}
+
+export interface EtcdMemberFact {
+  id: string;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  isLearner: boolean;
+}
+
+/** The primary control-plane node and the cluster as read from it. */
+export interface ClusterFacts {
+  primary: { name: string; address: string; hostname: string };
+  kubernetesVersion: string;
+  /** From the etcd manifest's image tag, e.g. "3.5.15-0". */
+  etcdImageVersion: string;
+  /** As the running etcd reports it. */
+  etcdServerVersion?: string;
+  advertiseAddress: string;
+  securePort: number;
+  apiserverFlags: Record<string, string>;
+  /** Comma-separated for dual-stack, exactly as the apiserver flag says. */
+  serviceCidr: string;
+  podCidr?: string;
+  clusterDomain: string;
+  certificatesDir: string;
+  certificates: CertificateFact[];
+  caKeys: { ca: boolean; frontProxyCa: boolean; etcdCa: boolean };
+  /** The ClusterConfiguration document of kube-system/kubeadm-config, as YAML text. */
+  clusterConfiguration: string;
+  controlPlaneEndpoint?: string;
+  etcd: {
+    members: EtcdMemberFact[];
+    healthy: boolean;
+    /** The peer URL other members will use to reach the primary's member. */
+    primaryPeerUrls: string[];
+    listenPeerUrls: string[];
+    listenClientUrls: string[];
+  };
+  /** Nodes labelled as control-plane in the API. */
+  controlPlaneNodes: string[];
+  /** Static pod manifests on the primary, by component, as text. */
+  manifests: Record<"etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler", string>;
+}
+
+/** A host that is to become a master, or the LB, or a worker. */
+export interface HostFacts {
+  name: string;
+  role: string;
+  os?: string;
+  kubeletVersion?: string;
+  containerRuntime?: string;
+  /** Ports from the checked list that something already listens on. */
+  busyPorts: number[];
+  ipForward?: boolean;
+  brNetfilter?: boolean;
+  /** Host clock minus the primary's, in milliseconds (round trip accounted for). */
+  clockSkewMs?: number;
+  /** Files in /etc/kubernetes/manifests. */
+  manifests: string[];
+  nginx?: { version?: string; stream: "builtin" | "loaded" | "available" | "missing" };
+}
+
+export interface DiscoveryResult {
+  cluster: ClusterFacts;
+  hosts: HostFacts[];
+  findings: Finding[];
+}

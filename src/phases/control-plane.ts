@@ -1,0 +1,109 @@
+import type { InventoryHost } from "../inventory/types.js";
+import { KubehaError } from "../errors.js";
+import {
+  manifestPath,
+  renderApiserverForNode,
+  renderControllerManagerForNode,
+  renderSchedulerForNode,
+  type Component,
+} from "../render/control-plane.js";
+
+import { healthz } from "../cluster/tls.js";
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { pollUntil } from "./wait.js";
+
+const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+/** Where kubeadm's controller-manager and scheduler serve /healthz. */
+const HEALTH_PORTS: Record<(typeof COMPONENTS)[number], number | undefined> = {
+  "kube-apiserver": undefined,
+  "kube-controller-manager": 10257,
+  "kube-scheduler": 10259,
+};
+const READY_TIMEOUT_MS = 120_000;
+
+const RENDERERS = {
+  "kube-apiserver": renderApiserverForNode,
+  "kube-controller-manager": renderControllerManagerForNode,
+  "kube-scheduler": renderSchedulerForNode,
+} as const;
+
+function rendered(ctx: RunContext, node: InventoryHost) {
+  const primary = ctx.inventory.primary;
+  return COMPONENTS.map((component) =>
+    RENDERERS[component](ctx.cluster.manifests[component], {
+      primary: { name: primary.name, address: primary.address },
+      node: { name: node.name, address: node.address },
+    }),
+  );
+}
+
+async function ready(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
+  const kube = await ctx.kube(node.name);
+  const r = await kube.raw("/readyz").catch((err: unknown) => ({ status: 0, body: (err as Error).message }));
+  if (r.status !== 200)
+    return `apiserver /readyz: ${r.status || ""} ${r.body.trim().split("\n").slice(-3).join(" ")}`;
+  const host = ctx.host(node.name);
+  for (const c of COMPONENTS) {
+    const port = HEALTH_PORTS[c];
+    if (port && !(await healthz(host, port))) return `${c} /healthz on port ${port} not answering ok`;
+  }
+  return undefined;
+}
+
+/**
+ * The apiserver, controller-manager and scheduler of a new master, rendered from the primary's own
+ * manifests (every customised flag survives) with this node's addresses; then wait until they serve.
+ */
+export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
+  const host = ctx.host(node.name);
+  const manifests = rendered(ctx, node);
+  const files = await Promise.all(
+    manifests.map(async (m) => ({
+      host: node.name,
+      path: m.path,
+      mode: 0o600,
+      secret: false,
+      before: (await host.readFile(m.path))?.toString("utf8"),
+      after: m.text,
+    })),
+  );
+  const isWritten = async (): Promise<boolean> => {
+    for (const m of manifests) {
+      if ((await host.readFile(m.path))?.toString("utf8") !== m.text) return false;
+    }
+    return true;
+  };
+  let lastProblem: string | undefined;
+  return {
+    id: `control-plane/${node.name}`,
+    phase: "control-plane",
+    host: node.name,
+    title: `start kube-apiserver, kube-controller-manager and kube-scheduler on ${node.name}`,
+    why: "the static pods are the primary's, flag for flag, with this node's advertise address, probes and local etcd member",
+    files,
+    details: [
+      ...manifests.flatMap((m) => m.changes.map((c) => `${m.component}: ${c}`)),
+      `wait for /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
+    ],
+    rollback: `move ${COMPONENTS.map((c) => manifestPath(c as Component)).join(", ")} away on ${node.name}`,
+    isDone: async (c) => (await isWritten()) && (await ready(c, node)) === undefined,
+    run: async (c) => {
+      for (const m of manifests) {
+        if ((await host.readFile(m.path))?.toString("utf8") !== m.text) {
+          await host.writeFile(m.path, m.text, { mode: 0o600, backup: true });
+        }
+      }
+      c.reporter.step(node.name, "control-plane: manifests written; waiting for the components to serve");
+      await pollUntil(async () => (lastProblem = await ready(c, node)) === undefined, {
+        timeoutMs: READY_TIMEOUT_MS,
+        what: `the control plane on ${node.name}`,
+        lastError: () => lastProblem ?? "",
+      });
+    },
+    verify: async (c) => {
+      const problem = await ready(c, node);
+      if (problem) throw new KubehaError(`${node.name}: ${problem}`);
+    },
+  };
+}

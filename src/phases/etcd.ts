@@ -1,0 +1,176 @@
+import type { InventoryHost } from "../inventory/types.js";
+import { KubehaError } from "../errors.js";
+import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
+import {
+  addLearner,
+  listMembers,
+  promoteWhenInSync,
+  removeMember,
+  type EtcdMember,
+} from "../etcd/members.js";
+import { clusterHealth } from "../etcd/health.js";
+import {
+  etcdPeerURL,
+  manifestPath,
+  parseInitialCluster,
+  renderEtcdForNode,
+} from "../render/control-plane.js";
+import { shellQuote } from "../ssh/shell-quote.js";
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { pollUntil } from "./wait.js";
+
+/** How long a learner may take to start and catch up before it is removed again. */
+const LEARNER_TIMEOUT_MS = 120_000;
+const ETCD_DATA_DIR = "/var/lib/etcd";
+
+function peerUrlOf(node: InventoryHost): string {
+  return etcdPeerURL(node.address);
+}
+
+/** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
+function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
+  return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
+}
+
+/** The local endpoints of every voting member this inventory knows. */
+async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
+  const names = new Set(members.filter((m) => !m.isLearner).map((m) => m.name));
+  return Promise.all(ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)));
+}
+
+/** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
+export async function waitEtcdHealthy(ctx: RunContext, timeoutMs = 30_000): Promise<void> {
+  let last: string[] = [];
+  await pollUntil(
+    async () => {
+      const members = await withPrimary(ctx, listMembers);
+      const health = await clusterHealth(await voterEndpoints(ctx, members), ctx.access.etcdTls);
+      last = health.problems;
+      return health.healthy;
+    },
+    { timeoutMs, what: "etcd cluster health", lastError: () => last.join("; ") },
+  );
+}
+
+/** The last lines the etcd container logged on `node`, for an error message. */
+async function etcdLogs(ctx: RunContext, node: InventoryHost): Promise<string> {
+  const res = await ctx
+    .host(node.name)
+    .exec(
+      'id=$(crictl ps -a --name etcd -q 2>/dev/null | head -1); [ -n "$id" ] && crictl logs --tail 15 "$id" 2>&1',
+    );
+  return res.stdout.trim() || "(no etcd container log found)";
+}
+
+/**
+ * Grow etcd by one member without ever risking quorum: add `node` as a learner (it does not count
+ * towards quorum), start it from its static pod manifest, promote it once in sync, check health.
+ * A learner that does not come up is removed again, with its manifest.
+ */
+export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
+  const peerUrl = peerUrlOf(node);
+  const host = () => ctx.host(node.name);
+  const primary = ctx.inventory.primary;
+  const render = (initialCluster: string) =>
+    renderEtcdForNode(ctx.cluster.manifests.etcd, {
+      primary: { name: primary.name, address: primary.address },
+      node: { name: node.name, address: node.address },
+      initialCluster: parseInitialCluster(initialCluster),
+    });
+  // What the plan shows: the member list as it will be when this node is added.
+  const planned = ctx.masters
+    .slice(0, ctx.masters.findIndex((m) => m.name === node.name) + 1)
+    .map((m) => `${m.name}=${peerUrlOf(m)}`)
+    .join(",");
+  const preview = render(planned);
+  return {
+    id: `etcd/${node.name}`,
+    phase: "etcd",
+    host: node.name,
+    title: `add ${node.name} to etcd as a learner, start it, promote it when in sync`,
+    why: "a learner does not count towards quorum, so the cluster keeps working whatever happens to the new member; it becomes a voter only once it holds the data",
+    files: [{ host: node.name, path: manifestPath("etcd"), mode: 0o600, secret: false, after: preview.text }],
+    details: [
+      `etcd: member add ${node.name} ${peerUrl} --learner (through ${primary.name})`,
+      `etcd: wait for ${node.name} to start and catch up, then member promote (timeout ${LEARNER_TIMEOUT_MS / 1000}s; on failure the learner and its manifest are removed)`,
+      "etcd: check every member answers, one leader, raft indexes close, no alarms",
+      ...preview.changes.map((c) => `manifest: ${c}`),
+      `the primary's etcd manifest stays as it is: --initial-cluster only matters at a member's first start`,
+    ],
+    rollback: `etcdctl member remove <id of ${node.name}>, then move /etc/kubernetes/manifests/etcd.yaml away on ${node.name} and clear ${ETCD_DATA_DIR}`,
+    isDone: async (c) => {
+      const members = await withPrimary(c, listMembers);
+      const m = members.find((x) => x.peerUrls.includes(peerUrl));
+      return Boolean(m && !m.isLearner && m.started);
+    },
+    run: async (c) => {
+      const r = c.reporter;
+      // Voters are checked through their own tunnels: the operator's machine may not reach port 2379.
+      const tunnels = new Map<string, string>();
+      for (const m of c.masters) {
+        if (m.name !== node.name) tunnels.set(m.name, await c.etcdEndpoint(m.name));
+      }
+      const added = await withPrimary(c, (client) =>
+        addLearner(client, peerUrl, { name: node.name, voterEndpoint: (m) => tunnels.get(m.name) }),
+      );
+      r.step(
+        node.name,
+        `etcd: ${added.existed ? "learner already present" : "learner added"} (member ${added.member.id})`,
+      );
+      if (!added.member.started) {
+        // A member that never started may find a stale data directory from an earlier attempt.
+        await host().run(shellQuote(["rm", "-rf", `${ETCD_DATA_DIR}/member`]));
+        const manifest = render(added.initialCluster);
+        const current = (await host().readFile(manifest.path))?.toString("utf8");
+        if (current !== manifest.text) {
+          await host().writeFile(manifest.path, manifest.text, { mode: 0o600 });
+          r.step(node.name, `etcd: wrote ${manifest.path}`);
+        }
+      }
+      const memberEndpoint = await c.etcdEndpoint(node.name);
+      try {
+        const result = await withPrimary(c, (client) =>
+          promoteWhenInSync(client, added.member.id, {
+            timeoutMs: LEARNER_TIMEOUT_MS,
+            memberEndpoint,
+            onProgress: (p) => {
+              if (p.phase === "not-in-sync" || p.phase === "catching-up" || p.phase === "waiting-start") {
+                r.debug(`[${node.name}] etcd: ${p.phase} after ${p.elapsedMs} ms`);
+              }
+            },
+          }),
+        );
+        r.step(
+          node.name,
+          `etcd: promoted to voter after ${(result.promotedAfterMs / 1000).toFixed(1)}s, in sync after ${(result.inSyncAfterMs / 1000).toFixed(1)}s`,
+        );
+      } catch (err) {
+        const logs = await etcdLogs(c, node).catch(() => "(could not read the etcd log)");
+        const members = await withPrimary(c, listMembers);
+        const still = members.find((m) => m.id === added.member.id);
+        if (still?.isLearner) {
+          await withPrimary(c, (client) => removeMember(client, added.member.id));
+          await host().exec(
+            shellQuote(["mv", "-f", manifestPath("etcd"), `/etc/kubernetes/etcd.yaml.kubeha-failed`]),
+          );
+          throw new KubehaError(
+            `${node.name}: etcd learner did not start or catch up (${(err as Error).message}); ` +
+              `the learner was removed and its manifest moved to /etc/kubernetes/etcd.yaml.kubeha-failed; ` +
+              `the cluster keeps its quorum and data. etcd log on ${node.name}:\n${logs}`,
+          );
+        }
+        throw err;
+      }
+      await waitEtcdHealthy(c);
+    },
+    verify: async (c) => {
+      const members = await withPrimary(c, listMembers);
+      const m = members.find((x) => x.peerUrls.includes(peerUrl));
+      if (!m || m.isLearner || !m.started) {
+        throw new KubehaError(`${node.name}: etcd member is not a started voter`);
+      }
+      await waitEtcdHealthy(c);
+    },
+  };
+}

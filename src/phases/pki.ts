@@ -1,0 +1,299 @@
+import { posix } from "node:path";
+import type { InventoryHost } from "../inventory/types.js";
+import type { Host } from "../ssh/types.js";
+import {
+  planNodePki,
+  renderNodePki,
+  sharedPki,
+  type IssuePlanItem,
+  type NodePkiInput,
+} from "../pki/render.js";
+import { CA_FILES, type CaName } from "../pki/specs.js";
+import { serverUrl } from "../pki/kubeconfig.js";
+import { checkKubeconfig, checkPair } from "../pki/check.js";
+import type { CaMaterial } from "../pki/issue.js";
+import type { FileChange, Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { KUBELET_FILES } from "./material.js";
+import { KubehaError } from "../errors.js";
+
+export const KUBERNETES_DIR = "/etc/kubernetes";
+
+/** The inputs of a node's PKI: cluster facts, the LB, and the SANs the primary's certificate already has. */
+export function nodePkiInput(
+  ctx: RunContext,
+  node: InventoryHost,
+  cas: Record<CaName, CaMaterial>,
+  only?: string[],
+): NodePkiInput {
+  const c = ctx.cluster;
+  const lb = ctx.inventory.loadBalancer;
+  const current = c.certificates.find((x) => x.path === "apiserver.crt");
+  return {
+    node: { name: node.name, address: node.address },
+    cluster: {
+      kubernetesVersion: c.kubernetesVersion,
+      serviceCidr: c.serviceCidr,
+      clusterDomain: c.clusterDomain,
+      securePort: c.securePort,
+    },
+    loadBalancer: { address: lb.address, dnsName: lb.dnsName, port: lb.port },
+    extraSans: ctx.inventory.options.extraSans,
+    inheritedSans: current ? { dns: current.dnsNames, ips: current.ipAddresses } : undefined,
+    otherNodes: ctx.masters
+      .filter((m) => m.name !== node.name)
+      .map((m) => ({ name: m.name, address: m.address })),
+    // Every kubeconfig that goes through the LB uses the address clients use.
+    servers: { endpoint: serverUrl(lb.address, lb.port), local: serverUrl(node.address, c.securePort) },
+    cas,
+    only,
+  };
+}
+
+function absolute(rel: string): string {
+  return posix.join(KUBERNETES_DIR, rel);
+}
+
+function describeItem(item: IssuePlanItem): string {
+  const sans = [...item.sans.dns, ...item.sans.ips];
+  const o = item.organizations.length ? `O=${item.organizations.join("+")}, ` : "";
+  return `${o}CN=${item.commonName}, signed by ${item.ca}${sans.length ? `, SANs ${sans.join(",")}` : ""}${
+    item.output.kind === "kubeconfig" ? `, server ${item.output.server}` : ""
+  }`;
+}
+
+/** The plan's view of a node's PKI files: certificates by subject and SANs, keys by mode only. */
+export function pkiFileChanges(host: string, items: IssuePlanItem[], shared: boolean): FileChange[] {
+  const out: FileChange[] = [];
+  if (shared) {
+    for (const name of Object.keys(CA_FILES) as CaName[]) {
+      out.push({
+        host,
+        path: absolute(`pki/${CA_FILES[name].cert}`),
+        mode: 0o644,
+        secret: false,
+        after: `copy of the primary's ${name} certificate`,
+      });
+      out.push({
+        host,
+        path: absolute(`pki/${CA_FILES[name].key}`),
+        mode: 0o600,
+        secret: true,
+        after: `copy of the primary's ${name} key`,
+      });
+    }
+    out.push({
+      host,
+      path: absolute("pki/sa.key"),
+      mode: 0o600,
+      secret: true,
+      after: "copy of the primary's service-account key",
+    });
+    out.push({
+      host,
+      path: absolute("pki/sa.pub"),
+      mode: 0o644,
+      secret: false,
+      after: "copy of the primary's service-account public key",
+    });
+  }
+  for (const item of items) {
+    if (item.output.kind === "pair") {
+      out.push({
+        host,
+        path: absolute(`pki/${item.output.baseName}.crt`),
+        mode: 0o644,
+        secret: false,
+        after: describeItem(item),
+      });
+      out.push({
+        host,
+        path: absolute(`pki/${item.output.baseName}.key`),
+        mode: 0o600,
+        secret: true,
+        after: "new private key",
+      });
+    } else {
+      out.push({
+        host,
+        path: absolute(item.output.file),
+        mode: 0o600,
+        secret: true,
+        after: `kubeconfig: ${describeItem(item)}`,
+      });
+    }
+  }
+  return out;
+}
+
+async function readMany(host: Host, paths: string[]): Promise<Map<string, string | undefined>> {
+  const entries = await Promise.all(
+    paths.map(async (p) => [p, (await host.readFile(p))?.toString("utf8")] as const),
+  );
+  return new Map(entries);
+}
+
+/**
+ * Which of a node's PKI files must be (re)written: missing, issued by another CA, lacking a SAN,
+ * key not matching, or a kubeconfig pointing elsewhere. Empty when the node's PKI is complete.
+ */
+export async function stalePkiFiles(
+  ctx: RunContext,
+  node: InventoryHost,
+  only?: string[],
+  withShared = true,
+): Promise<{ stale: string[]; problems: string[] }> {
+  const m = await ctx.material();
+  const items = planNodePki(nodePkiInput(ctx, node, m.cas, only));
+  const host = ctx.host(node.name);
+  const shared = withShared ? sharedPki(m) : new Map();
+  const paths = [
+    ...[...shared.keys()].map(absolute),
+    ...items.flatMap((i) =>
+      i.output.kind === "pair"
+        ? [absolute(`pki/${i.output.baseName}.crt`), absolute(`pki/${i.output.baseName}.key`)]
+        : [absolute(i.output.file)],
+    ),
+  ];
+  const files = await readMany(host, paths);
+  const stale: string[] = [];
+  const problems: string[] = [];
+  for (const [rel, f] of shared) {
+    if (files.get(absolute(rel)) !== f.content) {
+      stale.push(rel);
+      problems.push(
+        `${rel}: ${files.get(absolute(rel)) === undefined ? "missing" : "differs from the primary's"}`,
+      );
+    }
+  }
+  for (const i of items) {
+    const caPem = m.cas[i.ca].certPem;
+    if (i.output.kind === "pair") {
+      const crt = `pki/${i.output.baseName}.crt`;
+      const key = `pki/${i.output.baseName}.key`;
+      const r = checkPair(crt, files.get(absolute(crt)), files.get(absolute(key)), caPem, i.sans);
+      if (r.problems.length) {
+        stale.push(crt, key);
+        problems.push(...r.problems);
+      }
+    } else {
+      const r = checkKubeconfig(i.output.file, files.get(absolute(i.output.file)), caPem, i.output.server);
+      if (r.problems.length) {
+        stale.push(i.output.file);
+        problems.push(...r.problems);
+      }
+    }
+  }
+  return { stale, problems };
+}
+
+/** Writes the given relative paths of a freshly rendered set (keys 0600), keeping backups of what they replace. */
+async function writePki(
+  ctx: RunContext,
+  node: InventoryHost,
+  stale: string[],
+  only?: string[],
+): Promise<void> {
+  const m = await ctx.material();
+  const rendered = new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(ctx, node, m.cas, only)))]);
+  const host = ctx.host(node.name);
+  // A certificate and its key are written together: a new key with an old certificate is worse than both old.
+  for (const rel of stale) {
+    const f = rendered.get(rel);
+    if (!f) throw new Error(`internal: nothing rendered for ${rel}`);
+    await host.writeFile(absolute(rel), f.content, { mode: f.mode, backup: true });
+  }
+}
+
+/**
+ * Copy the shared PKI to a new master and issue its own certificates and kubeconfigs; also the
+ * kubelet's settings that `kubeadm join` would have written.
+ */
+export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
+  const m = await ctx.material();
+  const items = planNodePki(nodePkiInput(ctx, node, m.cas));
+  const files = pkiFileChanges(node.name, items, true);
+  const primary = ctx.inventory.primary;
+  for (const [path, content] of m.kubelet) {
+    files.push({
+      host: node.name,
+      path,
+      mode: 0o644,
+      secret: false,
+      after: kubeletFile(content, primary.address, node.address),
+    });
+  }
+  return {
+    id: `pki/${node.name}`,
+    phase: "pki",
+    host: node.name,
+    title: `certificates and kubeconfigs for ${node.name}`,
+    why: "each master needs its own leaf certificates (an apiserver serving a copy of another node's certificate fails with x509 errors) signed by the cluster's CAs, which are copied, never regenerated",
+    files,
+    details: [],
+    rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
+    isDone: async (c) =>
+      (await stalePkiFiles(c, node)).stale.length === 0 && (await kubeletFilesMissing(c, node)).length === 0,
+    run: async (c) => {
+      const { stale } = await stalePkiFiles(c, node);
+      if (stale.length) await writePki(c, node, stale);
+      const mat = await c.material();
+      const host = c.host(node.name);
+      for (const path of await kubeletFilesMissing(c, node)) {
+        await host.writeFile(path, kubeletFile(mat.kubelet.get(path)!, primary.address, node.address), {
+          mode: 0o644,
+        });
+      }
+    },
+    verify: async (c) => {
+      const { problems } = await stalePkiFiles(c, node);
+      if (problems.length)
+        throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
+    },
+  };
+}
+
+/** kubeadm-flags.env may pin --node-ip to the primary's address: the new node gets its own. */
+function kubeletFile(content: string, primaryAddress: string, nodeAddress: string): string {
+  return content.split(`--node-ip=${primaryAddress}`).join(`--node-ip=${nodeAddress}`);
+}
+
+async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promise<string[]> {
+  const m = await ctx.material();
+  const host = ctx.host(node.name);
+  const missing: string[] = [];
+  for (const path of KUBELET_FILES) {
+    if (m.kubelet.has(path) && !(await host.readFile(path))) missing.push(path);
+  }
+  return missing;
+}
+
+/**
+ * Re-issue the primary's apiserver certificate so that it also covers the load balancer's address and
+ * name (clients reaching it through the LB check those). The apiserver reloads its serving certificate
+ * when the file changes.
+ */
+export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
+  const node = ctx.inventory.primary;
+  const m = await ctx.material();
+  const items = planNodePki(nodePkiInput(ctx, node, m.cas, ["apiserver"]));
+  return {
+    id: `pki/${node.name}/apiserver`,
+    phase: "pki",
+    host: node.name,
+    title: `re-issue ${node.name}'s apiserver certificate with the load balancer's names`,
+    why: "clients will reach this apiserver through the load balancer and check its certificate for the LB's address and name",
+    files: pkiFileChanges(node.name, items, false),
+    details: ["the old certificate and key are kept next to the new ones as *.kubeha-<time>.bak"],
+    rollback: `restore /etc/kubernetes/pki/apiserver.{crt,key} on ${node.name} from the .bak files next to them`,
+    isDone: async (c) => (await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0,
+    run: async (c) => {
+      const { stale } = await stalePkiFiles(c, node, ["apiserver"], false);
+      if (stale.length) await writePki(c, node, stale, ["apiserver"]);
+    },
+    verify: async (c) => {
+      const { problems } = await stalePkiFiles(c, node, ["apiserver"], false);
+      if (problems.length) throw new KubehaError(`${node.name}: ${problems.join("; ")}`);
+    },
+  };
+}

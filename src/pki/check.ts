@@ -1,0 +1,63 @@
+import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "./inspect.js";
+import { parseKubeconfig } from "./kubeconfig.js";
+import type { Sans } from "./sans.js";
+
+/** Under this many days before expiry a certificate is reported (kubeadm warns at 30 too). */
+export const EXPIRY_WARNING_DAYS = 30;
+
+export interface PairCheck {
+  /** Blocking problems: wrong CA, missing SANs, key mismatch, expired. */
+  problems: string[];
+  warnings: string[];
+}
+
+/** A certificate and its key as a node needs them: issued by `caPem`, covering `sans`, key matching. */
+export function checkPair(
+  what: string,
+  certPem: string | undefined,
+  keyPem: string | undefined,
+  caPem: string,
+  sans: Sans,
+  now = new Date(),
+): PairCheck {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (!certPem) return { problems: [`${what}: certificate missing`], warnings };
+  if (!keyPem) return { problems: [`${what}: key missing`], warnings };
+  try {
+    const chain = verifyChain(certPem, caPem, now);
+    if (!chain.ok) problems.push(`${what}: ${chain.reason}`);
+    const missing = sansCover(certPem, [...sans.dns, ...sans.ips]);
+    if (missing.length) problems.push(`${what}: SANs missing: ${missing.join(", ")}`);
+    if (!keyMatchesCert(keyPem, certPem)) problems.push(`${what}: the key does not match the certificate`);
+    const days = (inspectCertificate(certPem).notAfter.getTime() - now.getTime()) / 86_400_000;
+    if (days > 0 && days < EXPIRY_WARNING_DAYS) warnings.push(`${what}: expires in ${Math.floor(days)} days`);
+  } catch (err) {
+    problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { problems, warnings };
+}
+
+/** A kubeconfig with embedded credentials: points at `server`, client certificate from `caPem`. */
+export function checkKubeconfig(
+  what: string,
+  text: string | undefined,
+  caPem: string,
+  server: string,
+  now = new Date(),
+): PairCheck {
+  if (!text) return { problems: [`${what}: missing`], warnings: [] };
+  try {
+    const k = parseKubeconfig(text, { file: what });
+    const problems: string[] = [];
+    if (k.server !== server) problems.push(`${what}: server is ${k.server}, expected ${server}`);
+    if (!k.clientCert?.pem || !k.clientKey?.pem) {
+      // Files referenced by path (kubelet's rotated certificate) are checked where they live.
+      return { problems, warnings: [] };
+    }
+    const pair = checkPair(what, k.clientCert.pem, k.clientKey.pem, caPem, { dns: [], ips: [] }, now);
+    return { problems: [...problems, ...pair.problems], warnings: pair.warnings };
+  } catch (err) {
+    return { problems: [`${what}: ${err instanceof Error ? err.message : String(err)}`], warnings: [] };
+  }
+}

@@ -1,0 +1,20 @@
+import type { RunContext } from "../phases/context.js";
+import { newMasterPkiStep, primaryApiserverCertStep } from "../phases/pki.js";
+import { etcdJoinStep } from "../phases/etcd.js";
+import { controlPlaneStep } from "../phases/control-plane.js";
+import type { Step } from "./types.js";
+
+/**
+ * The whole run, in order. Built from discovery and the inventory, reading the hosts but changing
+ * nothing; `plan` prints it, `apply` builds the same list and carries it out.
+ */
+export async function buildPlan(ctx: RunContext): Promise<Step[]> {
+  const steps: Step[] = [await primaryApiserverCertStep(ctx)];
+  // One new member at a time: each joins, is promoted and the cluster is healthy before the next.
+  for (const m of ctx.inventory.masters) {
+    steps.push(await newMasterPkiStep(ctx, m));
+    steps.push(etcdJoinStep(ctx, m));
+  }
+  for (const m of ctx.inventory.masters) steps.push(await controlPlaneStep(ctx, m));
+  return steps;
+}

@@ -1,0 +1,87 @@
+import { KubehaError, ExitCode } from "../errors.js";
+import type { RunContext } from "../phases/context.js";
+import type { Journal } from "./journal.js";
+import type { PlannedStep } from "./format.js";
+import type { Step } from "./types.js";
+
+/** Asks the live state which steps are already done (reads only). */
+export async function evaluatePlan(ctx: RunContext, steps: Step[]): Promise<PlannedStep[]> {
+  const out: PlannedStep[] = [];
+  for (const step of steps) {
+    let done = false;
+    try {
+      done = await step.isDone(ctx);
+    } catch (err) {
+      // Cannot tell (the member or apiserver it asks does not exist yet): not done.
+      ctx.reporter.debug(`[${step.host}] ${step.id}: isDone: ${(err as Error).message}`);
+    }
+    out.push({ step, done });
+  }
+  return out;
+}
+
+export class StepFailure extends KubehaError {
+  constructor(
+    readonly step: Step,
+    readonly completed: string[],
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      [
+        `step ${step.id} on ${step.host} failed: ${reason}`,
+        `state: ${completed.length ? `done before it: ${completed.join(", ")}` : "no step had completed"}; ` +
+          `this step may be partly done.`,
+        `next: fix the cause, then run \`kubeha apply\` again to resume (finished steps are skipped); ` +
+          `to undo this step by hand: ${step.rollback}`,
+      ].join("\n"),
+      ExitCode.failed,
+      { cause },
+    );
+    this.name = "StepFailure";
+  }
+}
+
+/**
+ * Carries out the steps in order. A step already done (by the live state) is skipped; the others run,
+ * then check their own result. `beforeFirstChange` runs once, before the first step that changes
+ * something (the backup).
+ */
+export async function runPlan(
+  ctx: RunContext,
+  steps: Step[],
+  journal: Journal,
+  beforeFirstChange: () => Promise<void>,
+): Promise<{ ran: number; skipped: number }> {
+  const completed: string[] = [];
+  let ran = 0;
+  let skipped = 0;
+  let prepared = false;
+  for (const step of steps) {
+    const started = Date.now();
+    try {
+      if (await step.isDone(ctx).catch(() => false)) {
+        ctx.reporter.step(step.host, `${step.title}: already done`);
+        journal.record(step.id, "already-done");
+        completed.push(step.id);
+        skipped++;
+        continue;
+      }
+      if (!prepared) {
+        await beforeFirstChange();
+        prepared = true;
+      }
+      ctx.reporter.step(step.host, `${step.title} ...`);
+      await step.run(ctx);
+      await step.verify(ctx);
+      journal.record(step.id, "done");
+      ctx.reporter.step(step.host, `${step.title}: done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      completed.push(step.id);
+      ran++;
+    } catch (err) {
+      journal.record(step.id, "failed", err instanceof Error ? err.message : String(err));
+      throw new StepFailure(step, completed, err);
+    }
+  }
+  return { ran, skipped };
+}

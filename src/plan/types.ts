@@ -1,0 +1,37 @@
+import type { RunContext } from "../phases/context.js";
+
+/** A file a step writes, as the plan shows it. Secrets are shown by description only. */
+export interface FileChange {
+  host: string;
+  path: string;
+  mode: number;
+  secret: boolean;
+  /** Current content (undefined: the file does not exist yet); never set for secrets. */
+  before?: string;
+  /** New content; for secrets and certificates a description ("RSA key, 0600", "CN=…, SANs …"). */
+  after: string;
+}
+
+/**
+ * One unit of work on one host. A step asks the live state whether it is already done, so a
+ * resumed or repeated run skips it; after running, it checks its own result.
+ */
+export interface Step {
+  /** Stable across runs: "etcd/master-2". */
+  id: string;
+  phase: string;
+  host: string;
+  title: string;
+  why: string;
+  /** Files as the plan shows them (computed when the plan is built; reads only). */
+  files: FileChange[];
+  /** Extra plan lines: etcd membership changes, ConfigMap diffs, waits. */
+  details: string[];
+  /** True when the live state already is what this step would make it. Reads only. */
+  isDone(ctx: RunContext): Promise<boolean>;
+  run(ctx: RunContext): Promise<void>;
+  /** Throws when the result is not what it should be. */
+  verify(ctx: RunContext): Promise<void>;
+  /** What undoing this step by hand means, for the failure report. */
+  rollback: string;
+}

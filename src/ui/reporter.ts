@@ -1,0 +1,92 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { redact } from "./redact.js";
+
+export interface ReporterOptions {
+  /** Human output goes to stderr when stdout carries a JSON document. */
+  json: boolean;
+  color: boolean;
+  /** Full log, no secrets; named at the start and at the end of a run. */
+  logFile?: string;
+}
+
+/**
+ * The one place kubeha talks to the operator: progress, findings, results.
+ * On a TTY lines are coloured; otherwise they are plain and timestamped, so logs read well.
+ */
+export class Reporter {
+  private readonly started = Date.now();
+  private readonly out: NodeJS.WriteStream;
+  private readonly tty: boolean;
+
+  constructor(private readonly options: ReporterOptions) {
+    this.out = options.json ? process.stderr : process.stdout;
+    this.tty = Boolean(this.out.isTTY) && options.color;
+    if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true, mode: 0o700 });
+  }
+
+  get logFile(): string | undefined {
+    return this.options.logFile;
+  }
+
+  info(message: string): void {
+    this.line("info", message);
+  }
+
+  /** A step of work on a host: "[master-2] etcd: learner added". */
+  step(host: string, message: string): void {
+    this.line("step", `[${host}] ${message}`);
+  }
+
+  warn(message: string): void {
+    this.line("warn", message);
+  }
+
+  error(message: string): void {
+    this.line("error", message);
+  }
+
+  /** Written to the log file only. */
+  debug(message: string): void {
+    this.toLog("debug", message);
+  }
+
+  /** The machine-readable result: the only thing on stdout in JSON mode. */
+  result(value: unknown): void {
+    const text = redact(JSON.stringify(value, null, 2));
+    process.stdout.write(text + "\n");
+    this.toLog("result", text);
+  }
+
+  /** Plain text meant for stdout (a plan, a report) in human mode. */
+  print(text: string): void {
+    const clean = redact(text);
+    this.out.write(clean.endsWith("\n") ? clean : clean + "\n");
+    this.toLog("print", clean);
+  }
+
+  elapsed(): string {
+    return `${((Date.now() - this.started) / 1000).toFixed(1)}s`;
+  }
+
+  private line(level: "info" | "step" | "warn" | "error", message: string): void {
+    const clean = redact(message);
+    this.toLog(level, clean);
+    if (this.tty) {
+      const colour = { info: "", step: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" }[level];
+      const reset = colour ? "\x1b[0m" : "";
+      const tag = level === "warn" ? "warning: " : level === "error" ? "error: " : "";
+      this.out.write(`${colour}${tag}${clean}${reset}\n`);
+    } else {
+      const tag = level === "warn" ? "WARN " : level === "error" ? "ERROR " : "";
+      this.out.write(`${new Date().toISOString()} ${tag}${clean}\n`);
+    }
+  }
+
+  private toLog(level: string, message: string): void {
+    if (!this.options.logFile) return;
+    appendFileSync(this.options.logFile, `${new Date().toISOString()} ${level} ${redact(message)}\n`, {
+      mode: 0o600,
+    });
+  }
+}
