@@ -97,7 +97,14 @@ describe("lab", { skip }, () => {
   test("kubectl with admin.conf reads kubeadm's objects; a client cert from another CA is refused", async () => {
     const l = L();
     const kubectl = (kc: string, ...a: string[]) =>
-      l.wsExec(["kubectl", "--kubeconfig", kc, "--request-timeout=5s", ...a]);
+      l.wsExec([
+        "kubectl",
+        "--kubeconfig",
+        kc,
+        "--request-timeout=5s",
+        `--cache-dir=${join(l.dir, "kubectl-cache")}`,
+        ...a,
+      ]);
     const cm = await kubectl(
       l.adminKubeconfig,
       "get",

@@ -352,6 +352,8 @@ async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<v
       "--kubeconfig",
       "/etc/kubernetes/admin.conf",
       "--request-timeout=5s",
+      // kubectl caches discovery under $HOME; keep it on the host's private /run.
+      "--cache-dir=/run/kubectl-cache",
       ...args,
     ]);
   await waitFor(
