@@ -45,6 +45,24 @@ const commands: Record<string, Command> = {
     options: { ...common, yes: { type: "boolean", short: "y" } },
     load: () => import("./commands/apply.js"),
   },
+  "certs render": {
+    summary: "render one master's complete PKI (new or replacement) to a directory or onto the host",
+    usage: "kubeha certs render --node NAME -i INVENTORY (--out DIR | --push) [--force]",
+    options: {
+      ...common,
+      node: { type: "string" },
+      out: { type: "string" },
+      push: { type: "boolean" },
+      force: { type: "boolean" },
+    },
+    load: async () => ({ run: (await import("./commands/certs.js")).runRender }),
+  },
+  "certs check": {
+    summary: "check every master's certificates: chain, SANs (node and LB), expiry, key match",
+    usage: "kubeha certs check -i INVENTORY [--output json]",
+    options: { ...common },
+    load: async () => ({ run: (await import("./commands/certs.js")).runCheck }),
+  },
   verify: {
     summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
     usage: "kubeha verify -i INVENTORY [--output json]",

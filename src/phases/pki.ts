@@ -142,7 +142,7 @@ export async function stalePkiFiles(
   node: InventoryHost,
   only?: string[],
   withShared = true,
-): Promise<{ stale: string[]; problems: string[] }> {
+): Promise<{ stale: string[]; problems: string[]; warnings: string[] }> {
   const m = await ctx.material();
   const items = planNodePki(nodePkiInput(ctx, node, m.cas, only));
   const host = ctx.host(node.name);
@@ -158,6 +158,7 @@ export async function stalePkiFiles(
   const files = await readMany(host, paths);
   const stale: string[] = [];
   const problems: string[] = [];
+  const warnings: string[] = [];
   for (const [rel, f] of shared) {
     if (files.get(absolute(rel)) !== f.content) {
       stale.push(rel);
@@ -172,19 +173,21 @@ export async function stalePkiFiles(
       const crt = `pki/${i.output.baseName}.crt`;
       const key = `pki/${i.output.baseName}.key`;
       const r = checkPair(crt, files.get(absolute(crt)), files.get(absolute(key)), caPem, i.sans);
+      warnings.push(...r.warnings);
       if (r.problems.length) {
         stale.push(crt, key);
         problems.push(...r.problems);
       }
     } else {
       const r = checkKubeconfig(i.output.file, files.get(absolute(i.output.file)), caPem, i.output.server);
+      warnings.push(...r.warnings);
       if (r.problems.length) {
         stale.push(i.output.file);
         problems.push(...r.problems);
       }
     }
   }
-  return { stale, problems };
+  return { stale, problems, warnings };
 }
 
 /** Writes the given relative paths of a freshly rendered set (keys 0600), keeping backups of what they replace. */
