@@ -6,6 +6,8 @@ import { redact } from "./ui/redact.js";
 
 /** What every command receives: its parsed flags and the reporter. */
 export interface CommandContext {
+  /** "apply", "certs render": names the log file. */
+  command: string;
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
   reporter: Reporter;
@@ -128,7 +130,15 @@ async function main(argv: string[]): Promise<ExitCode> {
     logFile: typeof values["log-file"] === "string" ? values["log-file"] : undefined,
   });
   const module = await command.load();
-  return module.run({ values, positionals: parsed.positionals, reporter });
+  try {
+    return await module.run({ command: key.replace(" ", "-"), values, positionals: parsed.positionals, reporter });
+  } catch (err) {
+    // Printed once by the entry point; the log keeps it too.
+    reporter.debug(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  } finally {
+    if (reporter.logFile) process.stderr.write(`kubeha: full log in ${reporter.logFile}\n`);
+  }
 }
 
 // Exit explicitly: a half-closed SSH connection must not keep a finished run alive.

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import type { CommandContext } from "../cli.js";
 import { InputError } from "../errors.js";
 import { discover } from "../discover/index.js";
@@ -36,12 +35,4 @@ export async function withRunContext<T>(
       await run.close();
     }
   });
-}
-
-export function logFileFor(inv: Inventory, command: string): string {
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return join(inv.options.stateDir, "logs", `${command}-${stamp}.log`);
 }

@@ -2,13 +2,17 @@ import { loadInventory } from "../inventory/index.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import { connectAll, closeAll } from "../ssh/index.js";
 import type { Host } from "../ssh/types.js";
+import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { CommandContext } from "../cli.js";
 
 export async function inventoryFrom(ctx: CommandContext): Promise<Inventory> {
   const path = ctx.values.inventory;
   if (typeof path !== "string") throw new InputError("missing --inventory (-i) FILE");
-  return loadInventory(path);
+  const inv = await loadInventory(path, { onWarning: (w) => ctx.reporter.warn(w) });
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  ctx.reporter.attachLog(join(inv.options.stateDir, "logs", `${ctx.command}-${stamp}.log`));
+  return inv;
 }
 
 /** Opens one SSH connection per host (in parallel), runs `fn`, and always closes them. */

@@ -19,14 +19,24 @@ export class Reporter {
   private readonly out: NodeJS.WriteStream;
   private readonly tty: boolean;
 
+  private log: string | undefined;
+
   constructor(private readonly options: ReporterOptions) {
     this.out = options.json ? process.stderr : process.stdout;
     this.tty = Boolean(this.out.isTTY) && options.color;
-    if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true, mode: 0o700 });
+    if (options.logFile) this.attachLog(options.logFile);
   }
 
   get logFile(): string | undefined {
-    return this.options.logFile;
+    return this.log;
+  }
+
+  /** Start the full log (unless one was given with --log-file) and say where it is. */
+  attachLog(path: string): void {
+    if (this.log) return;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.log = path;
+    this.info(`full log: ${path}`);
   }
 
   info(message: string): void {
@@ -84,8 +94,8 @@ export class Reporter {
   }
 
   private toLog(level: string, message: string): void {
-    if (!this.options.logFile) return;
-    appendFileSync(this.options.logFile, `${new Date().toISOString()} ${level} ${redact(message)}\n`, {
+    if (!this.log) return;
+    appendFileSync(this.log, `${new Date().toISOString()} ${level} ${redact(message)}\n`, {
       mode: 0o600,
     });
   }
