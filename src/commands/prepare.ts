@@ -1,10 +1,15 @@
 import type { CommandContext } from "../cli.js";
-import { InputError } from "../errors.js";
+import { InputError, KubehaError } from "../errors.js";
 import { discover } from "../discover/index.js";
 import type { Inventory } from "../inventory/types.js";
 import { RunContext } from "../phases/context.js";
 import { formatFindings } from "./discover.js";
 import { inventoryFrom, withHosts } from "./session.js";
+import { SshHost } from "../ssh/index.js";
+import { settleAll } from "../ssh/limit.js";
+import type { InventoryHost } from "../inventory/types.js";
+import type { Host } from "../ssh/types.js";
+import type { Reporter } from "../ui/reporter.js";
 
 /**
  * The start of plan, apply and verify: read the inventory, connect to every host, discover, and
@@ -19,6 +24,16 @@ export async function withRunContext<T>(
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
   ctx.reporter.info(`connecting to ${hosts.length} hosts (${hosts.map((h) => h.name).join(", ")})`);
   return withHosts(hosts, async (byName) => {
+    const workers = await connectWorkers(inv.workers, ctx.reporter);
+    for (const w of workers) byName.set(w.name, w);
+    try {
+      return await withDiscovery(byName);
+    } finally {
+      await Promise.allSettled(workers.map((w) => (w instanceof SshHost ? w.close() : undefined)));
+    }
+  });
+
+  async function withDiscovery(byName: Map<string, Host>): Promise<T> {
     const discovery = await discover(inv, byName);
     const blocking = discovery.findings.filter((f) => f.severity === "error");
     for (const w of discovery.findings.filter((f) => f.severity === "warning"))
@@ -34,5 +49,55 @@ export async function withRunContext<T>(
     } finally {
       await run.close();
     }
+  }
+}
+
+/**
+ * A worker that could not be reached: every use says so, naming the host and why. Workers are
+ * connected apart from the control plane so that one down worker does not stop the run; the step
+ * that needs it skips it and names it at the end.
+ */
+export class UnreachableHost implements Host {
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    readonly reason: string,
+  ) {}
+  private fail(): never {
+    throw new KubehaError(`${this.name} (${this.address}) is unreachable: ${this.reason}`);
+  }
+  exec(): never {
+    return this.fail();
+  }
+  run(): never {
+    return this.fail();
+  }
+  readFile(): never {
+    return this.fail();
+  }
+  writeFile(): never {
+    return this.fail();
+  }
+  forward(): never {
+    return this.fail();
+  }
+}
+
+/** One connection per worker, in parallel; an unreachable worker becomes an UnreachableHost and a warning. */
+async function connectWorkers(workers: readonly InventoryHost[], reporter: Reporter): Promise<Host[]> {
+  if (workers.length === 0) return [];
+  reporter.info(`connecting to ${workers.length} workers`);
+  const results = await settleAll(
+    workers.map((w) => () => SshHost.connect(w)),
+    8,
+  );
+  return workers.map((w, i) => {
+    const r = results[i]!;
+    if (r.status === "fulfilled") return r.value;
+    const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
+    reporter.warn(
+      `${w.name}: cannot connect (${reason}); the other hosts go on, it is named again at the end`,
+    );
+    return new UnreachableHost(w.name, w.address, reason);
   });
 }

@@ -2,6 +2,8 @@ import type { RunContext } from "../phases/context.js";
 import { newMasterPkiStep, primaryApiserverCertStep } from "../phases/pki.js";
 import { etcdJoinStep } from "../phases/etcd.js";
 import { controlPlaneStep } from "../phases/control-plane.js";
+import { loadBalancerStep } from "../phases/load-balancer.js";
+import { clientSteps } from "../phases/clients-plan.js";
 import type { Step } from "./types.js";
 
 /**
@@ -9,12 +11,15 @@ import type { Step } from "./types.js";
  * nothing; `plan` prints it, `apply` builds the same list and carries it out.
  */
 export async function buildPlan(ctx: RunContext): Promise<Step[]> {
-  const steps: Step[] = [await primaryApiserverCertStep(ctx)];
+  // The LB first: a broken nginx stops the run before anything on the cluster changed.
+  const steps: Step[] = [await loadBalancerStep(ctx), await primaryApiserverCertStep(ctx)];
   // One new member at a time: each joins, is promoted and the cluster is healthy before the next.
   for (const m of ctx.inventory.masters) {
     steps.push(await newMasterPkiStep(ctx, m));
     steps.push(etcdJoinStep(ctx, m));
   }
   for (const m of ctx.inventory.masters) steps.push(await controlPlaneStep(ctx, m));
+  // Every client through the LB, once all three apiservers serve.
+  steps.push(...(await clientSteps(ctx)));
   return steps;
 }

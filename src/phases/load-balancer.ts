@@ -1,0 +1,228 @@
+/**
+ * The nginx stream (layer-4) load balancer in front of the apiservers: rendered, installed at nginx's
+ * top level (stream.d/, included once from nginx.conf), checked with `nginx -t`, reloaded. The
+ * previous configuration is kept and put back when the check fails, so a bad change never reaches
+ * the running nginx.
+ */
+import { KubehaError } from "../errors.js";
+import {
+  ensureLoadModule,
+  ensureStreamInclude,
+  needsStreamLoadModule,
+  renderNginxStream,
+  STREAM_CONF_PATH,
+  STREAM_DIR,
+} from "../render/nginx.js";
+import { shellQuote } from "../ssh/shell-quote.js";
+import type { Host } from "../ssh/types.js";
+import type { FileChange, Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { pollUntil } from "./wait.js";
+
+export const NGINX_CONF = "/etc/nginx/nginx.conf";
+export const UPSTREAM_NAME = "kubeha_apiservers";
+
+/** What the LB host's nginx looks like now, and what kubeha will make of it. */
+interface NginxPlan {
+  streamConf: { before?: string; after: string };
+  nginxConf: { before: string; after: string };
+  /** Set when nginx cannot be configured as it is (no stream module, a stream {} of its own, ...). */
+  problem?: string;
+  moduleNote: string;
+}
+
+const tailOf = (s: string, n = 6): string => s.trim().split("\n").slice(-n).join(" | ");
+
+async function readText(host: Host, path: string): Promise<string | undefined> {
+  return (await host.readFile(path))?.toString("utf8");
+}
+
+/** The whole stream {} block for the three apiservers, as the inventory describes them. */
+export function renderedStream(ctx: RunContext): string {
+  return renderNginxStream({
+    masters: ctx.masters.map((m) => m.address),
+    apiserverPort: ctx.cluster.securePort,
+    listenPort: ctx.inventory.loadBalancer.port,
+    upstreamName: UPSTREAM_NAME,
+  });
+}
+
+async function planNginx(ctx: RunContext): Promise<NginxPlan> {
+  const host = ctx.host(ctx.inventory.loadBalancer.host.name);
+  const after = renderedStream(ctx);
+  const streamBefore = await readText(host, STREAM_CONF_PATH);
+  const confBefore = (await readText(host, NGINX_CONF)) ?? "";
+  const plan: NginxPlan = {
+    streamConf: { before: streamBefore, after },
+    nginxConf: { before: confBefore, after: confBefore },
+    moduleNote: "",
+  };
+  if (!confBefore) {
+    plan.problem = `${host.name}: ${NGINX_CONF} is missing or empty: is nginx installed?`;
+    return plan;
+  }
+  const v = await host.exec("nginx -V 2>&1");
+  const modulesDir = /--modules-path=(\S+)/.exec(v.stdout)?.[1] ?? "/usr/lib/nginx/modules";
+  const enabled = await host.exec(
+    "ls -l /etc/nginx/modules-enabled/ 2>/dev/null; grep -rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null; true",
+  );
+  const dir = await host.exec(shellQuote(["ls", modulesDir]));
+  const status = needsStreamLoadModule(v.stdout, enabled.stdout, dir.code === 0 ? dir.stdout : "");
+  let conf = confBefore;
+  try {
+    if (status.state === "missing") throw new KubehaError(`${host.name}: ${status.message}`);
+    if (status.state === "load") {
+      conf = ensureLoadModule(conf, status.modulePath, `${host.name}:${NGINX_CONF}`);
+      plan.moduleNote = `load the stream module (${status.loadModule}) at the top of ${NGINX_CONF}`;
+    } else {
+      plan.moduleNote = `stream module: ${status.state}`;
+    }
+    conf = ensureStreamInclude(conf, undefined, `${host.name}:${NGINX_CONF}`);
+  } catch (err) {
+    plan.problem = (err as Error).message;
+  }
+  plan.nginxConf.after = conf;
+  return plan;
+}
+
+async function listening(host: Host, port: number): Promise<boolean> {
+  const r = await host.exec(`ss -Htln 2>/dev/null || netstat -tln 2>/dev/null`);
+  return r.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${port}`)));
+}
+
+/** `nginx -T` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
+async function nginxServes(ctx: RunContext): Promise<string | undefined> {
+  const lb = ctx.inventory.loadBalancer;
+  const host = ctx.host(lb.host.name);
+  const t = await host.exec("nginx -T 2>&1");
+  if (t.code !== 0) return `nginx -T failed: ${tailOf(t.stdout)}`;
+  if (!t.stdout.includes(`upstream ${UPSTREAM_NAME}`))
+    return `nginx -T does not show upstream ${UPSTREAM_NAME}`;
+  const missing = ctx.masters.filter((m) => !t.stdout.includes(`${m.address}:${ctx.cluster.securePort}`));
+  if (missing.length) return `upstream lacks ${missing.map((m) => m.name).join(", ")}`;
+  if (!(await listening(host, lb.port))) return `nothing listens on port ${lb.port}`;
+  return undefined;
+}
+
+/** `systemctl reload nginx` when systemd runs it, else `nginx -s reload`: never a restart. */
+async function reloadNginx(host: Host): Promise<string> {
+  const active = await host.exec("systemctl is-active --quiet nginx");
+  const cmd = active.code === 0 ? "systemctl reload nginx" : "nginx -s reload";
+  await host.run(cmd);
+  return cmd;
+}
+
+/**
+ * Install the stream configuration on the LB host. The first change of a run: a broken nginx stops
+ * the run before anything on the cluster has changed.
+ */
+export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
+  const lb = ctx.inventory.loadBalancer;
+  const name = lb.host.name;
+  const plan = await planNginx(ctx);
+  const files: FileChange[] = [
+    {
+      host: name,
+      path: STREAM_CONF_PATH,
+      mode: 0o644,
+      secret: false,
+      before: plan.streamConf.before,
+      after: plan.streamConf.after,
+    },
+  ];
+  if (plan.nginxConf.after !== plan.nginxConf.before) {
+    files.push({
+      host: name,
+      path: NGINX_CONF,
+      mode: 0o644,
+      secret: false,
+      before: plan.nginxConf.before,
+      after: plan.nginxConf.after,
+    });
+  }
+  const filesInPlace = async (): Promise<boolean> => {
+    const host = ctx.host(name);
+    if ((await readText(host, STREAM_CONF_PATH)) !== plan.streamConf.after) return false;
+    const conf = (await readText(host, NGINX_CONF)) ?? "";
+    try {
+      return ensureStreamInclude(conf) === conf;
+    } catch {
+      return false;
+    }
+  };
+  let lastProblem: string | undefined;
+  return {
+    id: `load-balancer/${name}`,
+    phase: "load-balancer",
+    host: name,
+    title: `nginx stream load balancer on ${name} (port ${lb.port}) in front of ${ctx.masters.map((m) => m.name).join(", ")}`,
+    why: "clients must reach whichever apiservers are up through one address; done first so that a broken nginx stops the run before anything else changed",
+    files,
+    details: [
+      ...(plan.problem ? [`PROBLEM (the step will stop here): ${plan.problem}`] : []),
+      plan.moduleNote,
+      "check the current configuration with `nginx -t` first: a configuration that is already broken is left as it is",
+      `write ${STREAM_CONF_PATH}, include ${STREAM_DIR}/*.conf from ${NGINX_CONF}'s top level (once), nginx -t, then reload (not restart)`,
+      "when nginx -t fails, the previous files are put back and nginx keeps running as it was",
+    ].filter(Boolean),
+    rollback: `on ${name}: rm ${STREAM_CONF_PATH}; restore ${NGINX_CONF} from its newest ${NGINX_CONF}.kubeha-*.bak; nginx -t && nginx -s reload`,
+    isDone: async (c) => (await filesInPlace()) && (await nginxServes(c)) === undefined,
+    run: async (c) => {
+      const host = c.host(name);
+      const fresh = await planNginx(c);
+      if (fresh.problem) throw new KubehaError(`${fresh.problem}; nothing was changed on ${name}`);
+      const pre = await host.exec("nginx -t 2>&1");
+      if (pre.code !== 0) {
+        throw new KubehaError(
+          `${name}: the current nginx configuration already fails \`nginx -t\` (${tailOf(pre.stdout)}); ` +
+            `kubeha changed nothing: fix it, then run apply again`,
+        );
+      }
+      await host.run(shellQuote(["mkdir", "-p", STREAM_DIR]));
+      const wrote: string[] = [];
+      // Put back exactly what was replaced; nginx itself was never reloaded with the new files.
+      const restore = async (): Promise<void> => {
+        if (wrote.includes(STREAM_CONF_PATH)) {
+          if (fresh.streamConf.before === undefined)
+            await host.exec(shellQuote(["rm", "-f", STREAM_CONF_PATH]));
+          else await host.writeFile(STREAM_CONF_PATH, fresh.streamConf.before, { mode: 0o644 });
+        }
+        if (wrote.includes(NGINX_CONF))
+          await host.writeFile(NGINX_CONF, fresh.nginxConf.before, { mode: 0o644 });
+      };
+      let checked: { code: number; stdout: string };
+      try {
+        if (fresh.streamConf.before !== fresh.streamConf.after) {
+          wrote.push(STREAM_CONF_PATH);
+          await host.writeFile(STREAM_CONF_PATH, fresh.streamConf.after, { mode: 0o644, backup: true });
+        }
+        if (fresh.nginxConf.after !== fresh.nginxConf.before) {
+          wrote.push(NGINX_CONF);
+          await host.writeFile(NGINX_CONF, fresh.nginxConf.after, { mode: 0o644, backup: true });
+        }
+        checked = await host.exec("nginx -t 2>&1");
+      } catch (err) {
+        await restore().catch(() => undefined);
+        throw err;
+      }
+      if (checked.code !== 0) {
+        await restore();
+        throw new KubehaError(
+          `${name}: nginx -t rejected the new configuration (${tailOf(checked.stdout)}); ` +
+            `the previous files were put back and nginx keeps running as it was`,
+        );
+      }
+      const how = await reloadNginx(host);
+      c.reporter.step(name, `nginx: ${wrote.length ? `wrote ${wrote.join(", ")}; ` : ""}${how}`);
+      await pollUntil(async () => (lastProblem = await nginxServes(c)) === undefined, {
+        timeoutMs: 20_000,
+        what: `nginx on ${name} to serve port ${lb.port}`,
+        lastError: () => lastProblem ?? "",
+      });
+    },
+    verify: async (c) => {
+      const problem = await nginxServes(c);
+      if (problem) throw new KubehaError(`${name}: ${problem}`);
+    },
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * Every worker's kubelet.conf pointed at the load balancer, a few workers at a time: write, restart
+ * the kubelet, wait for the Node to report Ready with a heartbeat newer than the restart. A worker
+ * that cannot be reached is skipped and named at the end (the others are done; a re-run finishes
+ * it); a kubelet that does not come back gets its previous kubelet.conf again and stops the roll.
+ */
+import type { InventoryHost } from "../inventory/types.js";
+import { KubehaError } from "../errors.js";
+import { objectPath } from "../kube/client.js";
+import { setServer } from "../pki/kubeconfig.js";
+import { kubeconfigServers } from "../render/kubeadm-config.js";
+import { settleAll } from "../ssh/limit.js";
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { KUBELET_CONF, lbServer, primaryKube, type NodeObject } from "./clients.js";
+import { pollUntil } from "./wait.js";
+
+const READY_TIMEOUT_MS = 120_000;
+
+export interface NodeKubeletState {
+  ready: boolean;
+  reason: string;
+  /** Last heartbeat of the Ready condition, ms since the epoch. */
+  heartbeatMs?: number;
+  /** kubelet.conf points at the LB but the kubelet has not reported since it was written. */
+  restartNeeded: boolean;
+  servers: string[];
+}
+
+async function readyCondition(ctx: RunContext, nodeName: string) {
+  const kube = await primaryKube(ctx);
+  const n = await kube.getOptional<NodeObject>(objectPath("nodes", nodeName));
+  return n?.status?.conditions?.find((c) => c.type === "Ready");
+}
+
+/** The Node's Ready condition and whether its kubelet has reported since kubelet.conf last changed. */
+export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promise<NodeKubeletState> {
+  const host = ctx.host(nodeName);
+  const [text, mtime, cond] = await Promise.all([
+    host.readFile(KUBELET_CONF),
+    host.exec(`stat -c %Y ${KUBELET_CONF}`),
+    readyCondition(ctx, nodeName),
+  ]);
+  const servers = text ? kubeconfigServers(text.toString("utf8"), `${nodeName}:${KUBELET_CONF}`) : [];
+  const heartbeatMs = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : undefined;
+  const changedMs = Number(mtime.stdout.trim()) * 1000;
+  const ready = cond?.status === "True";
+  return {
+    ready,
+    reason: cond ? `Ready=${cond.status}${cond.reason ? ` (${cond.reason})` : ""}` : "no Ready condition",
+    heartbeatMs,
+    // Heartbeats have one-second resolution, like the file's mtime.
+    restartNeeded: Number.isFinite(changedMs) && (heartbeatMs === undefined || heartbeatMs < changedMs),
+    servers,
+  };
+}
+
+/** `systemctl restart kubelet`, then wait for Ready with a heartbeat no older than the restart. */
+export async function restartKubeletAndWait(
+  ctx: RunContext,
+  nodeName: string,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<number> {
+  const host = ctx.host(nodeName);
+  // The node's own clock: the kubelet stamps its heartbeats with it.
+  const restartedAt = Number((await host.run("date +%s")).trim()) * 1000;
+  const started = Date.now();
+  ctx.reporter.step(nodeName, "kubelet: restarting");
+  await host.run("systemctl restart kubelet");
+  let last = "";
+  await pollUntil(
+    async () => {
+      const cond = await readyCondition(ctx, nodeName);
+      const hb = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : 0;
+      last = cond
+        ? `Ready=${cond.status}, last heartbeat ${cond.lastHeartbeatTime ?? "never"}`
+        : "no Ready condition";
+      return cond?.status === "True" && hb >= restartedAt;
+    },
+    {
+      timeoutMs,
+      what: `Node ${nodeName} to report Ready after the kubelet restart`,
+      lastError: () => last,
+      maxDelayMs: 1000,
+    },
+  );
+  const took = Date.now() - started;
+  ctx.reporter.step(nodeName, `kubelet: Ready again after ${(took / 1000).toFixed(1)}s`);
+  return took;
+}
+
+function done(s: NodeKubeletState, server: string): boolean {
+  return s.servers.length > 0 && s.servers.every((x) => x === server) && s.ready && !s.restartNeeded;
+}
+
+type WorkerOutcome =
+  | { kind: "done" | "already" }
+  | { kind: "unreachable"; reason: string }
+  | { kind: "failed"; reason: string }
+  | { kind: "not-started" };
+
+/** Points one worker's kubelet at the LB; throws KubehaError only for "the kubelet did not come back". */
+async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Promise<WorkerOutcome> {
+  let text: string;
+  let state: NodeKubeletState;
+  try {
+    const host = ctx.host(w.name);
+    const buf = await host.readFile(KUBELET_CONF);
+    if (!buf) return { kind: "unreachable", reason: `${KUBELET_CONF} does not exist` };
+    text = buf.toString("utf8");
+    state = await nodeKubeletState(ctx, w.name);
+  } catch (err) {
+    return { kind: "unreachable", reason: (err as Error).message };
+  }
+  if (done(state, server)) return { kind: "already" };
+  const host = ctx.host(w.name);
+  const changed = !state.servers.every((s) => s === server);
+  if (changed) {
+    const next = setServer(text, server, { file: `${w.name}:${KUBELET_CONF}` });
+    try {
+      await host.writeFile(KUBELET_CONF, next, { mode: 0o600, backup: true });
+    } catch (err) {
+      return { kind: "unreachable", reason: (err as Error).message };
+    }
+    ctx.reporter.step(w.name, `kubelet.conf: server ${state.servers.join(",")} → ${server}`);
+  }
+  try {
+    await restartKubeletAndWait(ctx, w.name);
+    return { kind: "done" };
+  } catch (err) {
+    const reason = (err as Error).message;
+    if (changed) {
+      // Put the old server back so the node keeps working, and say so.
+      await host.writeFile(KUBELET_CONF, text, { mode: 0o600 }).catch(() => undefined);
+      await host.exec("systemctl restart kubelet").catch(() => undefined);
+      return { kind: "failed", reason: `${reason}; its previous kubelet.conf was put back` };
+    }
+    return { kind: "failed", reason };
+  }
+}
+
+/** All workers, `options.workerConcurrency` at a time; after the control plane, the last step of the run. */
+export async function workersStep(ctx: RunContext): Promise<Step> {
+  const server = lbServer(ctx);
+  const workers = ctx.inventory.workers;
+  const concurrency = Math.max(1, ctx.inventory.options.workerConcurrency);
+  const current = await settleAll(
+    workers.map((w) => async () => {
+      const buf = await ctx.host(w.name).readFile(KUBELET_CONF);
+      return buf ? kubeconfigServers(buf.toString("utf8"), `${w.name}:${KUBELET_CONF}`) : [];
+    }),
+    8,
+  );
+  const files = workers.flatMap((w, i) => {
+    const r = current[i]!;
+    if (r.status === "fulfilled" && r.value.every((s) => s === server) && r.value.length) return [];
+    return [
+      {
+        host: w.name,
+        path: KUBELET_CONF,
+        mode: 0o600,
+        secret: true,
+        after:
+          r.status === "fulfilled"
+            ? `server ${r.value.join(",") || "(none)"} → ${server}`
+            : `server → ${server} (${w.name} cannot be read now: ${(r.reason as Error).message})`,
+      },
+    ];
+  });
+  return {
+    id: "clients/workers",
+    phase: "clients",
+    host: "workers",
+    title: `kubelet.conf on ${workers.length} worker${workers.length === 1 ? "" : "s"} through the load balancer, ${concurrency} at a time`,
+    why: "a kubelet talking to one apiserver loses its node with that master; rolling a few at a time keeps most nodes untouched while each is checked Ready",
+    files,
+    details: [
+      `per worker: write kubelet.conf (backup kept), systemctl restart kubelet, wait (up to ${READY_TIMEOUT_MS / 1000}s) for the Node to report Ready with a heartbeat newer than the restart`,
+      "an unreachable worker is skipped and named at the end; a kubelet that does not come back gets its old kubelet.conf and stops the roll",
+    ],
+    rollback: `on each worker: put back ${KUBELET_CONF} from ${KUBELET_CONF}.kubeha-*.bak; systemctl restart kubelet`,
+    isDone: async (c) => {
+      for (const w of workers) {
+        if (!done(await nodeKubeletState(c, w.name), server)) return false;
+      }
+      return true;
+    },
+    run: async (c) => {
+      let stop = false;
+      const outcomes = await settleAll(
+        workers.map((w) => async (): Promise<WorkerOutcome> => {
+          if (stop) return { kind: "not-started" };
+          const o = await rollWorker(c, w, server);
+          if (o.kind === "failed") stop = true;
+          if (o.kind === "unreachable") c.reporter.warn(`${w.name}: skipped, unreachable: ${o.reason}`);
+          return o;
+        }),
+        concurrency,
+      );
+      const by = (kind: WorkerOutcome["kind"]) =>
+        workers.filter((_, i) => {
+          const o = outcomes[i]!;
+          return o.status === "fulfilled" ? o.value.kind === kind : kind === "failed";
+        });
+      const reasonOf = (w: InventoryHost): string => {
+        const o = outcomes[workers.indexOf(w)]!;
+        if (o.status === "rejected") return (o.reason as Error).message;
+        return "reason" in o.value ? o.value.reason : "";
+      };
+      const ok = [...by("done"), ...by("already")];
+      c.reporter.step(
+        "workers",
+        `kubelet.conf through the LB on ${ok.length} of ${workers.length} workers (${by("done").length} changed now)`,
+      );
+      const bad = [...by("unreachable"), ...by("failed")];
+      if (bad.length || by("not-started").length) {
+        throw new KubehaError(
+          [
+            `${bad.length} worker${bad.length === 1 ? "" : "s"} not moved to the load balancer: ` +
+              bad.map((w) => `${w.name} (${reasonOf(w)})`).join("; "),
+            ...(by("not-started").length
+              ? [
+                  `not started after that failure: ${by("not-started")
+                    .map((w) => w.name)
+                    .join(", ")}`,
+                ]
+              : []),
+            `every other step and worker is done; run apply again once ${bad.map((w) => w.name).join(", ")} can be reached (done workers are skipped)`,
+          ].join("\n"),
+        );
+      }
+    },
+    verify: async (c) => {
+      const left: string[] = [];
+      for (const w of workers) {
+        const s = await nodeKubeletState(c, w.name);
+        if (!done(s, server)) left.push(`${w.name} (${s.servers.join(",")}, ${s.reason})`);
+      }
+      if (left.length) throw new KubehaError(`workers not through the LB or not Ready: ${left.join("; ")}`);
+    },
+  };
+}
