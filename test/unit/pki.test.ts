@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "../../src/pki/inspect.js";
-import { issue, loadCa, tbsFields, type CaMaterial } from "../../src/pki/issue.js";
+import { generateKey, issue, loadCa, tbsFields, type CaMaterial } from "../../src/pki/issue.js";
 import { parseKubeconfig } from "../../src/pki/kubeconfig.js";
 import { planNodePki, renderNodePki, sharedPki, type FileSet, type NodePkiInput } from "../../src/pki/render.js";
 import type { CaName } from "../../src/pki/specs.js";
@@ -168,6 +168,8 @@ for (const kind of ["rsa", "ec"] as const) {
         const crt = join(out, "pki", `${base}.crt`);
         const key = join(out, "pki", `${base}.key`);
         assert.ok(keyMatchesCert(readFileSync(key, "utf8"), readFileSync(crt, "utf8")));
+        if (kind === "rsa") assert.match(openssl("rsa", "-check", "-noout", "-in", key), /RSA key ok/);
+        else assert.match(openssl("ec", "-check", "-noout", "-in", key), /^$/);
         assert.equal(openssl("pkey", "-in", key, "-pubout"), openssl("x509", "-in", crt, "-noout", "-pubkey"));
         const otherKey = join(out, "pki", base === "apiserver" ? "front-proxy-client.key" : "apiserver.key");
         assert.equal(keyMatchesCert(readFileSync(otherKey, "utf8"), readFileSync(crt, "utf8")), false);
@@ -257,6 +259,31 @@ for (const kind of ["rsa", "ec"] as const) {
     });
   });
 }
+
+describe("key generation", () => {
+  for (const [bits, how] of [
+    [2048, "primes"],
+    [3072, "primes"],
+    [2048, "openssl"],
+  ] as const) {
+    it(`RSA ${bits} (${how}): PKCS#1 PEM that openssl's consistency check accepts`, async () => {
+      const key = await generateKey({ type: "rsa", bits }, how);
+      assert.ok(key.pem.startsWith("-----BEGIN RSA PRIVATE KEY-----\n"));
+      const file = join(work, `gen-${bits}-${how}.key`);
+      writeFileSync(file, key.pem);
+      assert.match(openssl("rsa", "-check", "-noout", "-in", file), /RSA key ok/);
+      assert.match(openssl("rsa", "-text", "-noout", "-in", file), new RegExp(`Private-Key: \\(${bits} bit, 2 primes\\)[\\s\\S]*publicExponent: 65537`));
+    });
+  }
+  it("EC P-256: SEC1 PEM", async () => {
+    const key = await generateKey({ type: "ec", curve: "P-256" });
+    assert.ok(key.pem.startsWith("-----BEGIN EC PRIVATE KEY-----\n"));
+    assert.equal(key.privateKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
+  });
+  it("refuses an RSA size kubeadm does not use", async () => {
+    await assert.rejects(generateKey({ type: "rsa", bits: 1024 }), /RSA key size 1024: expected 2048, 3072 or 4096/);
+  });
+});
 
 describe("validity", () => {
   it("is one year, capped at the CA's notAfter", async () => {
