@@ -25,17 +25,41 @@ function makeCa(cn: string): { certPem: string; keyPem: string; certFile: string
   const certFile = join(root, "cas", `${cn}.crt`);
   const keyFile = join(root, "cas", `${cn}.key`);
   mkdirSync(dirname(certFile), { recursive: true });
-  const keyArgs = kind === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-  execFileSync("openssl", ["req", "-x509", ...keyArgs, "-nodes", "-keyout", keyFile, "-out", certFile, "-subj", `/CN=${cn}`, "-days", "3650"], {
-    stdio: "ignore",
-  });
-  return { certPem: readFileSync(certFile, "utf8"), keyPem: readFileSync(keyFile, "utf8"), certFile, keyFile };
+  const keyArgs =
+    kind === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      ...keyArgs,
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-subj",
+      `/CN=${cn}`,
+      "-days",
+      "3650",
+    ],
+    {
+      stdio: "ignore",
+    },
+  );
+  return {
+    certPem: readFileSync(certFile, "utf8"),
+    keyPem: readFileSync(keyFile, "utf8"),
+    certFile,
+    keyFile,
+  };
 }
 
-const cas = { ca: makeCa("kubernetes"), "front-proxy-ca": makeCa("front-proxy-ca"), "etcd-ca": makeCa("etcd-ca") } as Record<
-  CaName,
-  ReturnType<typeof makeCa>
->;
+const cas = {
+  ca: makeCa("kubernetes"),
+  "front-proxy-ca": makeCa("front-proxy-ca"),
+  "etcd-ca": makeCa("etcd-ca"),
+} as Record<CaName, ReturnType<typeof makeCa>>;
 
 const input: NodePkiInput = {
   node: { name: "master-2", address: "10.0.0.12" },
@@ -47,7 +71,10 @@ const input: NodePkiInput = {
 /** The same certificates as a shell script: the plan kubeha would execute, done with openssl. */
 function opensslScript(out: string): string {
   const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
-  const genKey = kind === "rsa" ? "openssl genrsa -out \"$k\" 2048" : "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out \"$k\"";
+  const genKey =
+    kind === "rsa"
+      ? 'openssl genrsa -out "$k" 2048'
+      : 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k"';
   const lines = ["set -e", `cd ${q(out)}`, "mkdir -p pki/etcd kc"];
   const kubeconfigs: string[] = [];
   for (const item of planNodePki(input)) {
@@ -61,11 +88,16 @@ function opensslScript(out: string): string {
       "subjectKeyIdentifier=hash",
       "authorityKeyIdentifier=keyid",
       ...(item.sans.dns.length + item.sans.ips.length > 0
-        ? [`subjectAltName=${[...item.sans.dns.map((d) => `DNS:${d}`), ...item.sans.ips.map((i) => `IP:${i}`)].join(",")}`]
+        ? [
+            `subjectAltName=${[...item.sans.dns.map((d) => `DNS:${d}`), ...item.sans.ips.map((i) => `IP:${i}`)].join(",")}`,
+          ]
         : []),
     ].join("\n");
     const ca = cas[item.ca];
-    const serial = `0x${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("").replace(/^./, "4")}`;
+    const serial = `0x${[...crypto.getRandomValues(new Uint8Array(16))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("")
+      .replace(/^./, "4")}`;
     lines.push(
       `( k=${q(base + ".key")}; printf '%s\\n' ${q(ext)} > ${q(base + ".ext")}`,
       `  ${genKey} 2>/dev/null`,
@@ -153,8 +185,12 @@ function signingMicro(): { forge: number; node: number } | undefined {
 async function main(): Promise<void> {
   const cpuModel = cpus()[0]?.model ?? "unknown CPU";
   const items = planNodePki(input).length;
-  console.log(`kubeha PKI benchmark: one master's full set (${items} keys and certificates, ${Object.keys(CA_FILES).length} ${kind.toUpperCase()} CAs)`);
-  console.log(`${availableParallelism()} cores (${cpuModel}), node ${process.version}, ${execFileSync("openssl", ["version"]).toString().trim()}, ${iterations} iterations\n`);
+  console.log(
+    `kubeha PKI benchmark: one master's full set (${items} keys and certificates, ${Object.keys(CA_FILES).length} ${kind.toUpperCase()} CAs)`,
+  );
+  console.log(
+    `${availableParallelism()} cores (${cpuModel}), node ${process.version}, ${execFileSync("openssl", ["version"]).toString().trim()}, ${iterations} iterations\n`,
+  );
 
   // Warm-up (module loading, JIT, page cache), not counted.
   await runKubeha(join(root, "warm-k"));
@@ -172,17 +208,22 @@ async function main(): Promise<void> {
     ];
     for (let j = 0; j < runs.length; j++) await runs[(i + j) % runs.length]!();
   }
-  const row = (label: string, xs: number[]): string => `${label.padEnd(34)}${fmt(median(xs))} ${fmt(Math.min(...xs))} ${fmt(Math.max(...xs))}`;
+  const row = (label: string, xs: number[]): string =>
+    `${label.padEnd(34)}${fmt(median(xs))} ${fmt(Math.min(...xs))} ${fmt(Math.max(...xs))}`;
   console.log(`${"".padEnd(34)} median     min     max`);
   console.log(row("kubeha", k));
   if (k3.length > 0) console.log(row("kubeha, OpenSSL 3 RSA keygen", k3));
   console.log(row("openssl CLI (sh, parallel with &)", o));
-  console.log(`\nopenssl CLI / kubeha = ${(median(o) / median(k)).toFixed(2)}x  (kubeha is ${median(k) < median(o) ? "faster" : "slower"})`);
+  console.log(
+    `\nopenssl CLI / kubeha = ${(median(o) / median(k)).toFixed(2)}x  (kubeha is ${median(k) < median(o) ? "faster" : "slower"})`,
+  );
   console.log(`target < 1000 ms per full set: ${median(k) < 1000 ? "met" : "NOT met"}`);
 
   const micro = signingMicro();
   if (micro) {
-    console.log(`\none RSA-2048 signature: node-forge ${micro.forge.toFixed(2)} ms, node:crypto ${micro.node.toFixed(2)} ms (${(micro.forge / micro.node).toFixed(0)}x)`);
+    console.log(
+      `\none RSA-2048 signature: node-forge ${micro.forge.toFixed(2)} ms, node:crypto ${micro.node.toFixed(2)} ms (${(micro.forge / micro.node).toFixed(0)}x)`,
+    );
   }
   rmSync(root, { recursive: true, force: true });
 }

@@ -89,7 +89,7 @@ export function namedBits(bits: number[]): Buffer {
   if (bits.length === 0) return tlv(Tag.bitString, Buffer.from([0]));
   const max = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const b of bits) bytes[Math.floor(b / 8)]! |= 0x80 >> b % 8;
+  for (const b of bits) bytes[Math.floor(b / 8)]! |= 0x80 >> (b % 8);
   // DER: trailing zero bits of the last byte are counted as unused.
   const last = bytes[bytes.length - 1]!;
   let unused = 0;

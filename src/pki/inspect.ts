@@ -61,7 +61,10 @@ function nameOf(nameDer: Buffer): { commonName?: string; organizations: string[]
       if (!type || !value) continue;
       const id = der.decodeOid(type.content);
       // BMPString (0x1e) is UTF-16BE; the others kubeadm and openssl write are UTF-8 compatible.
-      const text = value.tag === 0x1e ? Buffer.from(value.content).swap16().toString("utf16le") : value.content.toString("utf8");
+      const text =
+        value.tag === 0x1e
+          ? Buffer.from(value.content).swap16().toString("utf16le")
+          : value.content.toString("utf8");
       if (id === "2.5.4.3") out.commonName = text;
       else if (id === "2.5.4.10") out.organizations.push(text);
     }
@@ -83,7 +86,8 @@ export function inspectCertificate(pem: string | X509Certificate): CertInfo {
   if (sanExt) {
     for (const gn of der.children(der.readNode(sanExt))) {
       if (gn.tag === der.context(2, false)) sans.dns.push(gn.content.toString("ascii"));
-      else if (gn.tag === der.context(7, false) && (gn.content.length === 4 || gn.content.length === 16)) sans.ips.push(ipText(gn.content));
+      else if (gn.tag === der.context(7, false) && (gn.content.length === 4 || gn.content.length === 16))
+        sans.ips.push(ipText(gn.content));
     }
   }
 
@@ -92,7 +96,7 @@ export function inspectCertificate(pem: string | X509Certificate): CertInfo {
   if (kuExt) {
     const bits = der.readNode(kuExt).content;
     KEY_USAGE_BITS.forEach((name, i) => {
-      if (((bits[1 + Math.floor(i / 8)] ?? 0) & (0x80 >> i % 8)) !== 0) keyUsages.push(name);
+      if (((bits[1 + Math.floor(i / 8)] ?? 0) & (0x80 >> (i % 8))) !== 0) keyUsages.push(name);
     });
   }
   const byOid = new Map(Object.entries(EXT_KEY_USAGE_OID).map(([k, v]) => [v, k]));
@@ -136,18 +140,29 @@ export interface ChainResult {
 }
 
 /** The certificate was issued by this CA (name and signature) and both are valid at `at`. */
-export function verifyChain(certPem: string | X509Certificate, caPem: string | X509Certificate, at = new Date()): ChainResult {
+export function verifyChain(
+  certPem: string | X509Certificate,
+  caPem: string | X509Certificate,
+  at = new Date(),
+): ChainResult {
   const cert = parseCertificate(certPem);
   const ca = parseCertificate(caPem, "CA certificate");
   if (!ca.ca) return { ok: false, reason: "the CA certificate is not a CA" };
-  if (!cert.checkIssued(ca)) return { ok: false, reason: `issued by ${cert.issuer.replace(/\n/g, ", ")}, not by ${ca.subject.replace(/\n/g, ", ")}` };
-  if (!cert.verify(ca.publicKey)) return { ok: false, reason: "the signature does not verify with the CA's key" };
+  if (!cert.checkIssued(ca))
+    return {
+      ok: false,
+      reason: `issued by ${cert.issuer.replace(/\n/g, ", ")}, not by ${ca.subject.replace(/\n/g, ", ")}`,
+    };
+  if (!cert.verify(ca.publicKey))
+    return { ok: false, reason: "the signature does not verify with the CA's key" };
   for (const [c, what] of [
     [cert, "certificate"],
     [ca, "CA certificate"],
   ] as const) {
-    if (new Date(c.validFrom) > at) return { ok: false, reason: `${what} is not valid before ${new Date(c.validFrom).toISOString()}` };
-    if (new Date(c.validTo) <= at) return { ok: false, reason: `${what} expired on ${new Date(c.validTo).toISOString()}` };
+    if (new Date(c.validFrom) > at)
+      return { ok: false, reason: `${what} is not valid before ${new Date(c.validFrom).toISOString()}` };
+    if (new Date(c.validTo) <= at)
+      return { ok: false, reason: `${what} expired on ${new Date(c.validTo).toISOString()}` };
   }
   return { ok: true };
 }
@@ -189,9 +204,17 @@ function dnsCovered(name: string, have: readonly string[]): boolean {
  * The required SANs the certificate does not carry ([] when all are there). Required entries may
  * be IPs or DNS names, given as a list or as {dns, ips}.
  */
-export function sansCover(certPem: string | X509Certificate | CertInfo, required: readonly string[] | Sans): string[] {
-  const info = typeof certPem === "string" || certPem instanceof X509Certificate ? inspectCertificate(certPem) : certPem;
-  const wanted = Array.isArray(required) ? (required as readonly string[]) : [...(required as Sans).dns, ...(required as Sans).ips];
+export function sansCover(
+  certPem: string | X509Certificate | CertInfo,
+  required: readonly string[] | Sans,
+): string[] {
+  const info =
+    typeof certPem === "string" || certPem instanceof X509Certificate ? inspectCertificate(certPem) : certPem;
+  const wanted = Array.isArray(required)
+    ? (required as readonly string[])
+    : [...(required as Sans).dns, ...(required as Sans).ips];
   const ips = new Set(info.sans.ips.map((ip) => normalizeIp(ip, "SAN")));
-  return wanted.filter((w) => (isIpAddress(w) ? !ips.has(normalizeIp(w, "required SAN")) : !dnsCovered(w, info.sans.dns)));
+  return wanted.filter((w) =>
+    isIpAddress(w) ? !ips.has(normalizeIp(w, "required SAN")) : !dnsCovered(w, info.sans.dns),
+  );
 }

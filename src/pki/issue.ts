@@ -79,7 +79,9 @@ export function keyAlgorithmOf(key: KeyObject, what: string): KeyAlgorithm {
   if (key.asymmetricKeyType === "ec") {
     if (details.namedCurve === "prime256v1") return { type: "ec", curve: "P-256" };
     if (details.namedCurve === "secp384r1") return { type: "ec", curve: "P-384" };
-    throw new KubehaError(`${what}: EC curve ${String(details.namedCurve)} is not supported (P-256 or P-384)`);
+    throw new KubehaError(
+      `${what}: EC curve ${String(details.namedCurve)} is not supported (P-256 or P-384)`,
+    );
   }
   throw new KubehaError(`${what}: ${String(key.asymmetricKeyType)} keys are not supported (RSA or ECDSA)`);
 }
@@ -98,7 +100,8 @@ export function loadCa(name: string, material: CaMaterial, now = new Date()): Lo
   } catch (err) {
     throw new InputError(`CA ${name}: key is not a PEM private key`, { cause: err });
   }
-  if (!cert.ca) throw new InputError(`CA ${name}: certificate ${cert.subject.replace(/\n/g, ", ")} is not a CA`);
+  if (!cert.ca)
+    throw new InputError(`CA ${name}: certificate ${cert.subject.replace(/\n/g, ", ")} is not a CA`);
   if (!cert.checkPrivateKey(key)) throw new InputError(`CA ${name}: the key does not match the certificate`);
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
@@ -179,13 +182,19 @@ export async function generateKey(
   rsaKeygen: RsaKeygen = "primes",
 ): Promise<{ privateKey: KeyObject; publicKey: KeyObject; pem: string }> {
   if (alg.type === "rsa") {
-    if (![2048, 3072, 4096].includes(alg.bits)) throw new InputError(`RSA key size ${alg.bits}: expected 2048, 3072 or 4096`);
+    if (![2048, 3072, 4096].includes(alg.bits))
+      throw new InputError(`RSA key size ${alg.bits}: expected 2048, 3072 or 4096`);
     const privateKey =
       rsaKeygen === "primes"
         ? await rsaFromPrimes(alg.bits)
-        : (await generateKeyPairAsync("rsa", { modulusLength: alg.bits, publicExponent: 0x10001 })).privateKey;
+        : (await generateKeyPairAsync("rsa", { modulusLength: alg.bits, publicExponent: 0x10001 }))
+            .privateKey;
     // kubeadm writes PKCS#1 ("RSA PRIVATE KEY") and SEC1 ("EC PRIVATE KEY") keys.
-    return { privateKey, publicKey: createPublicKey(privateKey), pem: privateKey.export({ type: "pkcs1", format: "pem" }).toString() };
+    return {
+      privateKey,
+      publicKey: createPublicKey(privateKey),
+      pem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    };
   }
   const namedCurve = alg.curve === "P-256" ? "prime256v1" : "secp384r1";
   const { privateKey, publicKey } = await generateKeyPairAsync("ec", { namedCurve });
@@ -193,7 +202,9 @@ export async function generateKey(
 }
 
 const generatePrimeAsync = (bits: number): Promise<bigint> =>
-  new Promise((resolve, reject) => generatePrime(bits, { bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime))));
+  new Promise((resolve, reject) =>
+    generatePrime(bits, { bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime))),
+  );
 const E = 65537n;
 
 function modInverse(a: bigint, m: bigint): bigint {
@@ -276,11 +287,14 @@ function ipBytes(ip: string): Buffer {
 }
 
 function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return critical ? der.seq(der.oid(id), der.boolean(true), der.octetString(value)) : der.seq(der.oid(id), der.octetString(value));
+  return critical
+    ? der.seq(der.oid(id), der.boolean(true), der.octetString(value))
+    : der.seq(der.oid(id), der.octetString(value));
 }
 
 function signatureAlgorithm(ca: LoadedCa): { algId: Buffer; digest: string } {
-  if (ca.keyAlgorithm.type === "rsa") return { algId: der.seq(der.oid(OID.sha256WithRSA), der.nullValue()), digest: "sha256" };
+  if (ca.keyAlgorithm.type === "rsa")
+    return { algId: der.seq(der.oid(OID.sha256WithRSA), der.nullValue()), digest: "sha256" };
   // RFC 5758: ECDSA AlgorithmIdentifiers have no parameters. Go uses SHA-384 with P-384 keys.
   return ca.keyAlgorithm.curve === "P-384"
     ? { algId: der.seq(der.oid(OID.ecdsaWithSHA384)), digest: "sha384" }
@@ -295,26 +309,39 @@ function randomSerial(): Buffer {
 }
 
 /** Validity: from a little before now (never before the CA's own), for validityDays, never past the CA's notAfter. */
-export function validityFor(ca: Pick<LoadedCa, "name" | "notBefore" | "notAfter">, now: Date, validityDays: number): { notBefore: Date; notAfter: Date } {
+export function validityFor(
+  ca: Pick<LoadedCa, "name" | "notBefore" | "notAfter">,
+  now: Date,
+  validityDays: number,
+): { notBefore: Date; notAfter: Date } {
   const floorSec = (t: number): Date => new Date(Math.floor(t / 1000) * 1000);
   const notBefore = floorSec(Math.max(now.getTime() - CLOCK_SKEW_MS, ca.notBefore.getTime()));
   const notAfter = floorSec(Math.min(now.getTime() + validityDays * 86_400_000, ca.notAfter.getTime()));
-  if (notAfter <= now) throw new KubehaError(`CA ${ca.name}: expires ${ca.notAfter.toISOString()}, too soon to issue from`);
+  if (notAfter <= now)
+    throw new KubehaError(`CA ${ca.name}: expires ${ca.notAfter.toISOString()}, too soon to issue from`);
   return { notBefore, notAfter };
 }
 
 /** Builds and signs the certificate for `publicKey`. Synchronous: the CPU work is one signature. */
 export function signCertificate(ca: LoadedCa, publicKey: KeyObject, req: CertRequest): string {
   if (req.commonName.length === 0) throw new InputError("certificate: empty common name");
-  if (req.extKeyUsages.length === 0) throw new InputError(`certificate ${req.commonName}: no extended key usage`);
-  const { notBefore, notAfter } = validityFor(ca, req.now ?? new Date(), req.validityDays ?? DEFAULT_VALIDITY_DAYS);
+  if (req.extKeyUsages.length === 0)
+    throw new InputError(`certificate ${req.commonName}: no extended key usage`);
+  const { notBefore, notAfter } = validityFor(
+    ca,
+    req.now ?? new Date(),
+    req.validityDays ?? DEFAULT_VALIDITY_DAYS,
+  );
   const sigAlg = signatureAlgorithm(ca);
   const spki = publicKey.export({ type: "spki", format: "der" });
   const leafAlg = keyAlgorithmOf(publicKey, `certificate ${req.commonName}`);
 
   // Subject: O before CN, as Go's pkix.Name orders them; one RDN per value.
   const rdn = (id: string, value: string): Buffer => der.set(der.seq(der.oid(id), der.utf8(value)));
-  const subject = der.seq(...(req.organizations ?? []).map((o) => rdn(OID.organization, o)), rdn(OID.commonName, req.commonName));
+  const subject = der.seq(
+    ...(req.organizations ?? []).map((o) => rdn(OID.organization, o)),
+    rdn(OID.commonName, req.commonName),
+  );
 
   // keyUsage: digitalSignature (0), and keyEncipherment (2) for RSA keys only.
   const keyUsage = der.namedBits(leafAlg.type === "rsa" ? [0, 2] : [0]);
@@ -359,7 +386,12 @@ export interface IssuedPair {
 }
 
 /** A new key (by default the CA's algorithm and size) and its certificate. */
-export async function issue(ca: LoadedCa, req: CertRequest, keyAlgorithm: KeyAlgorithm = ca.keyAlgorithm, rsaKeygen?: RsaKeygen): Promise<IssuedPair> {
+export async function issue(
+  ca: LoadedCa,
+  req: CertRequest,
+  keyAlgorithm: KeyAlgorithm = ca.keyAlgorithm,
+  rsaKeygen?: RsaKeygen,
+): Promise<IssuedPair> {
   const key = await generateKey(keyAlgorithm, rsaKeygen);
   return { certPem: signCertificate(ca, key.publicKey, req), keyPem: key.pem };
 }

@@ -46,12 +46,25 @@ export function renderKubeconfig(input: KubeconfigInput): string {
   const context = `${input.user}@${cluster}`;
   const doc = {
     apiVersion: "v1",
-    clusters: [{ cluster: { "certificate-authority-data": b64(input.caPem), server: checkServerUrl(input.server) }, name: cluster }],
+    clusters: [
+      {
+        cluster: { "certificate-authority-data": b64(input.caPem), server: checkServerUrl(input.server) },
+        name: cluster,
+      },
+    ],
     contexts: [{ context: { cluster, user: input.user }, name: context }],
     "current-context": context,
     kind: "Config",
     preferences: {},
-    users: [{ name: input.user, user: { "client-certificate-data": b64(input.clientCertPem), "client-key-data": b64(input.clientKeyPem) } }],
+    users: [
+      {
+        name: input.user,
+        user: {
+          "client-certificate-data": b64(input.clientCertPem),
+          "client-key-data": b64(input.clientKeyPem),
+        },
+      },
+    ],
   };
   return stringify(doc, { lineWidth: 0, indentSeq: false });
 }
@@ -75,16 +88,29 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 function namedEntry(list: unknown, name: string | undefined, kind: string, file: string): Obj | undefined {
   if (!Array.isArray(list)) return undefined;
   const entries = list.filter(isObj);
-  const found = name === undefined ? (entries.length === 1 ? entries[0] : undefined) : entries.find((e) => e.name === name);
-  if (name !== undefined && !found) throw new InputError(`${file}: ${kind} ${JSON.stringify(name)} is not defined`);
+  const found =
+    name === undefined
+      ? entries.length === 1
+        ? entries[0]
+        : undefined
+      : entries.find((e) => e.name === name);
+  if (name !== undefined && !found)
+    throw new InputError(`${file}: ${kind} ${JSON.stringify(name)} is not defined`);
   return found;
 }
 
-function material(obj: Obj, dataKey: string, fileKey: string, baseDir: string | undefined): Material | undefined {
+function material(
+  obj: Obj,
+  dataKey: string,
+  fileKey: string,
+  baseDir: string | undefined,
+): Material | undefined {
   const data = obj[dataKey];
-  if (typeof data === "string" && data.length > 0) return { pem: Buffer.from(data, "base64").toString("utf8") };
+  if (typeof data === "string" && data.length > 0)
+    return { pem: Buffer.from(data, "base64").toString("utf8") };
   const file = obj[fileKey];
-  if (typeof file === "string" && file.length > 0) return { file: baseDir && !posix.isAbsolute(file) ? posix.resolve(baseDir, file) : file };
+  if (typeof file === "string" && file.length > 0)
+    return { file: baseDir && !posix.isAbsolute(file) ? posix.resolve(baseDir, file) : file };
   return undefined;
 }
 
@@ -92,13 +118,20 @@ function material(obj: Obj, dataKey: string, fileKey: string, baseDir: string | 
  * Reads a kubeconfig's current context (or its only one): server, CA and client credentials.
  * `file` names it in errors; relative paths inside are resolved against `baseDir`.
  */
-export function parseKubeconfig(text: string, options: { file?: string; baseDir?: string } = {}): KubeconfigInfo {
+export function parseKubeconfig(
+  text: string,
+  options: { file?: string; baseDir?: string } = {},
+): KubeconfigInfo {
   const file = options.file ?? "kubeconfig";
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) throw new InputError(`${file}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  if (doc.errors.length > 0)
+    throw new InputError(`${file}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
   const root: unknown = doc.toJS();
   if (!isObj(root)) throw new InputError(`${file}: not a kubeconfig (expected a mapping)`);
-  const currentContext = typeof root["current-context"] === "string" && root["current-context"] !== "" ? root["current-context"] : undefined;
+  const currentContext =
+    typeof root["current-context"] === "string" && root["current-context"] !== ""
+      ? root["current-context"]
+      : undefined;
   const ctxEntry = namedEntry(root.contexts, currentContext, "context", file);
   const ctx = ctxEntry && isObj(ctxEntry.context) ? ctxEntry.context : undefined;
   const clusterName = typeof ctx?.cluster === "string" ? ctx.cluster : undefined;
@@ -106,7 +139,8 @@ export function parseKubeconfig(text: string, options: { file?: string; baseDir?
   const clusterEntry = namedEntry(root.clusters, clusterName, "cluster", file);
   const cluster = clusterEntry && isObj(clusterEntry.cluster) ? clusterEntry.cluster : undefined;
   if (!clusterEntry || !cluster) throw new InputError(`${file}: no cluster for the current context`);
-  if (typeof cluster.server !== "string") throw new InputError(`${file}: cluster ${String(clusterEntry.name)} has no server`);
+  if (typeof cluster.server !== "string")
+    throw new InputError(`${file}: cluster ${String(clusterEntry.name)} has no server`);
   const userEntry = namedEntry(root.users, userName, "user", file);
   const user = userEntry && isObj(userEntry.user) ? userEntry.user : undefined;
   return {
@@ -115,7 +149,9 @@ export function parseKubeconfig(text: string, options: { file?: string; baseDir?
     userName: typeof userEntry?.name === "string" ? userEntry.name : userName,
     server: cluster.server,
     ca: material(cluster, "certificate-authority-data", "certificate-authority", options.baseDir),
-    clientCert: user ? material(user, "client-certificate-data", "client-certificate", options.baseDir) : undefined,
+    clientCert: user
+      ? material(user, "client-certificate-data", "client-certificate", options.baseDir)
+      : undefined,
     clientKey: user ? material(user, "client-key-data", "client-key", options.baseDir) : undefined,
   };
 }
@@ -125,11 +161,16 @@ export function parseKubeconfig(text: string, options: { file?: string; baseDir?
  * unless `cluster` names another. Only that scalar's text changes; comments, ordering, quoting
  * and indentation elsewhere are kept byte for byte.
  */
-export function setServer(text: string, url: string, options: { cluster?: string; file?: string } = {}): string {
+export function setServer(
+  text: string,
+  url: string,
+  options: { cluster?: string; file?: string } = {},
+): string {
   const file = options.file ?? "kubeconfig";
   const server = checkServerUrl(url);
   const doc: Document = parseDocument(text, { keepSourceTokens: true });
-  if (doc.errors.length > 0) throw new InputError(`${file}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  if (doc.errors.length > 0)
+    throw new InputError(`${file}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
   const info = parseKubeconfig(text, { file });
   const target = options.cluster ?? info.clusterName;
 

@@ -4,7 +4,15 @@
  * caller writes (or shows, for `plan`).
  */
 import { InputError, wrap } from "../errors.js";
-import { generateKey, loadCa, signCertificate, type CaMaterial, type KeyAlgorithm, type LoadedCa, type RsaKeygen } from "./issue.js";
+import {
+  generateKey,
+  loadCa,
+  signCertificate,
+  type CaMaterial,
+  type KeyAlgorithm,
+  type LoadedCa,
+  type RsaKeygen,
+} from "./issue.js";
 import { publicKeyMatches } from "./inspect.js";
 import { renderKubeconfig, serverUrl, checkServerUrl } from "./kubeconfig.js";
 import { apiserverSans, etcdSans, type Sans } from "./sans.js";
@@ -91,7 +99,8 @@ export function planNodePki(input: NodePkiInput): IssuePlanItem[] {
   const port = input.cluster.securePort ?? 6443;
   const servers: Record<ServerRole, string> = {
     endpoint: checkServerUrl(
-      input.servers?.endpoint ?? serverUrl(input.loadBalancer.dnsName ?? input.loadBalancer.address, input.loadBalancer.port),
+      input.servers?.endpoint ??
+        serverUrl(input.loadBalancer.dnsName ?? input.loadBalancer.address, input.loadBalancer.port),
       "servers.endpoint",
     ),
     local: checkServerUrl(input.servers?.local ?? serverUrl(input.node.address, port), "servers.local"),
@@ -115,34 +124,33 @@ export function planNodePki(input: NodePkiInput): IssuePlanItem[] {
     input.organizationOverrides?.[id] ?? resolveByVersion(byVersion, version);
   const wanted = (id: string): boolean => input.only === undefined || input.only.includes(id);
 
-  const certs = CERT_SPECS.filter((s) => wanted(s.name)).map(
-    (s): IssuePlanItem => ({
-      id: s.name,
-      ca: s.ca,
-      commonName: fillName(s.commonName, nodeName),
-      organizations: orgs(s.name, s.organizations),
-      extKeyUsages: s.extKeyUsages,
-      sans: sanSets[s.sans](),
-      output: { kind: "pair", baseName: s.baseName },
-    }),
-  );
+  const certs = CERT_SPECS.filter((s) => wanted(s.name)).map((s): IssuePlanItem => ({
+    id: s.name,
+    ca: s.ca,
+    commonName: fillName(s.commonName, nodeName),
+    organizations: orgs(s.name, s.organizations),
+    extKeyUsages: s.extKeyUsages,
+    sans: sanSets[s.sans](),
+    output: { kind: "pair", baseName: s.baseName },
+  }));
   const kubeconfigs = kubeconfigSpecsFor(version)
     .filter((k: KubeconfigSpec) => wanted(k.file))
-    .map(
-      (k): IssuePlanItem => ({
-        id: k.file,
-        ca: "ca",
-        commonName: fillName(k.user, nodeName),
-        organizations: orgs(k.file, k.organizations),
-        extKeyUsages: ["clientAuth"],
-        sans: { dns: [], ips: [] },
-        output: { kind: "kubeconfig", file: k.file, server: servers[k.server] },
-      }),
-    );
+    .map((k): IssuePlanItem => ({
+      id: k.file,
+      ca: "ca",
+      commonName: fillName(k.user, nodeName),
+      organizations: orgs(k.file, k.organizations),
+      extKeyUsages: ["clientAuth"],
+      sans: { dns: [], ips: [] },
+      output: { kind: "kubeconfig", file: k.file, server: servers[k.server] },
+    }));
   if (input.only) {
     const known = new Set([...certs, ...kubeconfigs].map((i) => i.id));
     const unknown = input.only.filter((o) => !known.has(o));
-    if (unknown.length > 0) throw new InputError(`only: unknown certificate or kubeconfig ${unknown.map((u) => JSON.stringify(u)).join(", ")}`);
+    if (unknown.length > 0)
+      throw new InputError(
+        `only: unknown certificate or kubeconfig ${unknown.map((u) => JSON.stringify(u)).join(", ")}`,
+      );
   }
   return [...certs, ...kubeconfigs];
 }
@@ -237,7 +245,10 @@ export function sharedPki(material: SharedMaterial, now?: Date): FileSet {
   }
   const files: FileSet = new Map();
   for (const f of SHARED_FILES) {
-    files.set(`${PKI_DIR}/${f.path}`, { content: content.get(f.path)!, mode: f.secret ? KEY_MODE : CERT_MODE });
+    files.set(`${PKI_DIR}/${f.path}`, {
+      content: content.get(f.path)!,
+      mode: f.secret ? KEY_MODE : CERT_MODE,
+    });
   }
   return files;
 }

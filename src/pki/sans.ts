@@ -71,10 +71,13 @@ export function serviceIps(serviceCidr: string, field = "serviceCidr"): string[]
     .map((c) => c.trim())
     .filter((c) => c.length > 0);
   if (cidrs.length === 0) throw new InputError(`${field}: empty; expected a CIDR such as 10.96.0.0/12`);
-  if (cidrs.length > 2) throw new InputError(`${field}: ${JSON.stringify(serviceCidr)} has more than two CIDRs`);
+  if (cidrs.length > 2)
+    throw new InputError(`${field}: ${JSON.stringify(serviceCidr)} has more than two CIDRs`);
   const ips = cidrs.map((cidr) => firstAddress(cidr, field));
   if (ips.length === 2 && ipaddr.parse(ips[0]!).kind() === ipaddr.parse(ips[1]!).kind()) {
-    throw new InputError(`${field}: ${JSON.stringify(serviceCidr)}: dual-stack needs one IPv4 and one IPv6 CIDR`);
+    throw new InputError(
+      `${field}: ${JSON.stringify(serviceCidr)}: dual-stack needs one IPv4 and one IPv6 CIDR`,
+    );
   }
   return ips;
 }
@@ -82,10 +85,12 @@ export function serviceIps(serviceCidr: string, field = "serviceCidr"): string[]
 function firstAddress(cidr: string, field: string): string {
   const isV4 = ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr);
   const isV6 = !isV4 && cidr.includes(":") && ipaddr.IPv6.isValidCIDR(cidr);
-  if (!isV4 && !isV6) throw new InputError(`${field}: ${JSON.stringify(cidr)} is not a CIDR such as 10.96.0.0/12`);
+  if (!isV4 && !isV6)
+    throw new InputError(`${field}: ${JSON.stringify(cidr)} is not a CIDR such as 10.96.0.0/12`);
   const [, bits] = ipaddr.parseCIDR(cidr);
   const width = isV4 ? 32 : 128;
-  if (width - bits < 2) throw new InputError(`${field}: ${JSON.stringify(cidr)} is too small for a service range`);
+  if (width - bits < 2)
+    throw new InputError(`${field}: ${JSON.stringify(cidr)} is too small for a service range`);
   const network = isV4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
   const bytes = network.toByteArray();
   // network + 1, with carry (a /n network address ends in zero bits, so no carry in practice).
@@ -127,7 +132,12 @@ export function apiserverSans(facts: ApiserverSanFacts): Sans {
   const domain = normalizeDnsName(facts.clusterDomain ?? "cluster.local", "clusterDomain");
 
   dns.add(normalizeDnsName(facts.nodeName, "nodeName"));
-  for (const n of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${domain}`]) {
+  for (const n of [
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    `kubernetes.default.svc.${domain}`,
+  ]) {
     dns.add(n);
   }
   for (const ip of serviceIps(facts.serviceCidr)) ips.add(ip);

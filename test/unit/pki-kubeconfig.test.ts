@@ -36,8 +36,17 @@ users:
 
 describe("kubeconfig", () => {
   it("renders kubeadm's layout and reads back what it rendered", () => {
-    const text = renderKubeconfig({ server: "https://api.example.com:6443", caPem: CA, user: "kubernetes-admin", clientCertPem: CERT, clientKeyPem: KEY });
-    assert.match(text, /^apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: \S+\n    server: https:\/\/api.example.com:6443\n  name: kubernetes\n/);
+    const text = renderKubeconfig({
+      server: "https://api.example.com:6443",
+      caPem: CA,
+      user: "kubernetes-admin",
+      clientCertPem: CERT,
+      clientKeyPem: KEY,
+    });
+    assert.match(
+      text,
+      /^apiVersion: v1\nclusters:\n- cluster:\n {4}certificate-authority-data: \S+\n {4}server: https:\/\/api.example.com:6443\n {2}name: kubernetes\n/,
+    );
     assert.match(text, /\ncurrent-context: kubernetes-admin@kubernetes\nkind: Config\n/);
     assert.deepEqual(parseKubeconfig(text), {
       contextName: "kubernetes-admin@kubernetes",
@@ -51,7 +60,10 @@ describe("kubeconfig", () => {
   });
 
   it("reads file references, resolving relative paths against the kubeconfig's directory", () => {
-    const text = KUBELET_CONF.replace("client-key: /var/lib/kubelet/pki/kubelet-client-current.pem", "client-key: pki/key.pem");
+    const text = KUBELET_CONF.replace(
+      "client-key: /var/lib/kubelet/pki/kubelet-client-current.pem",
+      "client-key: pki/key.pem",
+    );
     const kc = parseKubeconfig(text, { baseDir: "/etc/kubernetes" });
     assert.equal(kc.server, "https://10.0.0.11:6443");
     assert.deepEqual(kc.clientCert, { file: "/var/lib/kubelet/pki/kubelet-client-current.pem" });
@@ -65,7 +77,9 @@ describe("kubeconfig", () => {
     const afterLines = out.split("\n");
     assert.equal(afterLines.length, before.length);
     const changed = before.flatMap((line, i) => (line === afterLines[i] ? [] : [[line, afterLines[i]]]));
-    assert.deepEqual(changed, [["    server: https://10.0.0.11:6443", "    server: https://api.example.com:6443"]]);
+    assert.deepEqual(changed, [
+      ["    server: https://10.0.0.11:6443", "    server: https://api.example.com:6443"],
+    ]);
     assert.equal(parseKubeconfig(out).server, "https://api.example.com:6443");
   });
 
@@ -76,8 +90,14 @@ describe("kubeconfig", () => {
   });
 
   it("refuses a server that is not an https URL, and a cluster that is not there", () => {
-    assert.throws(() => setServer(KUBELET_CONF, "http://10.0.0.20:6443"), (e: unknown) => e instanceof InputError && /must be an https/.test(e.message));
-    assert.throws(() => setServer(KUBELET_CONF, "https://x:1", { cluster: "nope", file: "/etc/kubernetes/kubelet.conf" }), /\/etc\/kubernetes\/kubelet.conf: cluster "nope" has no server to change/);
+    assert.throws(
+      () => setServer(KUBELET_CONF, "http://10.0.0.20:6443"),
+      (e: unknown) => e instanceof InputError && /must be an https/.test(e.message),
+    );
+    assert.throws(
+      () => setServer(KUBELET_CONF, "https://x:1", { cluster: "nope", file: "/etc/kubernetes/kubelet.conf" }),
+      /\/etc\/kubernetes\/kubelet.conf: cluster "nope" has no server to change/,
+    );
     assert.throws(() => parseKubeconfig("a: [", { file: "admin.conf" }), /admin.conf: not valid YAML/);
   });
 

@@ -14,7 +14,14 @@ const base: ApiserverSanFacts = {
 describe("apiserver SANs", () => {
   it("IPv4: hostname, the kubernetes names, first service IP, own address, the LB's address and name", () => {
     assert.deepEqual(apiserverSans(base), {
-      dns: ["master-2", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "api.example.com"],
+      dns: [
+        "master-2",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "api.example.com",
+      ],
       ips: ["10.96.0.1", "10.0.0.12", "10.0.0.20"],
     });
   });
@@ -51,7 +58,14 @@ describe("apiserver SANs", () => {
   it("extra SANs are sorted into DNS and IP, normalised and de-duplicated", () => {
     const sans = apiserverSans({
       ...base,
-      extraSans: ["API.Example.com", "10.0.0.20", "*.apps.example.com", "192.168.1.1", "kubernetes", "fd00:0::1"],
+      extraSans: [
+        "API.Example.com",
+        "10.0.0.20",
+        "*.apps.example.com",
+        "192.168.1.1",
+        "kubernetes",
+        "fd00:0::1",
+      ],
     });
     assert.deepEqual(sans.dns.slice(5), ["api.example.com", "*.apps.example.com"]);
     assert.deepEqual(sans.ips, ["10.96.0.1", "10.0.0.12", "10.0.0.20", "192.168.1.1", "fd00::1"]);
@@ -87,8 +101,14 @@ describe("apiserver SANs", () => {
       [{ serviceCidr: "" }, /^serviceCidr: empty/],
       [{ advertiseAddress: "10.0.0" }, /^advertiseAddress: "10.0.0" is not an IP address/],
       [{ nodeName: "Master_2" }, /^nodeName: "Master_2" is not a valid DNS name/],
-      [{ loadBalancer: { address: "lb.example.com" } }, /^loadBalancer.address: "lb.example.com" is not an IP address/],
-      [{ extraSans: ["ok.example.com", "bad name"] } as never, /^extraSans\[1\]: "bad name" is not a valid DNS name/],
+      [
+        { loadBalancer: { address: "lb.example.com" } },
+        /^loadBalancer.address: "lb.example.com" is not an IP address/,
+      ],
+      [
+        { extraSans: ["ok.example.com", "bad name"] } as never,
+        /^extraSans\[1\]: "bad name" is not a valid DNS name/,
+      ],
       [{ clusterDomain: "-bad" } as never, /^clusterDomain: /],
     ];
     for (const [patch, message] of cases) {
@@ -138,6 +158,9 @@ describe("specs", () => {
     }
   });
   it("rejects a version that is not one", () => {
-    assert.throws(() => parseMinorVersion("latest"), /kubernetesVersion: "latest" is not a Kubernetes version/);
+    assert.throws(
+      () => parseMinorVersion("latest"),
+      /kubernetesVersion: "latest" is not a Kubernetes version/,
+    );
   });
 });

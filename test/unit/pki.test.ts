@@ -16,11 +16,18 @@ import { promisify } from "node:util";
 import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "../../src/pki/inspect.js";
 import { generateKey, issue, loadCa, tbsFields, type CaMaterial } from "../../src/pki/issue.js";
 import { parseKubeconfig } from "../../src/pki/kubeconfig.js";
-import { planNodePki, renderNodePki, sharedPki, type FileSet, type NodePkiInput } from "../../src/pki/render.js";
+import {
+  planNodePki,
+  renderNodePki,
+  sharedPki,
+  type FileSet,
+  type NodePkiInput,
+} from "../../src/pki/render.js";
 import type { CaName } from "../../src/pki/specs.js";
 
 const execFile = promisify(execFileCb);
-const openssl = (...args: string[]): string => execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const openssl = (...args: string[]): string =>
+  execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const hasKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
 
 const work = mkdtempSync(join(tmpdir(), "kubeha-pki-test-"));
@@ -33,9 +40,26 @@ function opensslCa(dir: string, cn: string, kind: KeyKind, days = 3650): CaMater
   mkdirSync(dir, { recursive: true });
   const key = join(dir, `${cn}.key`);
   const crt = join(dir, `${cn}.crt`);
-  const keyArgs = kind === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-  openssl("req", "-x509", ...keyArgs, "-nodes", "-keyout", key, "-out", crt, "-subj", `/CN=${cn}`, "-days", String(days),
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
+  const keyArgs =
+    kind === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+  openssl(
+    "req",
+    "-x509",
+    ...keyArgs,
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    crt,
+    "-subj",
+    `/CN=${cn}`,
+    "-days",
+    String(days),
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
+  );
   return { certPem: readFileSync(crt, "utf8"), keyPem: readFileSync(key, "utf8"), certFile: crt };
 }
 
@@ -56,7 +80,11 @@ function writeFiles(dir: string, files: FileSet): void {
 
 const input = (cas: Record<CaName, CaMaterial>, version = "v1.30.4"): NodePkiInput => ({
   node: { name: "master-2", address: "10.0.0.12" },
-  cluster: { kubernetesVersion: version, serviceCidr: "172.24.0.0/16,fd00:10:96::/112", clusterDomain: "k8s.example" },
+  cluster: {
+    kubernetesVersion: version,
+    serviceCidr: "172.24.0.0/16,fd00:10:96::/112",
+    clusterDomain: "k8s.example",
+  },
   loadBalancer: { address: "10.0.0.20", dnsName: "api.example.com", port: 6443 },
   otherNodes: [
     { name: "master-1", address: "10.0.0.11" },
@@ -125,20 +153,38 @@ for (const kind of ["rsa", "ec"] as const) {
         }
         // ...and not against another CA.
         const other = item.ca === "etcd-ca" ? "ca" : "etcd-ca";
-        assert.equal(spawnSync("openssl", ["verify", "-CAfile", cas[other].certFile, crt]).status !== 0, true);
+        assert.equal(
+          spawnSync("openssl", ["verify", "-CAfile", cas[other].certFile, crt]).status !== 0,
+          true,
+        );
         assert.deepEqual(verifyChain(readFileSync(crt, "utf8"), cas[item.ca].certPem), { ok: true });
         assert.equal(verifyChain(readFileSync(crt, "utf8"), cas[other].certPem).ok, false);
       });
 
       it(`${base}: subject, key usages and extensions as openssl prints them`, () => {
         const crt = join(out, "pki", `${base}.crt`);
-        const subject = openssl("x509", "-in", crt, "-noout", "-subject", "-nameopt", "sep_comma_plus_space,space_eq,sname").trim();
+        const subject = openssl(
+          "x509",
+          "-in",
+          crt,
+          "-noout",
+          "-subject",
+          "-nameopt",
+          "sep_comma_plus_space,space_eq,sname",
+        ).trim();
         const expected = [...item.organizations.map((o) => `O = ${o}`), `CN = ${item.commonName}`].join(", ");
         assert.equal(subject, `subject=${expected}`);
         const text = openssl("x509", "-in", crt, "-noout", "-text");
         assert.match(text, /X509v3 Key Usage: critical\n\s+(.+)\n/);
-        assert.equal(/X509v3 Key Usage: critical\n\s+(.+)\n/.exec(text)![1], kind === "rsa" ? "Digital Signature, Key Encipherment" : "Digital Signature");
-        const eku = item.extKeyUsages.map((u) => (u === "serverAuth" ? "TLS Web Server Authentication" : "TLS Web Client Authentication")).join(", ");
+        assert.equal(
+          /X509v3 Key Usage: critical\n\s+(.+)\n/.exec(text)![1],
+          kind === "rsa" ? "Digital Signature, Key Encipherment" : "Digital Signature",
+        );
+        const eku = item.extKeyUsages
+          .map((u) =>
+            u === "serverAuth" ? "TLS Web Server Authentication" : "TLS Web Client Authentication",
+          )
+          .join(", ");
         assert.equal(/X509v3 Extended Key Usage: ?\n\s+(.+)\n/.exec(text)![1], eku);
         assert.match(text, /X509v3 Basic Constraints: critical\n\s+CA:FALSE/);
         assert.match(text, /X509v3 Subject Key Identifier: ?\n\s+[0-9A-F:]{59}\n/);
@@ -147,7 +193,11 @@ for (const kind of ["rsa", "ec"] as const) {
         const info = inspectCertificate(readFileSync(crt, "utf8"));
         const caInfo = inspectCertificate(cas[item.ca].certPem);
         assert.equal(info.aki, caInfo.ski);
-        assert.ok(tbsFields(new X509Certificate(readFileSync(crt)).raw).issuer.equals(tbsFields(new X509Certificate(cas[item.ca].certPem).raw).subject));
+        assert.ok(
+          tbsFields(new X509Certificate(readFileSync(crt)).raw).issuer.equals(
+            tbsFields(new X509Certificate(cas[item.ca].certPem).raw).subject,
+          ),
+        );
         assert.equal(info.serial.length, 32, "a 128-bit serial");
         assert.ok(parseInt(info.serial[0]!, 16) < 8, "positive serial");
       });
@@ -161,7 +211,11 @@ for (const kind of ["rsa", "ec"] as const) {
         assert.equal(checkIp(crt, "10.0.0.11"), false, "another master's address");
         assert.equal(checkIp(crt, "fd00:10:96::2"), false);
         assert.deepEqual(sansCover(readFileSync(crt, "utf8"), item.sans), []);
-        if (item.sans.dns.length > 0) assert.deepEqual(sansCover(readFileSync(crt, "utf8"), ["10.0.0.11", "master-1"]), ["10.0.0.11", "master-1"]);
+        if (item.sans.dns.length > 0)
+          assert.deepEqual(sansCover(readFileSync(crt, "utf8"), ["10.0.0.11", "master-1"]), [
+            "10.0.0.11",
+            "master-1",
+          ]);
       });
 
       it(`${base}: the key matches the certificate (kubeha and openssl agree)`, () => {
@@ -170,7 +224,10 @@ for (const kind of ["rsa", "ec"] as const) {
         assert.ok(keyMatchesCert(readFileSync(key, "utf8"), readFileSync(crt, "utf8")));
         if (kind === "rsa") assert.match(openssl("rsa", "-check", "-noout", "-in", key), /RSA key ok/);
         else assert.match(openssl("ec", "-check", "-noout", "-in", key), /^$/);
-        assert.equal(openssl("pkey", "-in", key, "-pubout"), openssl("x509", "-in", crt, "-noout", "-pubkey"));
+        assert.equal(
+          openssl("pkey", "-in", key, "-pubout"),
+          openssl("x509", "-in", crt, "-noout", "-pubkey"),
+        );
         const otherKey = join(out, "pki", base === "apiserver" ? "front-proxy-client.key" : "apiserver.key");
         assert.equal(keyMatchesCert(readFileSync(otherKey, "utf8"), readFileSync(crt, "utf8")), false);
       });
@@ -179,7 +236,14 @@ for (const kind of ["rsa", "ec"] as const) {
     it("the apiserver certificate has exactly the computed SANs", () => {
       const info = inspectCertificate(files.get("pki/apiserver.crt")!.content);
       assert.deepEqual(info.sans, {
-        dns: ["master-2", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.k8s.example", "api.example.com"],
+        dns: [
+          "master-2",
+          "kubernetes",
+          "kubernetes.default",
+          "kubernetes.default.svc",
+          "kubernetes.default.svc.k8s.example",
+          "api.example.com",
+        ],
         ips: ["172.24.0.1", "fd00:10:96::1", "10.0.0.12", "10.0.0.20"],
       });
       assert.equal(info.subject.commonName, "kube-apiserver");
@@ -188,11 +252,27 @@ for (const kind of ["rsa", "ec"] as const) {
 
     it("kubeconfigs: user, organisation, server, CA and an embedded pair that matches and verifies", () => {
       const expected: Record<string, { user: string; o: string[]; server: string }> = {
-        "admin.conf": { user: "kubernetes-admin", o: ["kubeadm:cluster-admins"], server: "https://api.example.com:6443" },
-        "super-admin.conf": { user: "kubernetes-super-admin", o: ["system:masters"], server: "https://api.example.com:6443" },
-        "controller-manager.conf": { user: "system:kube-controller-manager", o: [], server: "https://10.0.0.12:6443" },
+        "admin.conf": {
+          user: "kubernetes-admin",
+          o: ["kubeadm:cluster-admins"],
+          server: "https://api.example.com:6443",
+        },
+        "super-admin.conf": {
+          user: "kubernetes-super-admin",
+          o: ["system:masters"],
+          server: "https://api.example.com:6443",
+        },
+        "controller-manager.conf": {
+          user: "system:kube-controller-manager",
+          o: [],
+          server: "https://10.0.0.12:6443",
+        },
         "scheduler.conf": { user: "system:kube-scheduler", o: [], server: "https://10.0.0.12:6443" },
-        "kubelet.conf": { user: "system:node:master-2", o: ["system:nodes"], server: "https://api.example.com:6443" },
+        "kubelet.conf": {
+          user: "system:node:master-2",
+          o: ["system:nodes"],
+          server: "https://api.example.com:6443",
+        },
       };
       for (const [file, want] of Object.entries(expected)) {
         const kc = parseKubeconfig(files.get(file)!.content, { file });
@@ -212,7 +292,9 @@ for (const kind of ["rsa", "ec"] as const) {
     it("inspect reads what openssl reads", () => {
       const pem = files.get("pki/etcd/server.crt")!.content;
       const info = inspectCertificate(pem);
-      const serial = openssl("x509", "-noout", "-serial", "-in", join(out, "pki/etcd/server.crt")).trim().replace("serial=", "");
+      const serial = openssl("x509", "-noout", "-serial", "-in", join(out, "pki/etcd/server.crt"))
+        .trim()
+        .replace("serial=", "");
       assert.equal(info.serial, serial);
       assert.equal(info.isCA, false);
       assert.equal(info.issuer.commonName, "etcd-ca");
@@ -223,40 +305,50 @@ for (const kind of ["rsa", "ec"] as const) {
       else assert.equal(info.curve, "P-256");
     });
 
-    it("Go's TLS (kubectl) accepts the apiserver cert by node address and LB name, rejects another master's address", { skip: !hasKubectl && "kubectl not installed" }, async () => {
-      // Loopback aliases stand in for the node (127.0.0.2) and another master (127.0.0.3).
-      const local = await renderNodePki({
-        ...input(cas),
-        node: { name: "master-2", address: "127.0.0.2" },
-        otherNodes: [{ name: "master-1", address: "127.0.0.3" }],
-        only: ["apiserver"],
-      });
-      const server = createServer(
-        { cert: local.get("pki/apiserver.crt")!.content, key: local.get("pki/apiserver.key")!.content },
-        (_req, res) => res.end("ok"),
-      );
-      await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
-      const port = (server.address() as AddressInfo).port;
-      const kubectl = async (host: string, tlsName?: string): Promise<{ ok: boolean; stderr: string }> => {
-        const args = ["--kubeconfig=/dev/null", "--token=kubeha-test", `--server=https://${host}:${port}`, `--certificate-authority=${cas.ca.certFile}`, "--request-timeout=5s"];
-        if (tlsName) args.push(`--tls-server-name=${tlsName}`);
+    it(
+      "Go's TLS (kubectl) accepts the apiserver cert by node address and LB name, rejects another master's address",
+      { skip: !hasKubectl && "kubectl not installed" },
+      async () => {
+        // Loopback aliases stand in for the node (127.0.0.2) and another master (127.0.0.3).
+        const local = await renderNodePki({
+          ...input(cas),
+          node: { name: "master-2", address: "127.0.0.2" },
+          otherNodes: [{ name: "master-1", address: "127.0.0.3" }],
+          only: ["apiserver"],
+        });
+        const server = createServer(
+          { cert: local.get("pki/apiserver.crt")!.content, key: local.get("pki/apiserver.key")!.content },
+          (_req, res) => res.end("ok"),
+        );
+        await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+        const port = (server.address() as AddressInfo).port;
+        const kubectl = async (host: string, tlsName?: string): Promise<{ ok: boolean; stderr: string }> => {
+          const args = [
+            "--kubeconfig=/dev/null",
+            "--token=kubeha-test",
+            `--server=https://${host}:${port}`,
+            `--certificate-authority=${cas.ca.certFile}`,
+            "--request-timeout=5s",
+          ];
+          if (tlsName) args.push(`--tls-server-name=${tlsName}`);
+          try {
+            await execFile("kubectl", [...args, "get", "--raw", "/healthz"], { timeout: 20_000 });
+            return { ok: true, stderr: "" };
+          } catch (err) {
+            return { ok: false, stderr: String((err as { stderr?: string }).stderr) };
+          }
+        };
         try {
-          await execFile("kubectl", [...args, "get", "--raw", "/healthz"], { timeout: 20_000 });
-          return { ok: true, stderr: "" };
-        } catch (err) {
-          return { ok: false, stderr: String((err as { stderr?: string }).stderr) };
+          assert.deepEqual(await kubectl("127.0.0.2"), { ok: true, stderr: "" });
+          assert.deepEqual(await kubectl("127.0.0.2", "api.example.com"), { ok: true, stderr: "" });
+          const wrong = await kubectl("127.0.0.3");
+          assert.equal(wrong.ok, false);
+          assert.match(wrong.stderr, /x509: certificate is valid for .*not 127\.0\.0\.3/);
+        } finally {
+          server.close();
         }
-      };
-      try {
-        assert.deepEqual(await kubectl("127.0.0.2"), { ok: true, stderr: "" });
-        assert.deepEqual(await kubectl("127.0.0.2", "api.example.com"), { ok: true, stderr: "" });
-        const wrong = await kubectl("127.0.0.3");
-        assert.equal(wrong.ok, false);
-        assert.match(wrong.stderr, /x509: certificate is valid for .*not 127\.0\.0\.3/);
-      } finally {
-        server.close();
-      }
-    });
+      },
+    );
   });
 }
 
@@ -272,7 +364,10 @@ describe("key generation", () => {
       const file = join(work, `gen-${bits}-${how}.key`);
       writeFileSync(file, key.pem);
       assert.match(openssl("rsa", "-check", "-noout", "-in", file), /RSA key ok/);
-      assert.match(openssl("rsa", "-text", "-noout", "-in", file), new RegExp(`Private-Key: \\(${bits} bit, 2 primes\\)[\\s\\S]*publicExponent: 65537`));
+      assert.match(
+        openssl("rsa", "-text", "-noout", "-in", file),
+        new RegExp(`Private-Key: \\(${bits} bit, 2 primes\\)[\\s\\S]*publicExponent: 65537`),
+      );
     });
   }
   it("EC P-256: SEC1 PEM", async () => {
@@ -281,7 +376,10 @@ describe("key generation", () => {
     assert.equal(key.privateKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
   });
   it("refuses an RSA size kubeadm does not use", async () => {
-    await assert.rejects(generateKey({ type: "rsa", bits: 1024 }), /RSA key size 1024: expected 2048, 3072 or 4096/);
+    await assert.rejects(
+      generateKey({ type: "rsa", bits: 1024 }),
+      /RSA key size 1024: expected 2048, 3072 or 4096/,
+    );
   });
 });
 
@@ -299,7 +397,9 @@ describe("validity", () => {
 
     const long = loadCa("ca", opensslCa(join(work, "long"), "long-ca", "rsa", 3650));
     const now = new Date();
-    const year = inspectCertificate((await issue(long, { commonName: "y", extKeyUsages: ["clientAuth"], now })).certPem);
+    const year = inspectCertificate(
+      (await issue(long, { commonName: "y", extKeyUsages: ["clientAuth"], now })).certPem,
+    );
     assert.equal(Math.round((year.notAfter.getTime() - now.getTime()) / 86_400_000), 365);
   });
 
@@ -307,11 +407,35 @@ describe("validity", () => {
     const dir = join(work, "bad");
     const good = opensslCa(dir, "good", "rsa");
     const other = opensslCa(dir, "other", "rsa");
-    assert.throws(() => loadCa("ca", { certPem: good.certPem, keyPem: other.keyPem }), /CA ca: the key does not match the certificate/);
+    assert.throws(
+      () => loadCa("ca", { certPem: good.certPem, keyPem: other.keyPem }),
+      /CA ca: the key does not match the certificate/,
+    );
     assert.throws(() => loadCa("ca", good, new Date(Date.now() + 20 * 365 * 86_400_000)), /CA ca: expired/);
     const leafKey = join(dir, "leaf.key");
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", leafKey, "-out", join(dir, "leaf.crt"), "-subj", "/CN=leaf", "-addext", "basicConstraints=critical,CA:FALSE");
-    assert.throws(() => loadCa("ca", { certPem: readFileSync(join(dir, "leaf.crt"), "utf8"), keyPem: readFileSync(leafKey, "utf8") }), /is not a CA/);
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      leafKey,
+      "-out",
+      join(dir, "leaf.crt"),
+      "-subj",
+      "/CN=leaf",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+    );
+    assert.throws(
+      () =>
+        loadCa("ca", {
+          certPem: readFileSync(join(dir, "leaf.crt"), "utf8"),
+          keyPem: readFileSync(leafKey, "utf8"),
+        }),
+      /is not a CA/,
+    );
   });
 });
 
@@ -322,8 +446,16 @@ describe("render options", () => {
     assert.equal(files.has("super-admin.conf"), false);
     const admin = parseKubeconfig(files.get("admin.conf")!.content);
     assert.deepEqual(inspectCertificate(admin.clientCert!.pem!).subject.organizations, ["system:masters"]);
-    for (const p of ["pki/apiserver-kubelet-client.crt", "pki/apiserver-etcd-client.crt", "pki/etcd/healthcheck-client.crt"]) {
-      assert.deepEqual(inspectCertificate(files.get(p)!.content).subject.organizations, ["system:masters"], p);
+    for (const p of [
+      "pki/apiserver-kubelet-client.crt",
+      "pki/apiserver-etcd-client.crt",
+      "pki/etcd/healthcheck-client.crt",
+    ]) {
+      assert.deepEqual(
+        inspectCertificate(files.get(p)!.content).subject.organizations,
+        ["system:masters"],
+        p,
+      );
     }
   });
 
@@ -336,13 +468,24 @@ describe("render options", () => {
       inheritedSans: { dns: ["master-1", "old-name.example.com"], ips: ["10.0.0.11", "198.51.100.9"] },
       keyAlgorithm: { type: "ec", curve: "P-256" },
     });
-    assert.deepEqual([...files.keys()].sort(), ["pki/apiserver-kubelet-client.crt", "pki/apiserver-kubelet-client.key", "pki/apiserver.crt", "pki/apiserver.key"]);
+    assert.deepEqual([...files.keys()].sort(), [
+      "pki/apiserver-kubelet-client.crt",
+      "pki/apiserver-kubelet-client.key",
+      "pki/apiserver.crt",
+      "pki/apiserver.key",
+    ]);
     const api = inspectCertificate(files.get("pki/apiserver.crt")!.content);
     assert.ok(api.sans.dns.includes("old-name.example.com") && api.sans.ips.includes("198.51.100.9"));
     assert.ok(!api.sans.dns.includes("master-1") && !api.sans.ips.includes("10.0.0.11"));
     assert.equal(api.keyAlgorithm, "ec");
-    assert.deepEqual(inspectCertificate(files.get("pki/apiserver-kubelet-client.crt")!.content).subject.organizations, []);
-    await assert.rejects(renderNodePki({ ...input(cas), only: ["apiserver", "nope"] }), /only: unknown certificate or kubeconfig "nope"/);
+    assert.deepEqual(
+      inspectCertificate(files.get("pki/apiserver-kubelet-client.crt")!.content).subject.organizations,
+      [],
+    );
+    await assert.rejects(
+      renderNodePki({ ...input(cas), only: ["apiserver", "nope"] }),
+      /only: unknown certificate or kubeconfig "nope"/,
+    );
   });
 
   it("sharedPki copies the CAs and sa.key/sa.pub verbatim, keys 0600, and checks they pair", () => {
@@ -350,7 +493,10 @@ describe("render options", () => {
     const cas = opensslCas(dir, "rsa");
     openssl("genrsa", "-out", join(dir, "sa.key"), "2048");
     openssl("rsa", "-in", join(dir, "sa.key"), "-pubout", "-out", join(dir, "sa.pub"));
-    const sa = { keyPem: readFileSync(join(dir, "sa.key"), "utf8"), pubPem: readFileSync(join(dir, "sa.pub"), "utf8") };
+    const sa = {
+      keyPem: readFileSync(join(dir, "sa.key"), "utf8"),
+      pubPem: readFileSync(join(dir, "sa.pub"), "utf8"),
+    };
     const files = sharedPki({ cas, serviceAccount: sa });
     assert.deepEqual(
       [...files].map(([p, f]) => [p, f.mode]),
@@ -368,6 +514,9 @@ describe("render options", () => {
     assert.equal(files.get("pki/etcd/ca.key")!.content, cas["etcd-ca"].keyPem);
     assert.equal(files.get("pki/sa.pub")!.content, sa.pubPem);
     openssl("genrsa", "-out", join(dir, "sa2.key"), "2048");
-    assert.throws(() => sharedPki({ cas, serviceAccount: { ...sa, keyPem: readFileSync(join(dir, "sa2.key"), "utf8") } }), /sa.key\/sa.pub: the public key is not sa.key's/);
+    assert.throws(
+      () => sharedPki({ cas, serviceAccount: { ...sa, keyPem: readFileSync(join(dir, "sa2.key"), "utf8") } }),
+      /sa.key\/sa.pub: the public key is not sa.key's/,
+    );
   });
 });
