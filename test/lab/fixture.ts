@@ -79,6 +79,7 @@ export async function writeClusterFiles(
       user: { kind: "files", cert: KUBELET_PEM, key: KUBELET_PEM },
     });
   }
+  await mkdir(join(primary.etcKubernetes, "manifests"), { recursive: true });
   await Promise.all(
     Object.entries(manifests(spec)).map(([f, text]) =>
       writeFile(join(primary.etcKubernetes, "manifests", f), text, { mode: 0o600 }),
