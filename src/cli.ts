@@ -67,8 +67,8 @@ const commands: Record<string, Command> = {
   },
   verify: {
     summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
-    usage: "kubeha verify -i INVENTORY [--output json]",
-    options: { ...common },
+    usage: "kubeha verify -i INVENTORY [--output json] [--failover]",
+    options: { ...common, failover: { type: "boolean" } },
     load: () => import("./commands/verify.js"),
   },
 };

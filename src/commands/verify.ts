@@ -1,6 +1,7 @@
 import type { CommandContext } from "../cli.js";
 import { ExitCode } from "../errors.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
+import { failoverChecks } from "../verify/failover.js";
 import { withRunContext } from "./prepare.js";
 
 /** `kubeha verify`: check the end state against the live cluster; non-zero exit on any failure. */
@@ -9,6 +10,21 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     ctx,
     async (runCtx) => {
       const checks = await verifyCluster(runCtx);
+      if (ctx.values.failover) {
+        // Stopping a master is only safe on a cluster that already verifies.
+        if (checks.every((c) => c.ok)) {
+          ctx.reporter.info(
+            "failover test: stopping the primary's apiserver and etcd (they are put back after)",
+          );
+          checks.push(...(await failoverChecks(runCtx)));
+        } else {
+          checks.push({
+            name: "failover",
+            ok: false,
+            detail: "not run: the cluster must pass every other check before a master is stopped",
+          });
+        }
+      }
       const ok = checks.every((c) => c.ok);
       if (ctx.values.output === "json") ctx.reporter.result({ ok, checks });
       else ctx.reporter.print(formatChecks(checks));

@@ -77,6 +77,22 @@ export class KubeClient {
     return (await this.call("PUT", path, object)) as T;
   }
 
+  /** POST to a collection path ("/api/v1/namespaces/kube-system/configmaps"). */
+  async create<T extends KubeObject>(collectionPath: string, object: T): Promise<T> {
+    return (await this.call("POST", collectionPath, object)) as T;
+  }
+
+  /** DELETE; false when it was already gone (404). */
+  async delete(path: string): Promise<boolean> {
+    try {
+      await this.call("DELETE", path);
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
   async mergePatch<T = KubeObject>(path: string, patch: unknown): Promise<T> {
     return (await this.call("PATCH", path, patch, "application/merge-patch+json")) as T;
   }

@@ -7,6 +7,7 @@ import { verifyChain } from "../pki/inspect.js";
 import { stalePkiFiles } from "../phases/pki.js";
 import { manifestPath, type Component } from "../render/control-plane.js";
 import type { RunContext } from "../phases/context.js";
+import { lbChecks } from "./lb.js";
 
 export interface Check {
   name: string;
@@ -104,6 +105,8 @@ export async function verifyCluster(ctx: RunContext): Promise<Check[]> {
       }),
     );
   }
+  // The load balancer and every client of the API through it.
+  checks.push(...(await lbChecks(ctx)));
   return checks;
 }
 

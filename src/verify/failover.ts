@@ -1,0 +1,180 @@
+/**
+ * `verify --failover`: proves the HA rather than inferring it. Stops the primary's apiserver and etcd
+ * (their static pod manifests moved aside), checks that writes through the LB still succeed and
+ * that etcd keeps a leader among the other members, then puts the manifests back and waits until
+ * everything is healthy again. Only ever run when asked for, and only on a cluster that verifies.
+ */
+import { posix } from "node:path";
+import { objectPath, type KubeObject } from "../kube/client.js";
+import { clusterHealth } from "../etcd/health.js";
+import { listMembers } from "../etcd/members.js";
+import { withEndpoint } from "../etcd/client.js";
+import { manifestPath } from "../render/control-plane.js";
+import { shellQuote } from "../ssh/shell-quote.js";
+import { waitEtcdHealthy } from "../phases/etcd.js";
+import { pollUntil } from "../phases/wait.js";
+import type { RunContext } from "../phases/context.js";
+import type { Host } from "../ssh/types.js";
+import { lbClient, lbForward, type LbCheck } from "./lb.js";
+
+const ASIDE_DIR = "/etc/kubernetes/kubeha-failover";
+const STOP_TIMEOUT_MS = 90_000;
+const RECOVER_TIMEOUT_MS = 180_000;
+
+async function listeningPorts(host: Host): Promise<Set<number>> {
+  const r = await host.exec("ss -Htln 2>/dev/null || netstat -tln 2>/dev/null");
+  const ports = new Set<number>();
+  for (const line of r.stdout.split("\n")) {
+    for (const f of line.trim().split(/\s+/)) {
+      const m = /:(\d+)$/.exec(f);
+      if (m) ports.add(Number(m[1]));
+    }
+  }
+  return ports;
+}
+
+/** The ConfigMap written through the LB while the primary is down, then deleted. */
+function probeObject(name: string): KubeObject & { data: Record<string, string> } {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "kube-system", labels: { "app.kubernetes.io/managed-by": "kubeha" } },
+    data: { purpose: "kubeha verify --failover: written through the load balancer with the primary down" },
+  };
+}
+
+export async function failoverChecks(ctx: RunContext): Promise<LbCheck[]> {
+  const primary = ctx.inventory.primary;
+  const host = ctx.host(primary.name);
+  const checks: LbCheck[] = [];
+  const started = Date.now();
+  const components = ["kube-apiserver", "etcd"] as const;
+  const moved: { from: string; to: string }[] = [];
+  const ports = [ctx.cluster.securePort, 2379];
+  const probeName = `kubeha-failover-${Date.now().toString(36)}`;
+  const collection = "/api/v1/namespaces/kube-system/configmaps";
+  const primaryId = (
+    await withEndpoint(await ctx.etcdEndpoint(primary.name), ctx.access.etcdTls, listMembers)
+  ).find((m) => m.name === primary.name)?.id;
+
+  const restore = async (): Promise<void> => {
+    for (const m of moved.splice(0)) await host.run(shellQuote(["mv", "-f", m.to, m.from]));
+  };
+  const onSigint = (): void => {
+    ctx.reporter.error(`interrupted: putting ${primary.name}'s manifests back`);
+    restore().finally(() => process.exit(3));
+  };
+  process.once("SIGINT", onSigint);
+  const fwd = await lbForward(ctx);
+  try {
+    const kube = await lbClient(ctx, fwd);
+    await host.run(shellQuote(["mkdir", "-p", ASIDE_DIR]));
+    for (const c of components) {
+      const from = manifestPath(c);
+      const to = posix.join(ASIDE_DIR, posix.basename(from));
+      await host.run(shellQuote(["mv", "-f", from, to]));
+      moved.push({ from, to });
+    }
+    ctx.reporter.step(primary.name, `failover: moved ${components.join(" and ")} manifests to ${ASIDE_DIR}`);
+    let still = "";
+    await pollUntil(
+      async () => {
+        const open = await listeningPorts(host);
+        still = ports.filter((p) => open.has(p)).join(", ");
+        return still === "";
+      },
+      {
+        timeoutMs: STOP_TIMEOUT_MS,
+        what: `the apiserver and etcd on ${primary.name} to stop`,
+        lastError: () => `still listening on ${still}`,
+      },
+    );
+    checks.push({
+      name: "failover: primary stopped",
+      ok: true,
+      detail: `${primary.name}'s apiserver and etcd stopped after ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    });
+
+    // Writes through the LB: nginx skips the dead upstream; etcd elects a leader among the other two.
+    let lastWrite = "";
+    const t0 = Date.now();
+    await pollUntil(
+      async () => {
+        try {
+          if (!(await kube.getOptional(objectPath("configmaps", probeName, "kube-system"))))
+            await kube.create(collection, probeObject(probeName));
+          return true;
+        } catch (err) {
+          lastWrite = (err as Error).message;
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, what: "a write through the load balancer", lastError: () => lastWrite },
+    );
+    const back = await kube.get(objectPath("configmaps", probeName, "kube-system"));
+    checks.push({
+      name: "failover: write through the LB",
+      ok: true,
+      detail: `created and read back ConfigMap kube-system/${back.metadata.name} ${((Date.now() - t0) / 1000).toFixed(1)}s after the primary stopped`,
+    });
+
+    const others = ctx.inventory.masters;
+    const health = await clusterHealth(
+      await Promise.all(others.map((m) => ctx.etcdEndpoint(m.name))),
+      ctx.access.etcdTls,
+    );
+    const ok = health.leader !== undefined && health.leader !== primaryId;
+    checks.push({
+      name: "failover: etcd leader",
+      ok,
+      detail: ok
+        ? `leader ${health.leader} among ${others.map((m) => m.name).join(", ")}`
+        : `no leader among ${others.map((m) => m.name).join(", ")}: ${health.problems.join("; ")}`,
+    });
+    await kube.delete(objectPath("configmaps", probeName, "kube-system"));
+  } catch (err) {
+    checks.push({ name: "failover", ok: false, detail: (err as Error).message });
+  } finally {
+    await fwd.close();
+    try {
+      await restore();
+    } finally {
+      process.removeListener("SIGINT", onSigint);
+    }
+  }
+
+  // Back as it was: the primary's apiserver ready, etcd healthy with every member, the probe gone.
+  const t1 = Date.now();
+  try {
+    let last = "";
+    const kube = await ctx.kube(primary.name);
+    await pollUntil(
+      async () => {
+        const r = await kube
+          .raw("/readyz")
+          .catch((e: unknown) => ({ status: 0, body: (e as Error).message }));
+        last = `/readyz ${r.status} ${r.body.trim().slice(-120)}`;
+        return r.status === 200;
+      },
+      {
+        timeoutMs: RECOVER_TIMEOUT_MS,
+        what: `${primary.name}'s apiserver to be ready again`,
+        lastError: () => last,
+      },
+    );
+    await waitEtcdHealthy(ctx, RECOVER_TIMEOUT_MS);
+    await kube.delete(objectPath("configmaps", probeName, "kube-system"));
+    checks.push({
+      name: "failover: restored",
+      ok: true,
+      detail: `${primary.name}'s manifests back; apiserver ready and etcd healthy with every member after ${((Date.now() - t1) / 1000).toFixed(1)}s`,
+    });
+  } catch (err) {
+    checks.push({
+      name: "failover: restored",
+      ok: false,
+      detail: `${(err as Error).message}; the manifests are back in /etc/kubernetes/manifests on ${primary.name}`,
+    });
+  }
+  return checks;
+}
