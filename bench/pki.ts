@@ -12,7 +12,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import forge from "node-forge";
-import type { RsaKeygen } from "../src/pki/issue.js";
 import { planNodePki, renderNodePki, type NodePkiInput } from "../src/pki/render.js";
 import type { CaName } from "../src/pki/specs.js";
 import { CA_FILES } from "../src/pki/specs.js";
@@ -136,9 +135,9 @@ chmod 600 ${q(item.output.file)}`,
   return [...lines, "wait", ...kubeconfigs, ""].join("\n");
 }
 
-async function runKubeha(out: string, rsaKeygen: RsaKeygen = "primes"): Promise<number> {
+async function runKubeha(out: string): Promise<number> {
   const t0 = performance.now();
-  const files = await renderNodePki({ ...input, rsaKeygen });
+  const files = await renderNodePki(input);
   for (const [rel, f] of files) {
     mkdirSync(dirname(join(out, rel)), { recursive: true });
     writeFileSync(join(out, rel), f.content, { mode: f.mode });
@@ -197,14 +196,12 @@ async function main(): Promise<void> {
   runOpenssl(join(root, "warm-o"));
 
   const k: number[] = [];
-  const k3: number[] = [];
   const o: number[] = [];
   for (let i = 0; i < iterations; i++) {
     // Rotate which side goes first, so none always runs on a warmer machine.
     const runs = [
       async () => k.push(await runKubeha(join(root, `k${i}`))),
       async () => o.push(runOpenssl(join(root, `o${i}`))),
-      async () => (kind === "rsa" ? k3.push(await runKubeha(join(root, `k3-${i}`), "openssl")) : 0),
     ];
     for (let j = 0; j < runs.length; j++) await runs[(i + j) % runs.length]!();
   }
@@ -212,7 +209,6 @@ async function main(): Promise<void> {
     `${label.padEnd(34)}${fmt(median(xs))} ${fmt(Math.min(...xs))} ${fmt(Math.max(...xs))}`;
   console.log(`${"".padEnd(34)} median     min     max`);
   console.log(row("kubeha", k));
-  if (k3.length > 0) console.log(row("kubeha, OpenSSL 3 RSA keygen", k3));
   console.log(row("openssl CLI (sh, parallel with &)", o));
   console.log(
     `\nopenssl CLI / kubeha = ${(median(o) / median(k)).toFixed(2)}x  (kubeha is ${median(k) < median(o) ? "faster" : "slower"})`,

@@ -11,11 +11,9 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPair,
-  generatePrime,
   KeyObject,
   randomBytes,
   sign,
-  verify,
   X509Certificate,
 } from "node:crypto";
 import { promisify } from "node:util";
@@ -168,27 +166,19 @@ export function spkiKeyId(spkiDer: Buffer): Buffer {
 }
 
 /**
- * How RSA keys are made.
- * - "primes" (default): two primes from OpenSSL's BN_generate_prime (node:crypto generatePrime,
- *   on the threadpool, both in parallel), combined as Go's crypto/rsa and OpenSSL 1.1 do, with
- *   FIPS 186-4's checks (|p-q|, d's size) and a pairwise sign/verify test. About 3x faster than
- *   OpenSSL 3's SP 800-56B key generation on the same machine (see bench/pki.ts).
- * - "openssl": node:crypto generateKeyPair, i.e. OpenSSL 3's own RSA key generation.
+ * A new key pair: RSA through OpenSSL's own key generation (node:crypto, on the libuv threadpool,
+ * so several run in parallel off the main thread), or EC.
  */
-export type RsaKeygen = "primes" | "openssl";
-
 export async function generateKey(
   alg: KeyAlgorithm,
-  rsaKeygen: RsaKeygen = "primes",
 ): Promise<{ privateKey: KeyObject; publicKey: KeyObject; pem: string }> {
   if (alg.type === "rsa") {
     if (![2048, 3072, 4096].includes(alg.bits))
       throw new InputError(`RSA key size ${alg.bits}: expected 2048, 3072 or 4096`);
-    const privateKey =
-      rsaKeygen === "primes"
-        ? await rsaFromPrimes(alg.bits)
-        : (await generateKeyPairAsync("rsa", { modulusLength: alg.bits, publicExponent: 0x10001 }))
-            .privateKey;
+    const { privateKey } = await generateKeyPairAsync("rsa", {
+      modulusLength: alg.bits,
+      publicExponent: 0x10001,
+    });
     // kubeadm writes PKCS#1 ("RSA PRIVATE KEY") and SEC1 ("EC PRIVATE KEY") keys.
     return {
       privateKey,
@@ -199,74 +189,6 @@ export async function generateKey(
   const namedCurve = alg.curve === "P-256" ? "prime256v1" : "secp384r1";
   const { privateKey, publicKey } = await generateKeyPairAsync("ec", { namedCurve });
   return { privateKey, publicKey, pem: privateKey.export({ type: "sec1", format: "pem" }).toString() };
-}
-
-const generatePrimeAsync = (bits: number): Promise<bigint> =>
-  new Promise((resolve, reject) =>
-    generatePrime(bits, { bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime))),
-  );
-const E = 65537n;
-
-function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [a % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  if (oldR !== 1n) throw new Error("not invertible");
-  return ((oldS % m) + m) % m;
-}
-
-const gcd = (a: bigint, b: bigint): bigint => {
-  while (b !== 0n) [a, b] = [b, a % b];
-  return a;
-};
-
-const bitLength = (n: bigint): number => n.toString(2).length;
-
-function b64url(n: bigint): string {
-  let hex = n.toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  return Buffer.from(hex, "hex").toString("base64url");
-}
-
-async function rsaFromPrimes(bits: number): Promise<KeyObject> {
-  const half = bits / 2;
-  for (let attempt = 0; attempt < 32; attempt++) {
-    // generatePrime sets the top two bits, so p*q has exactly `bits` bits.
-    const [p, q] = await Promise.all([generatePrimeAsync(half), generatePrimeAsync(half)]);
-    const diff = p > q ? p - q : q - p;
-    if (diff <= 1n << BigInt(half - 100)) continue; // FIPS 186-4 B.3.1: p and q not too close
-    if ((p - 1n) % E === 0n || (q - 1n) % E === 0n) continue;
-    const n = p * q;
-    if (bitLength(n) !== bits) continue;
-    const lambda = ((p - 1n) * (q - 1n)) / gcd(p - 1n, q - 1n);
-    const d = modInverse(E, lambda);
-    if (d <= 1n << BigInt(half)) continue; // FIPS 186-4: d > 2^(nlen/2)
-    const key = createPrivateKey({
-      key: {
-        kty: "RSA",
-        n: b64url(n),
-        e: b64url(E),
-        d: b64url(d),
-        p: b64url(p),
-        q: b64url(q),
-        dp: b64url(d % (p - 1n)),
-        dq: b64url(d % (q - 1n)),
-        qi: b64url(modInverse(q, p)),
-      },
-      format: "jwk",
-    });
-    // Pairwise consistency test before the key is used (FIPS 140 style).
-    const probe = randomBytes(32);
-    if (!verify("sha256", probe, createPublicKey(key), sign("sha256", probe, key))) {
-      throw new KubehaError("RSA key generation: pairwise consistency test failed");
-    }
-    return key;
-  }
-  throw new KubehaError("RSA key generation: no suitable primes after 32 attempts");
 }
 
 export interface CertRequest {
@@ -390,8 +312,7 @@ export async function issue(
   ca: LoadedCa,
   req: CertRequest,
   keyAlgorithm: KeyAlgorithm = ca.keyAlgorithm,
-  rsaKeygen?: RsaKeygen,
 ): Promise<IssuedPair> {
-  const key = await generateKey(keyAlgorithm, rsaKeygen);
+  const key = await generateKey(keyAlgorithm);
   return { certPem: signCertificate(ca, key.publicKey, req), keyPem: key.pem };
 }

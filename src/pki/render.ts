@@ -11,7 +11,6 @@ import {
   type CaMaterial,
   type KeyAlgorithm,
   type LoadedCa,
-  type RsaKeygen,
 } from "./issue.js";
 import { publicKeyMatches } from "./inspect.js";
 import { renderKubeconfig, serverUrl, checkServerUrl } from "./kubeconfig.js";
@@ -69,8 +68,6 @@ export interface NodePkiInput {
   servers?: Partial<Record<ServerRole, string>>;
   /** Key algorithm of the new keys; default: the signing CA's. */
   keyAlgorithm?: KeyAlgorithm;
-  /** How RSA keys are generated (see issue.ts); default "primes". */
-  rsaKeygen?: RsaKeygen;
   /** Subject organisations to use instead of the version's (e.g. what the primary's certificates carry), by cert name or kubeconfig file. */
   organizationOverrides?: Readonly<Record<string, readonly string[]>>;
   /** Only these certificate names / kubeconfig files (e.g. ["apiserver"] to re-issue the primary's). */
@@ -175,7 +172,7 @@ export async function renderNodePki(input: NodePkiInput): Promise<FileSet> {
   const cas = loadCas(input.cas, input.now);
   const keys = await Promise.all(
     plan.map((item) =>
-      generateKey(input.keyAlgorithm ?? cas[item.ca].keyAlgorithm, input.rsaKeygen).catch((err: unknown) => {
+      generateKey(input.keyAlgorithm ?? cas[item.ca].keyAlgorithm).catch((err: unknown) => {
         throw wrap(`node ${input.node.name}: generate key for ${item.id}`, err);
       }),
     ),

@@ -353,15 +353,11 @@ for (const kind of ["rsa", "ec"] as const) {
 }
 
 describe("key generation", () => {
-  for (const [bits, how] of [
-    [2048, "primes"],
-    [3072, "primes"],
-    [2048, "openssl"],
-  ] as const) {
-    it(`RSA ${bits} (${how}): PKCS#1 PEM that openssl's consistency check accepts`, async () => {
-      const key = await generateKey({ type: "rsa", bits }, how);
+  for (const bits of [2048, 3072] as const) {
+    it(`RSA ${bits}: PKCS#1 PEM that openssl's consistency check accepts`, async () => {
+      const key = await generateKey({ type: "rsa", bits });
       assert.ok(key.pem.startsWith("-----BEGIN RSA PRIVATE KEY-----\n"));
-      const file = join(work, `gen-${bits}-${how}.key`);
+      const file = join(work, `gen-${bits}.key`);
       writeFileSync(file, key.pem);
       assert.match(openssl("rsa", "-check", "-noout", "-in", file), /RSA key ok/);
       assert.match(
