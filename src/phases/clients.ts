@@ -18,7 +18,6 @@ import {
   lbEndpoint,
   lbSans,
 } from "../render/kubeadm-config.js";
-import { unifiedDiff } from "../render/diff.js";
 import { serverUrl, setServer } from "../pki/kubeconfig.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
@@ -429,11 +428,4 @@ export async function masterKubeconfigsStep(ctx: RunContext, node: InventoryHost
       if (!s.ready) throw new KubehaError(`Node ${node.name} is not Ready: ${s.reason}`);
     },
   };
-}
-
-/** For the plan's details of a ConfigMap whose text was read: a diff, or "unchanged". */
-export function describeDiff(before: string, after: string, file: string): string[] {
-  return unifiedDiff(before, after, { fromFile: `a/${file}`, toFile: `b/${file}` })
-    .split("\n")
-    .filter(Boolean);
 }
