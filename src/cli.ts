@@ -65,6 +65,12 @@ const commands: Record<string, Command> = {
     options: { ...common },
     load: async () => ({ run: (await import("./commands/certs.js")).runCheck }),
   },
+  wizard: {
+    summary: "ask for the hosts (probing each over SSH), write the inventory, show the plan, ask before applying",
+    usage: "kubeha wizard",
+    options: { ...common },
+    load: () => import("./commands/wizard.js"),
+  },
   verify: {
     summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
     usage: "kubeha verify -i INVENTORY [--output json] [--failover]",
