@@ -23,7 +23,6 @@ export interface LabHost {
 
 /** The repository root, from dist/test/lab/hosts.js. */
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
-export const KUBELET_VERSION = "v1.31.2";
 export const LAB_UID = 4242;
 
 /** Host path -> per-host subdirectory bind-mounted over it. */
@@ -49,6 +48,8 @@ export interface HostSetup {
   /** kubeha's sudo asks for a password on this host (error-path tests). */
   sudoAsksPassword: boolean;
   lbWithoutStream: boolean;
+  /** What `kubelet --version` says on this host: the cluster's version unless a test wants a mismatch. */
+  kubeletVersion: string;
 }
 
 /** Writes the host's directory tree, account files, sudoers, host.json and init script. */
@@ -63,7 +64,7 @@ export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
   await writeFile(
     join(h.dir, "kubeha-lab/host.json"),
     JSON.stringify(
-      { name: h.name, address: h.address, role: h.role, kubeletVersion: KUBELET_VERSION, repo: REPO },
+      { name: h.name, address: h.address, role: h.role, kubeletVersion: setup.kubeletVersion, repo: REPO },
       null,
       2,
     ),

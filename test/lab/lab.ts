@@ -43,6 +43,8 @@ export interface LabOptions {
   lbWithoutStream?: boolean;
   /** Host whose `kubeha` user needs a password for sudo (it becomes a kubeha host if it was root). */
   sudoAsksPassword?: string;
+  /** `kubelet --version` per host name, e.g. {"master-2": "1.30.4"} (default: the cluster's version). */
+  kubeletVersions?: Record<string, string>;
   /** ConfigMaps of bulk data put into etcd (default 3000). */
   bulkKeys?: number;
   /** Progress lines (default: silent). */
@@ -197,6 +199,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           hostsFile,
           sudoAsksPassword: h.name === opts.sudoAsksPassword,
           lbWithoutStream: opts.lbWithoutStream ?? false,
+          kubeletVersion: `v${opts.kubeletVersions?.[h.name] ?? spec.version}`,
         }),
       ),
     );

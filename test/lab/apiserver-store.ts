@@ -1,0 +1,242 @@
+/**
+ * The apiserver stand-in's storage: Kubernetes objects as JSON in etcd under /registry, as a real
+ * apiserver with --storage-media-type=application/json keeps them; resourceVersion is the key's
+ * mod revision and every write is a transaction on it (optimistic concurrency).
+ */
+import { randomUUID } from "node:crypto";
+import type { EtcdEndpointClient } from "../../src/etcd/client.js";
+
+export interface Resource {
+  /** URL plural: configmaps, nodes, daemonsets, namespaces. */
+  plural: string;
+  /** The etcd directory: real apiservers keep nodes under "minions". */
+  storage: string;
+  kind: string;
+  apiVersion: string;
+  namespaced: boolean;
+  shortNames: string[];
+}
+
+export const RESOURCES: Resource[] = [
+  {
+    plural: "configmaps",
+    storage: "configmaps",
+    kind: "ConfigMap",
+    apiVersion: "v1",
+    namespaced: true,
+    shortNames: ["cm"],
+  },
+  {
+    plural: "nodes",
+    storage: "minions",
+    kind: "Node",
+    apiVersion: "v1",
+    namespaced: false,
+    shortNames: ["no"],
+  },
+  {
+    plural: "namespaces",
+    storage: "namespaces",
+    kind: "Namespace",
+    apiVersion: "v1",
+    namespaced: false,
+    shortNames: ["ns"],
+  },
+  {
+    plural: "daemonsets",
+    storage: "daemonsets",
+    kind: "DaemonSet",
+    apiVersion: "apps/v1",
+    namespaced: true,
+    shortNames: ["ds"],
+  },
+];
+
+export type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown };
+  [k: string]: unknown;
+};
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function key(r: Resource, ns: string | undefined, name?: string): string {
+  const dir = `/registry/${r.storage}/${r.namespaced && ns ? `${ns}/` : ""}`;
+  return name === undefined ? dir : dir + name;
+}
+
+function decode(value: Buffer, modRevision: string): Obj {
+  const obj = JSON.parse(value.toString("utf8")) as Obj;
+  obj.metadata.resourceVersion = modRevision;
+  return obj;
+}
+
+function encode(obj: Obj): string {
+  const copy = structuredClone(obj);
+  delete copy.metadata.resourceVersion;
+  return JSON.stringify(copy);
+}
+
+export class Store {
+  constructor(private readonly etcd: EtcdEndpointClient) {}
+
+  async get(r: Resource, ns: string | undefined, name: string): Promise<Obj> {
+    const res = await this.etcd.get(key(r, ns, name)).exec();
+    const kv = res.kvs[0];
+    if (!kv) throw notFound(r, name);
+    return decode(kv.value, kv.mod_revision);
+  }
+
+  async list(r: Resource, ns: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
+    const res = await this.etcd.getAll().prefix(key(r, ns)).exec();
+    return {
+      items: res.kvs.map((kv) => decode(kv.value, kv.mod_revision)),
+      resourceVersion: res.header.revision,
+    };
+  }
+
+  async create(r: Resource, ns: string | undefined, obj: Obj): Promise<Obj> {
+    const name = obj.metadata?.name;
+    if (!name) throw new ApiError(400, "BadRequest", "metadata.name is required");
+    const stored: Obj = {
+      ...obj,
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      metadata: {
+        ...obj.metadata,
+        ...(r.namespaced ? { namespace: ns } : {}),
+        uid: randomUUID(),
+        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        ...(r.kind === "DaemonSet" ? { generation: 1 } : {}),
+      },
+    };
+    const k = key(r, ns, name);
+    const txn = await this.etcd
+      .if(k, "Create", "==", 0)
+      .then(this.etcd.put(k).value(encode(stored)))
+      .commit();
+    if (!txn.succeeded) {
+      throw new ApiError(409, "AlreadyExists", `${r.plural} "${name}" already exists`);
+    }
+    stored.metadata.resourceVersion = txn.header.revision;
+    return stored;
+  }
+
+  /** Replace with `next`; when it carries a resourceVersion, only if that is still current. */
+  async update(
+    r: Resource,
+    ns: string | undefined,
+    name: string,
+    next: Obj,
+    expectRv?: string,
+  ): Promise<Obj> {
+    const current = await this.get(r, ns, name);
+    const rv = expectRv ?? next.metadata.resourceVersion;
+    if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, name);
+    const merged: Obj = {
+      ...next,
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      metadata: {
+        ...next.metadata,
+        name,
+        ...(r.namespaced ? { namespace: ns } : {}),
+        uid: current.metadata.uid,
+        creationTimestamp: current.metadata.creationTimestamp,
+      },
+    };
+    if (r.kind === "DaemonSet") {
+      const gen = Number(current.metadata.generation ?? 1);
+      merged.metadata.generation = JSON.stringify(current.spec) === JSON.stringify(next.spec) ? gen : gen + 1;
+    }
+    const k = key(r, ns, name);
+    const txn = await this.etcd
+      .if(k, "Mod", "==", current.metadata.resourceVersion!)
+      .then(this.etcd.put(k).value(encode(merged)))
+      .commit();
+    if (!txn.succeeded) throw conflict(r, name);
+    merged.metadata.resourceVersion = txn.header.revision;
+    return merged;
+  }
+
+  async delete(r: Resource, ns: string | undefined, name: string): Promise<Obj> {
+    const current = await this.get(r, ns, name);
+    await this.etcd
+      .delete()
+      .key(key(r, ns, name))
+      .exec();
+    return current;
+  }
+}
+
+export function notFound(r: Resource, name: string): ApiError {
+  return new ApiError(404, "NotFound", `${r.plural} "${name}" not found`);
+}
+
+export function conflict(r: Resource, name: string): ApiError {
+  return new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+  );
+}
+
+/** RFC 7386 JSON merge patch (also used for strategic merge patches, minus their directives). */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (k.startsWith("$")) continue; // strategic merge directives ($setElementOrder, $retainKeys, $patch)
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** RFC 6902 JSON patch: add, remove, replace, test. */
+export function jsonPatch(target: unknown, ops: { op: string; path: string; value?: unknown }[]): unknown {
+  const doc = structuredClone(target) as Record<string, unknown>;
+  for (const op of ops) {
+    const parts = op.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = parts.pop();
+    if (last === undefined) throw new ApiError(422, "Invalid", `json patch: bad path ${op.path}`);
+    let parent: Record<string, unknown> | unknown[] = doc;
+    for (const p of parts) {
+      const next = (parent as Record<string, unknown>)[p];
+      if (typeof next !== "object" || next === null)
+        throw new ApiError(422, "Invalid", `json patch: no ${op.path}`);
+      parent = next as Record<string, unknown>;
+    }
+    const container = parent as Record<string, unknown>;
+    if (op.op === "add" || op.op === "replace") {
+      if (Array.isArray(parent) && op.op === "add") {
+        parent.splice(last === "-" ? parent.length : Number(last), 0, op.value);
+      } else {
+        container[last] = op.value;
+      }
+    } else if (op.op === "remove") {
+      if (Array.isArray(parent)) parent.splice(Number(last), 1);
+      else delete container[last];
+    } else if (op.op === "test") {
+      if (JSON.stringify(container[last]) !== JSON.stringify(op.value)) {
+        throw new ApiError(422, "Invalid", `json patch: test failed at ${op.path}`);
+      }
+    } else {
+      throw new ApiError(422, "Invalid", `json patch: unsupported op ${op.op}`);
+    }
+  }
+  return doc;
+}

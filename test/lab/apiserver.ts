@@ -1,0 +1,325 @@
+/**
+ * kube-apiserver stand-in, started by the kubelet stand-in with the manifest's own flags:
+ *   node dist/test/lab/apiserver.js --advertise-address=IP --secure-port=6443 --tls-cert-file=...
+ *     --tls-private-key-file=... --client-ca-file=... --etcd-servers=https://127.0.0.1:2379
+ *     --etcd-cafile=... --etcd-certfile=... --etcd-keyfile=... (other flags are accepted and ignored)
+ * Serves HTTPS with the given certificate (reloaded when the file changes, as the real one does),
+ * accepts only client certificates signed by the client CA, and stores objects in etcd over TLS.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { createServer, type ServerOptions } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { connectEndpoint } from "../../src/etcd/client.js";
+import {
+  ApiError,
+  RESOURCES,
+  Store,
+  jsonPatch,
+  mergePatch,
+  type Obj,
+  type Resource,
+} from "./apiserver-store.js";
+
+function flags(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
+    if (m) out.set(m[1]!, m[2] ?? "true");
+  }
+  return out;
+}
+
+const f = flags(process.argv.slice(2));
+const need = (name: string): string => {
+  const v = f.get(name);
+  if (!v) {
+    console.error(`kube-apiserver stand-in: --${name} is required`);
+    process.exit(1);
+  }
+  return v;
+};
+const advertise = need("advertise-address");
+const port = Number(f.get("secure-port") ?? 6443);
+const bind = f.get("bind-address") ?? "0.0.0.0";
+const certFile = need("tls-cert-file");
+const keyFile = need("tls-private-key-file");
+const clientCa = readFileSync(need("client-ca-file"));
+const etcdServer = need("etcd-servers").split(",")[0]!;
+const version = process.env.KUBE_VERSION ?? "1.31.2";
+const etcd = connectEndpoint(
+  etcdServer,
+  {
+    ca: readFileSync(need("etcd-cafile")),
+    cert: readFileSync(need("etcd-certfile")),
+    key: readFileSync(need("etcd-keyfile")),
+  },
+  { timeoutMs: 3000 },
+);
+const store = new Store(etcd);
+
+function send(res: ServerResponse, code: number, body: unknown, type = "application/json"): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function status(res: ServerResponse, err: ApiError): void {
+  send(res, err.code, {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: err.message,
+    reason: err.reason,
+    code: err.code,
+  });
+}
+
+async function etcdReady(): Promise<string | undefined> {
+  try {
+    await etcd
+      .get("/registry/health-probe")
+      .options({ deadline: Date.now() + 2000 })
+      .exec();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function discovery(path: string): unknown {
+  const resourceList = (groupVersion: string) => ({
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion,
+    resources: RESOURCES.filter((r) => r.apiVersion === groupVersion).flatMap((r) => [
+      {
+        name: r.plural,
+        singularName: r.kind.toLowerCase(),
+        namespaced: r.namespaced,
+        kind: r.kind,
+        verbs: ["create", "delete", "get", "list", "patch", "update"],
+        shortNames: r.shortNames,
+      },
+      ...(r.plural === "nodes"
+        ? [
+            {
+              name: "nodes/status",
+              singularName: "",
+              namespaced: false,
+              kind: "Node",
+              verbs: ["get", "patch", "update"],
+            },
+          ]
+        : []),
+    ]),
+  });
+  const apps = {
+    name: "apps",
+    versions: [{ groupVersion: "apps/v1", version: "v1" }],
+    preferredVersion: { groupVersion: "apps/v1", version: "v1" },
+  };
+  switch (path) {
+    case "/api":
+      return {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `${advertise}:${port}` }],
+      };
+    case "/apis":
+      return { kind: "APIGroupList", apiVersion: "v1", groups: [apps] };
+    case "/apis/apps":
+      return { kind: "APIGroup", apiVersion: "v1", ...apps };
+    case "/api/v1":
+      return resourceList("v1");
+    case "/apis/apps/v1":
+      return resourceList("apps/v1");
+    default:
+      return undefined;
+  }
+}
+
+interface Route {
+  resource: Resource;
+  ns?: string;
+  name?: string;
+  sub?: string;
+}
+
+/** /api/v1/namespaces/NS/configmaps/NAME, /api/v1/nodes/NAME/status, /apis/apps/v1/daemonsets, ... */
+function route(path: string): Route | undefined {
+  const m = /^\/(?:api\/v1|apis\/apps\/v1)\/(.*)$/.exec(path);
+  if (!m) return undefined;
+  const group = path.startsWith("/api/v1") ? "v1" : "apps/v1";
+  let parts = m[1]!.split("/").filter(Boolean);
+  let ns: string | undefined;
+  if (parts[0] === "namespaces" && parts.length >= 3) {
+    ns = parts[1];
+    parts = parts.slice(2);
+  }
+  const resource = RESOURCES.find((r) => r.plural === parts[0] && r.apiVersion === group);
+  if (!resource) return undefined;
+  return { resource, ns, name: parts[1], sub: parts[2] };
+}
+
+async function body(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new ApiError(400, "BadRequest", "the body is not JSON");
+  }
+}
+
+async function patchObject(r: Route, req: IncomingMessage): Promise<Obj> {
+  const patch = await body(req);
+  const type = req.headers["content-type"] ?? "";
+  for (let attempt = 0; ; attempt++) {
+    const current = await store.get(r.resource, r.ns, r.name!);
+    const next = (
+      type.includes("json-patch+json")
+        ? jsonPatch(current, patch as { op: string; path: string }[])
+        : mergePatch(current, patch)
+    ) as Obj;
+    const patchRv = (patch as { metadata?: { resourceVersion?: string } } | undefined)?.metadata
+      ?.resourceVersion;
+    try {
+      // A patch without a resourceVersion is retried against the latest object, as the real apiserver does.
+      return await store.update(
+        r.resource,
+        r.ns,
+        r.name!,
+        { ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
+        patchRv ?? current.metadata.resourceVersion,
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 409 && !patchRv && attempt < 5) continue;
+      throw err;
+    }
+  }
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<number> {
+  const url = new URL(req.url ?? "/", "https://localhost");
+  const path = url.pathname.replace(/\/$/, "") || "/";
+  const method = req.method ?? "GET";
+  if (["/readyz", "/livez", "/healthz"].includes(path)) {
+    const problem = await etcdReady();
+    if (problem) {
+      send(res, 500, `[-]etcd failed: ${problem}\n${path.slice(1)} check failed\n`, "text/plain");
+      return 500;
+    }
+    send(
+      res,
+      200,
+      url.searchParams.has("verbose") ? `[+]etcd ok\n${path.slice(1)} check passed\n` : "ok",
+      "text/plain",
+    );
+    return 200;
+  }
+  if (path === "/version") {
+    const [major, minor] = version.split(".");
+    send(res, 200, {
+      major,
+      minor,
+      gitVersion: `v${version}`,
+      platform: "linux/amd64",
+      goVersion: "lab-standin",
+    });
+    return 200;
+  }
+  const d = discovery(path);
+  if (d) {
+    send(res, 200, d);
+    return 200;
+  }
+  const r = route(path);
+  if (!r) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+  if (r.resource.namespaced && r.name && !r.ns)
+    throw new ApiError(404, "NotFound", `${path}: namespace required`);
+  let result: unknown;
+  let code = 200;
+  if (method === "GET" && !r.name) {
+    const { items, resourceVersion } = await store.list(r.resource, r.ns);
+    result = {
+      kind: `${r.resource.kind}List`,
+      apiVersion: r.resource.apiVersion,
+      metadata: { resourceVersion },
+      items,
+    };
+  } else if (method === "GET") {
+    result = await store.get(r.resource, r.ns, r.name!);
+  } else if (method === "POST" && !r.name) {
+    result = await store.create(r.resource, r.ns, (await body(req)) as Obj);
+    code = 201;
+  } else if (method === "PUT" && r.name) {
+    const obj = (await body(req)) as Obj;
+    const current = r.sub === "status" ? await store.get(r.resource, r.ns, r.name) : undefined;
+    const next = current
+      ? {
+          ...current,
+          status: obj.status,
+          metadata: { ...current.metadata, resourceVersion: obj.metadata?.resourceVersion },
+        }
+      : obj;
+    result = await store.update(r.resource, r.ns, r.name, next);
+  } else if (method === "PATCH" && r.name) {
+    result = await patchObject(r, req);
+  } else if (method === "DELETE" && r.name) {
+    result = await store.delete(r.resource, r.ns, r.name);
+  } else {
+    throw new ApiError(405, "MethodNotAllowed", `${method} ${path} is not supported by the lab apiserver`);
+  }
+  send(res, code, result);
+  return code;
+}
+
+function tlsOptions(): ServerOptions {
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+}
+
+const server = createServer(
+  { ...tlsOptions(), ca: clientCa, requestCert: true, rejectUnauthorized: true },
+  (req, res) => {
+    handle(req, res).then(
+      (code) => console.log(`${req.method} ${req.url} ${code}`),
+      (err: unknown) => {
+        const e =
+          err instanceof ApiError
+            ? err
+            : new ApiError(500, "InternalError", err instanceof Error ? err.message : String(err));
+        console.log(`${req.method} ${req.url} ${e.code} ${e.message}`);
+        if (!res.headersSent) status(res, e);
+      },
+    );
+  },
+);
+
+// The real apiserver reloads its serving certificate when the files change; so does this one.
+let stamp = `${statSync(certFile).mtimeMs}:${statSync(keyFile).mtimeMs}`;
+setInterval(() => {
+  try {
+    const now = `${statSync(certFile).mtimeMs}:${statSync(keyFile).mtimeMs}`;
+    if (now !== stamp) {
+      server.setSecureContext(tlsOptions());
+      stamp = now;
+      console.log("serving certificate reloaded");
+    }
+  } catch (err) {
+    console.log(`serving certificate reload failed: ${(err as Error).message}`);
+  }
+}, 500).unref();
+
+server.listen(port, bind, () =>
+  console.log(`kube-apiserver stand-in v${version} listening on ${bind}:${port}`),
+);
+
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.on(sig, () => {
+    server.close();
+    etcd.close();
+    process.exit(0);
+  });
+}
