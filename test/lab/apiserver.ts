@@ -276,12 +276,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   return code;
 }
 
+/** The whole secure context: a reload replaces all of it, client CA included. */
 function tlsOptions(): ServerOptions {
-  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile), ca: clientCa };
 }
 
 const server = createServer(
-  { ...tlsOptions(), ca: clientCa, requestCert: true, rejectUnauthorized: true },
+  { ...tlsOptions(), requestCert: true, rejectUnauthorized: true },
   (req, res) => {
     handle(req, res).then(
       (code) => console.log(`${req.method} ${req.url} ${code}`),
