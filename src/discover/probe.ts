@@ -17,7 +17,7 @@ const SECTIONS = {
   manifests: "ls -A /etc/kubernetes/manifests 2>/dev/null",
   nginx: "nginx -V 2>&1 | head -5",
   nginxModules:
-    "ls /etc/nginx/modules-enabled/ /usr/lib/nginx/modules/ 2>/dev/null; grep -rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null",
+    "ls /etc/nginx/modules-enabled/ /usr/lib/nginx/modules/ 2>/dev/null; grep -Rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null",
 } as const;
 
 export type ProbeSection = keyof typeof SECTIONS;

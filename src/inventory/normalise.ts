@@ -12,6 +12,7 @@ export const defaults = {
   knownHostsFile: "~/.ssh/known_hosts",
   loadBalancerPort: 6443,
   workerConcurrency: 3,
+  etcdLearnerTimeoutSeconds: 120,
   stateDir: "kubeha-state",
 } as const;
 
@@ -68,6 +69,7 @@ export function normalise(raw: RawInventory, ctx: PathContext): Normalised {
     options: {
       extraSans: options.extraSans ?? [],
       workerConcurrency: options.workerConcurrency ?? defaults.workerConcurrency,
+      etcdLearnerTimeoutSeconds: options.etcdLearnerTimeoutSeconds ?? defaults.etcdLearnerTimeoutSeconds,
       stateDir: resolvePath(options.stateDir ?? defaults.stateDir, ctx.baseDir, ctx.homeDir),
     },
   };

@@ -81,6 +81,7 @@ const inventory: Spec = {
       fields: {
         extraSans: { kind: "list", items: { kind: "string", check: sanProblem } },
         workerConcurrency: { kind: "int", min: 1, max: 100 },
+        etcdLearnerTimeoutSeconds: { kind: "int", min: 5, max: 3600 },
         stateDir: text,
       },
     },
@@ -117,7 +118,7 @@ export interface RawInventory {
   masters: RawHost[];
   loadBalancer: RawHost & { clientAddress?: string; dnsName?: string; port?: number };
   workers?: RawHost[];
-  options?: { extraSans?: string[]; workerConcurrency?: number; stateDir?: string };
+  options?: { extraSans?: string[]; workerConcurrency?: number; etcdLearnerTimeoutSeconds?: number; stateDir?: string };
 }
 
 export interface SchemaResult {

@@ -65,6 +65,8 @@ export interface Options {
   extraSans: string[];
   /** How many workers get their kubelet.conf changed at once. */
   workerConcurrency: number;
+  /** How long a new etcd learner may take to start and catch up before it is removed again. */
+  etcdLearnerTimeoutSeconds: number;
   /** Where backups, journal and logs go on the operator's machine. */
   stateDir: string;
 }

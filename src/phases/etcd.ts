@@ -20,8 +20,6 @@ import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { pollUntil } from "./wait.js";
 
-/** How long a learner may take to start and catch up before it is removed again. */
-const LEARNER_TIMEOUT_MS = 120_000;
 const ETCD_DATA_DIR = "/var/lib/etcd";
 
 function peerUrlOf(node: InventoryHost): string {
@@ -93,7 +91,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
     files: [{ host: node.name, path: manifestPath("etcd"), mode: 0o600, secret: false, after: preview.text }],
     details: [
       `etcd: member add ${node.name} ${peerUrl} --learner (through ${primary.name})`,
-      `etcd: wait for ${node.name} to start and catch up, then member promote (timeout ${LEARNER_TIMEOUT_MS / 1000}s; on failure the learner and its manifest are removed)`,
+      `etcd: wait for ${node.name} to start and catch up, then member promote (timeout ${ctx.inventory.options.etcdLearnerTimeoutSeconds}s; on failure the learner and its manifest are removed)`,
       "etcd: check every member answers, one leader, raft indexes close, no alarms",
       ...preview.changes.map((c) => `manifest: ${c}`),
       `the primary's etcd manifest stays as it is: --initial-cluster only matters at a member's first start`,
@@ -132,7 +130,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       try {
         const result = await withPrimary(c, (client) =>
           promoteWhenInSync(client, added.member.id, {
-            timeoutMs: LEARNER_TIMEOUT_MS,
+            timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
             memberEndpoint,
             onProgress: (p) => {
               if (p.phase === "not-in-sync" || p.phase === "catching-up" || p.phase === "waiting-start") {

@@ -10,7 +10,7 @@ import { shellQuote } from "./shell-quote.js";
 import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "./types.js";
 
 // OpenSSH allows 10 sessions per connection (MaxSessions); the SFTP session holds one of them.
-const maxParallelCommands = 8;
+const maxParallelCommands = 6;
 const defaultTimeoutMs = 60_000;
 
 /**
@@ -93,12 +93,21 @@ export class SshHost implements Host {
     const elevate = this.host.ssh.sudo && options.sudo !== false;
     const line = shellQuote(elevate ? ["sudo", "-n", "--", ...argv] : argv);
     const what = `${this.label}: \`${display(command)}\``;
-    const r = await this.gate(() =>
-      execRaw(this.connection.client, line, what, {
-        ...(options.stdin !== undefined && { stdin: options.stdin }),
-        timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-      }),
-    );
+    const r = await this.gate(async () => {
+      // sshd frees a finished session slightly after the client sees it close, so a burst of commands
+      // can briefly exceed MaxSessions: that refusal is retried, never reported as the command's failure.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await execRaw(this.connection.client, line, what, {
+            ...(options.stdin !== undefined && { stdin: options.stdin }),
+            timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+          });
+        } catch (err) {
+          if (attempt >= 8 || !/Channel open failure/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+        }
+      }
+    });
     if (elevate) this.checkSudo(r);
     return r;
   }
