@@ -25,7 +25,9 @@ export class NodeReporter {
   #host: HostInfo;
   #registered = false;
   #timer: NodeJS.Timeout | undefined;
-  #busy: Promise<string> | undefined;
+  /** Registration and heartbeats run one at a time. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #ticking = false;
 
   constructor(
     private readonly kubeconfig: string,
@@ -41,13 +43,20 @@ export class NodeReporter {
   /** (Re-)reads host.json and kubelet.conf and registers; resolves with a one-line outcome. */
   reload(): Promise<string> {
     this.#registered = false;
-    this.#busy = (this.#busy ?? Promise.resolve("")).then(() => this.#tick());
-    return this.#busy;
+    return this.#run();
+  }
+
+  #run(): Promise<string> {
+    const p = this.#chain.then(() => this.#tick());
+    this.#chain = p;
+    return p;
   }
 
   start(): void {
     this.#timer = setInterval(() => {
-      if (!this.#busy) this.#busy = this.#tick().finally(() => (this.#busy = undefined));
+      if (this.#ticking) return;
+      this.#ticking = true;
+      void this.#run().finally(() => (this.#ticking = false));
     }, HEARTBEAT_MS);
   }
 
