@@ -66,8 +66,9 @@ const commands: Record<string, Command> = {
     load: async () => ({ run: (await import("./commands/certs.js")).runCheck }),
   },
   wizard: {
-    summary: "ask for the hosts (probing each over SSH), write the inventory, show the plan, ask before applying",
-    usage: "kubeha wizard",
+    summary:
+      "ask for the hosts (probing each over SSH), write the inventory, show the plan, ask before applying",
+    usage: "kubeha wizard [-i FILE]   (FILE: where to write the inventory; default ./kubeha-inventory.yaml)",
     options: { ...common },
     load: () => import("./commands/wizard.js"),
   },

@@ -177,6 +177,13 @@ class Wizard {
     return confirm({ message: msg, default: def }, { signal: this.interrupt.signal });
   }
 
+  private port(def: number): Promise<number> {
+    return number(
+      { message: "SSH port:", default: def, min: 1, max: 65535, step: 1, required: true },
+      { signal: this.interrupt.signal },
+    );
+  }
+
   private path(typed: string): string {
     return resolvePath(typed.trim(), this.base.cwd, this.base.home);
   }
@@ -197,13 +204,7 @@ class Wizard {
     if (fault === "all" || fault === "credentials") {
       s = { ...s, ...(await this.askLogin(s, "the primary")) };
     }
-    if (fault === "all") {
-      const port = await number(
-        { message: "SSH port:", default: s.port, min: 1, max: 65535, step: 1, required: true },
-        { signal: this.interrupt.signal },
-      );
-      s = { ...s, port };
-    }
+    if (fault === "all") s = { ...s, port: await this.port(s.port) };
     if (fault === "all" || fault === "hostKey") s = { ...s, ...(await this.askHostKeys(s)) };
     return s;
   }
@@ -296,6 +297,8 @@ class Wizard {
             default: address,
             validate: (v) => addressAnswer(v),
           });
+          // Refused: sshd may listen elsewhere.
+          if (/connection refused/.test(message(err))) ssh = { ...ssh, port: await this.port(ssh.port) };
         } else {
           ssh = await this.askSharedSsh(ssh, fault);
         }
@@ -573,10 +576,10 @@ class Wizard {
 }
 
 /** Asks where to write the inventory; an existing file is only replaced when the operator says so. */
-async function askOutput(signal: AbortSignal): Promise<string> {
+async function askOutput(signal: AbortSignal, def: string): Promise<string> {
   for (;;) {
     const typed = await input(
-      { message: "Write the inventory to:", default: DEFAULT_OUTPUT, validate: outputPathAnswer },
+      { message: "Write the inventory to:", default: def, validate: outputPathAnswer },
       { signal },
     );
     const path = resolve(typed.trim());
@@ -604,7 +607,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     );
     const wizard = new Wizard(r, interrupt);
     const answers = await wizard.collect();
-    const path = await askOutput(interrupt.signal);
+    const given = ctx.values.inventory;
+    const path = await askOutput(interrupt.signal, typeof given === "string" ? given : DEFAULT_OUTPUT);
     const text = renderInventory(answers, {
       ...wizard.notes,
       writtenAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
