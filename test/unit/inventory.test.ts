@@ -73,6 +73,7 @@ describe("inventory defaults and merging", () => {
     assert.deepEqual(inv.options, {
       extraSans: [],
       workerConcurrency: 3,
+      etcdLearnerTimeoutSeconds: 120,
       stateDir: "/ops/cluster/kubeha-state",
     });
   });
@@ -114,6 +115,7 @@ options: { extraSans: ["*.api.example.com", 192.0.2.2], workerConcurrency: 5, st
     assert.deepEqual(inv.options, {
       extraSans: ["*.api.example.com", "192.0.2.2"],
       workerConcurrency: 5,
+      etcdLearnerTimeoutSeconds: 120,
       stateDir: "/home/op/state",
     });
   });
