@@ -200,7 +200,12 @@ describe("load balancer and clients", { skip, timeout: 600_000 }, () => {
     assert.match(r.stdout, /failover: write through the LB/);
     assert.match(r.stdout, /failover: etcd leader: leader/);
     assert.match(r.stdout, /failover: restored/);
-    console.log(r.stdout.split("\n").filter((x) => x.includes("failover")).join("\n"));
+    console.log(
+      r.stdout
+        .split("\n")
+        .filter((x) => x.includes("failover"))
+        .join("\n"),
+    );
     assert.equal(await manifests(), before);
     const cms = await kubectl("get", "configmap", "-n", "kube-system", "-o", "name");
     assert.doesNotMatch(cms.stdout, /kubeha-failover/);
