@@ -1,6 +1,6 @@
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
-import { wrap } from "../errors.js";
+import { KubehaError, wrap } from "../errors.js";
 import { ClusterAccess } from "../cluster/access.js";
 import { listMembers } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
@@ -42,6 +42,10 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
     probeScript + `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes`,
   );
   const after = Date.now();
+  if (!res.stdout.includes("@@kubeha-probe@@ os")) {
+    const why = (res.stderr.trim() || `exit ${res.code}`).split("\n").slice(-2).join(" ");
+    throw new KubehaError(`host ${h.name} (${h.address}): cannot run commands as ${h.ssh.user}: ${why}`);
+  }
   const s = parseProbeSections(res.stdout);
   const ports = listeningPorts(s.listening ?? "");
   const clock = Number(s.clock);
