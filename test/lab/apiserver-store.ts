@@ -138,16 +138,21 @@ export class Store {
     name: string,
     next: Obj,
     expectRv?: string,
+    subresource?: string,
   ): Promise<Obj> {
     const current = await this.get(r, ns, name);
     const rv = expectRv ?? next.metadata.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, name);
+    // With a status subresource, the main resource ignores status changes and /status everything else.
+    const hasStatus = r.kind !== "ConfigMap";
+    const base = subresource === "status" ? { ...current, status: next.status } : next;
     const merged: Obj = {
-      ...next,
+      ...base,
+      ...(hasStatus && subresource !== "status" ? { status: current.status } : {}),
       apiVersion: r.apiVersion,
       kind: r.kind,
       metadata: {
-        ...next.metadata,
+        ...base.metadata,
         name,
         ...(r.namespaced ? { namespace: ns } : {}),
         uid: current.metadata.uid,
@@ -156,7 +161,12 @@ export class Store {
     };
     if (r.kind === "DaemonSet") {
       const gen = Number(current.metadata.generation ?? 1);
-      merged.metadata.generation = JSON.stringify(current.spec) === JSON.stringify(next.spec) ? gen : gen + 1;
+      const generation = JSON.stringify(current.spec) === JSON.stringify(merged.spec) ? gen : gen + 1;
+      merged.metadata.generation = generation;
+      // No DaemonSet controller runs in the lab: a rollout is reported finished at once.
+      const status = (merged.status ?? {}) as Record<string, unknown>;
+      const desired = status.desiredNumberScheduled ?? 0;
+      merged.status = { ...status, observedGeneration: generation, updatedNumberScheduled: desired, numberAvailable: desired };
     }
     const k = key(r, ns, name);
     const txn = await this.etcd

@@ -4,12 +4,16 @@
  *     --tls-private-key-file=... --client-ca-file=... --etcd-servers=https://127.0.0.1:2379
  *     --etcd-cafile=... --etcd-certfile=... --etcd-keyfile=... (other flags are accepted and ignored)
  * Serves HTTPS with the given certificate (reloaded when the file changes, as the real one does),
- * accepts only client certificates signed by the client CA, and stores objects in etcd over TLS.
+ * authenticates client certificates against the client CA like the real one (another CA's: 401;
+ * none: anonymous, allowed only /readyz, /livez, /healthz, /version) and stores objects in etcd over TLS.
  */
 import { readFileSync, statSync } from "node:fs";
 import { createServer, type ServerOptions } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { connectEndpoint } from "../../src/etcd/client.js";
+import { toTable, wantsTable } from "./apiserver-table.js";
+import { parseFlags } from "./standin-flags.js";
 import {
   ApiError,
   RESOURCES,
@@ -20,16 +24,7 @@ import {
   type Resource,
 } from "./apiserver-store.js";
 
-function flags(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const a of argv) {
-    const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
-    if (m) out.set(m[1]!, m[2] ?? "true");
-  }
-  return out;
-}
-
-const f = flags(process.argv.slice(2));
+const f = parseFlags(process.argv.slice(2));
 const need = (name: string): string => {
   const v = f.get(name);
   if (!v) {
@@ -193,6 +188,7 @@ async function patchObject(r: Route, req: IncomingMessage): Promise<Obj> {
         r.name!,
         { ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
         patchRv ?? current.metadata.resourceVersion,
+        r.sub,
       );
     } catch (err) {
       if (err instanceof ApiError && err.code === 409 && !patchRv && attempt < 5) continue;
@@ -205,6 +201,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   const url = new URL(req.url ?? "/", "https://localhost");
   const path = url.pathname.replace(/\/$/, "") || "/";
   const method = req.method ?? "GET";
+  authenticate(req, path);
   if (["/readyz", "/livez", "/healthz"].includes(path)) {
     const problem = await etcdReady();
     if (problem) {
@@ -243,28 +240,17 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   let code = 200;
   if (method === "GET" && !r.name) {
     const { items, resourceVersion } = await store.list(r.resource, r.ns);
-    result = {
-      kind: `${r.resource.kind}List`,
-      apiVersion: r.resource.apiVersion,
-      metadata: { resourceVersion },
-      items,
-    };
+    result = wantsTable(req.headers.accept)
+      ? toTable(r.resource.kind, items, resourceVersion)
+      : { kind: `${r.resource.kind}List`, apiVersion: r.resource.apiVersion, metadata: { resourceVersion }, items };
   } else if (method === "GET") {
-    result = await store.get(r.resource, r.ns, r.name!);
+    const obj = await store.get(r.resource, r.ns, r.name!);
+    result = wantsTable(req.headers.accept) ? toTable(r.resource.kind, [obj]) : obj;
   } else if (method === "POST" && !r.name) {
     result = await store.create(r.resource, r.ns, (await body(req)) as Obj);
     code = 201;
   } else if (method === "PUT" && r.name) {
-    const obj = (await body(req)) as Obj;
-    const current = r.sub === "status" ? await store.get(r.resource, r.ns, r.name) : undefined;
-    const next = current
-      ? {
-          ...current,
-          status: obj.status,
-          metadata: { ...current.metadata, resourceVersion: obj.metadata?.resourceVersion },
-        }
-      : obj;
-    result = await store.update(r.resource, r.ns, r.name, next);
+    result = await store.update(r.resource, r.ns, r.name, (await body(req)) as Obj, undefined, r.sub);
   } else if (method === "PATCH" && r.name) {
     result = await patchObject(r, req);
   } else if (method === "DELETE" && r.name) {
@@ -276,13 +262,28 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   return code;
 }
 
+const PUBLIC_PATHS = ["/readyz", "/livez", "/healthz", "/version"];
+
+/**
+ * As the real apiserver's x509 authenticator: a certificate that does not verify against the client
+ * CA is a 401 (not a TLS failure, which clients would retry); no certificate is system:anonymous,
+ * which kubeadm's RBAC lets read only the health and version endpoints.
+ */
+function authenticate(req: IncomingMessage, path: string): void {
+  const socket = req.socket as TLSSocket;
+  const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+  if (presented && !socket.authorized) throw new ApiError(401, "Unauthorized", "Unauthorized");
+  if (!presented && !PUBLIC_PATHS.includes(path))
+    throw new ApiError(403, "Forbidden", `forbidden: User "system:anonymous" cannot get path "${path}"`);
+}
+
 /** The whole secure context: a reload replaces all of it, client CA included. */
 function tlsOptions(): ServerOptions {
   return { cert: readFileSync(certFile), key: readFileSync(keyFile), ca: clientCa };
 }
 
 const server = createServer(
-  { ...tlsOptions(), requestCert: true, rejectUnauthorized: true },
+  { ...tlsOptions(), requestCert: true, rejectUnauthorized: false },
   (req, res) => {
     handle(req, res).then(
       (code) => console.log(`${req.method} ${req.url} ${code}`),

@@ -235,7 +235,7 @@ describe("stand-ins on loopback", () => {
     r = await kubectl("patch", "cm", "demo", "-n", "kube-system", "--type=json", "-p", '[{"op":"replace","path":"/data/a","value":"3"}]');
     assert.equal(r.code, 0, r.stderr);
     await writeFile(join(dir, "stale.json"), JSON.stringify({ ...stale, data: { a: "stale" } }));
-    r = await kubectl("replace", "-f", join(dir, "stale.json"));
+    r = await kubectl("replace", "--validate=false", "-f", join(dir, "stale.json"));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Conflict|the object has been modified/);
     const e = await etcdctl("get", "/registry/configmaps/kube-system/demo", "--print-value-only");
@@ -276,7 +276,7 @@ describe("stand-ins on loopback", () => {
       spec: { selector: { matchLabels: { k8s: "kube-proxy" } }, template: { metadata: { labels: { k8s: "kube-proxy" } }, spec: { containers: [{ name: "kube-proxy", image: "registry.k8s.io/kube-proxy:v1.31.2" }] } } },
     };
     await writeFile(join(dir, "ds.json"), JSON.stringify(ds));
-    let r = await kubectl("create", "-f", join(dir, "ds.json"));
+    let r = await kubectl("create", "--validate=false", "-f", join(dir, "ds.json"));
     assert.equal(r.code, 0, r.stderr);
     r = await kubectl("rollout", "restart", "ds/kube-proxy", "-n", "kube-system");
     assert.equal(r.code, 0, r.stderr);
