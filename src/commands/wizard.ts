@@ -10,6 +10,7 @@ import { manifestFacts, readManifests } from "../discover/primary.js";
 import { clusterFindings, loadBalancerFindings, masterFindings } from "../discover/rules.js";
 import type { ClusterFacts, Finding, HostFacts } from "../discover/types.js";
 import { formatProblem, parseInventory } from "../inventory/index.js";
+import { defaults } from "../inventory/normalise.js";
 import { resolvePath } from "../inventory/paths.js";
 import type { FileState } from "../inventory/rules.js";
 import type { HostRole, Inventory, InventoryHost } from "../inventory/types.js";
@@ -115,6 +116,26 @@ function fileState(path: string): FileState {
   }
 }
 
+/**
+ * kubeha needs root on every host: a login that works but cannot become root (a user without sudo, or
+ * sudo refusing) is caught with the login, not as a probe that silently found nothing.
+ */
+async function checkRoot(host: SshHost, h: InventoryHost): Promise<void> {
+  const r = await host.exec(["id", "-u"]);
+  if (r.code === 0 && r.stdout.trim() === "0") return;
+  const how = h.ssh.sudo ? `user ${h.ssh.user} with sudo -n` : `user ${h.ssh.user} without sudo`;
+  const said = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("Could not chdir"))
+    .join("; ")
+    .slice(0, 200);
+  const why = said || `id -u printed ${r.stdout.trim() || "nothing"}`;
+  throw new KubehaError(
+    `host ${h.name} (${h.address}): ${how} does not get root (${why}); kubeha needs root: log in as root or as a user with passwordless sudo`,
+  );
+}
+
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 }
@@ -130,7 +151,12 @@ function primaryOnly(primary: InventoryHost): Inventory {
     masters: [],
     loadBalancer: { host: primary, address: primary.address, port: 6443 },
     workers: [],
-    options: { extraSans: [], workerConcurrency: 1, stateDir: "." },
+    options: {
+      extraSans: [],
+      workerConcurrency: defaults.workerConcurrency,
+      etcdLearnerTimeoutSeconds: defaults.etcdLearnerTimeoutSeconds,
+      stateDir: ".",
+    },
   };
 }
 
@@ -278,13 +304,8 @@ class Wizard {
         await this.checkClusterFindings();
         const name = await this.text("Kubernetes node name of the primary:", {
           default: found.nodeName,
-          validate: (v) => nodeNameAnswer(v),
+          validate: (v) => nodeNameAnswer(v, new Map(), found.members),
         });
-        if (found.members.length && !found.members.includes(name)) {
-          this.r.warn(
-            `no etcd member is named ${name} (members: ${found.members.join(", ")}); discovery will refuse it`,
-          );
-        }
         this.names.set(name, `${name} (the primary)`);
         this.addresses.set(address, `${name} (the primary)`);
         return { primary: { name, address }, ssh };
@@ -329,6 +350,7 @@ class Wizard {
     this.r.info(`connecting to ${ssh.user}@${address}:${ssh.port} ...`);
     const host = await SshHost.connect(h);
     try {
+      await checkRoot(host, h);
       const { parsed } = await readManifests(host);
       const m = manifestFacts(h, parsed);
       const hostname = (await host.run("hostname")).trim();
@@ -525,8 +547,10 @@ class Wizard {
           return answer.ssh ? answer : { name, address };
         }
         address = await this.text(`Address of ${name}:`, {
+          default: address,
           validate: (v) => addressAnswer(v, this.addresses),
         });
+        own = await this.askOwnSsh(shared, own, name, "user");
       } catch (err) {
         if (isCancel(err)) throw err;
         this.r.error(message(err));
@@ -548,6 +572,7 @@ class Wizard {
     this.r.info(`connecting to ${h.ssh.user}@${h.address}:${h.ssh.port} ...`);
     const host = await SshHost.connect(h);
     try {
+      await checkRoot(host, h);
       const { facts } = await probeHost(h, host);
       return facts;
     } finally {

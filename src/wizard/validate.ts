@@ -19,13 +19,21 @@ export function addressAnswer(value: string, taken: ReadonlyMap<string, string> 
   return true;
 }
 
-export function nodeNameAnswer(value: string, taken: ReadonlyMap<string, string> = new Map()): Check {
+/** `etcdMembers`, for the primary: its node name is its etcd member's name (kubeadm names both alike). */
+export function nodeNameAnswer(
+  value: string,
+  taken: ReadonlyMap<string, string> = new Map(),
+  etcdMembers: readonly string[] = [],
+): Check {
   const v = value.trim();
   if (!v) return "a node name is needed";
   const problem = nodeNameProblem(v);
   if (problem) return problem.startsWith('"') ? problem : `"${v}" ${problem}`;
   const owner = taken.get(v);
   if (owner) return `${v} is already the name of ${owner}`;
+  if (etcdMembers.length && !etcdMembers.includes(v)) {
+    return `no etcd member is named ${v} (members: ${etcdMembers.join(", ")}); kubeadm names the member after the node`;
+  }
   return true;
 }
 
@@ -76,7 +84,7 @@ export type ProbeFault = "address" | "credentials" | "hostKey" | "host";
 /** Sorts the one-line errors of the SSH transport (src/ssh/connect.ts, credentials.ts, host.ts). */
 export function probeFault(message: string): ProbeFault {
   if (/host key|known_hosts/i.test(message)) return "hostKey";
-  if (/authentication failed|identity file|private key|passphrase|agent|sudo/i.test(message)) {
+  if (/authentication failed|identity file|private key|passphrase|agent|sudo|needs root/i.test(message)) {
     return "credentials";
   }
   if (

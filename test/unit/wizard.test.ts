@@ -78,6 +78,8 @@ describe("wizard answers are checked as they are given", () => {
       nodeNameAnswer("master-1", new Map([["master-1", "master-1 (the primary)"]])),
       "master-1 is already the name of master-1 (the primary)",
     );
+    assert.equal(nodeNameAnswer("master-1", new Map(), ["master-1"]), true);
+    assert.match(String(nodeNameAnswer("kubeha", new Map(), ["master-1"])), /no etcd member is named kubeha/);
   });
 
   it("users, DNS names, client address, output path", () => {
@@ -121,6 +123,12 @@ describe("wizard answers are checked as they are given", () => {
       "hostKey",
     );
     assert.equal(probeFault(`${label}: host key mismatch: known_hosts has SHA256:a`), "hostKey");
+    assert.equal(
+      probeFault(
+        `host lb (10.0.0.20): user ops without sudo does not get root (id -u printed 1000); kubeha needs root`,
+      ),
+      "credentials",
+    );
     assert.equal(probeFault("primary: /etc/kubernetes/manifests/etcd.yaml not found"), "host");
   });
 });
