@@ -166,7 +166,12 @@ export class Store {
       // No DaemonSet controller runs in the lab: a rollout is reported finished at once.
       const status = (merged.status ?? {}) as Record<string, unknown>;
       const desired = status.desiredNumberScheduled ?? 0;
-      merged.status = { ...status, observedGeneration: generation, updatedNumberScheduled: desired, numberAvailable: desired };
+      merged.status = {
+        ...status,
+        observedGeneration: generation,
+        updatedNumberScheduled: desired,
+        numberAvailable: desired,
+      };
     }
     const k = key(r, ns, name);
     const txn = await this.etcd

@@ -18,7 +18,10 @@ function age(o: Obj): string {
 }
 
 const field = (o: Obj, ...path: string[]): unknown =>
-  path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);
+  path.reduce<unknown>(
+    (v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined),
+    o,
+  );
 const count = (v: unknown): number => (v && typeof v === "object" ? Object.keys(v).length : 0);
 const num = (o: Obj, k: string): number => Number(field(o, "status", k) ?? 0);
 

@@ -242,7 +242,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
     const { items, resourceVersion } = await store.list(r.resource, r.ns);
     result = wantsTable(req.headers.accept)
       ? toTable(r.resource.kind, items, resourceVersion)
-      : { kind: `${r.resource.kind}List`, apiVersion: r.resource.apiVersion, metadata: { resourceVersion }, items };
+      : {
+          kind: `${r.resource.kind}List`,
+          apiVersion: r.resource.apiVersion,
+          metadata: { resourceVersion },
+          items,
+        };
   } else if (method === "GET") {
     const obj = await store.get(r.resource, r.ns, r.name!);
     result = wantsTable(req.headers.accept) ? toTable(r.resource.kind, [obj]) : obj;
@@ -282,22 +287,19 @@ function tlsOptions(): ServerOptions {
   return { cert: readFileSync(certFile), key: readFileSync(keyFile), ca: clientCa };
 }
 
-const server = createServer(
-  { ...tlsOptions(), requestCert: true, rejectUnauthorized: false },
-  (req, res) => {
-    handle(req, res).then(
-      (code) => console.log(`${req.method} ${req.url} ${code}`),
-      (err: unknown) => {
-        const e =
-          err instanceof ApiError
-            ? err
-            : new ApiError(500, "InternalError", err instanceof Error ? err.message : String(err));
-        console.log(`${req.method} ${req.url} ${e.code} ${e.message}`);
-        if (!res.headersSent) status(res, e);
-      },
-    );
-  },
-);
+const server = createServer({ ...tlsOptions(), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+  handle(req, res).then(
+    (code) => console.log(`${req.method} ${req.url} ${code}`),
+    (err: unknown) => {
+      const e =
+        err instanceof ApiError
+          ? err
+          : new ApiError(500, "InternalError", err instanceof Error ? err.message : String(err));
+      console.log(`${req.method} ${req.url} ${e.code} ${e.message}`);
+      if (!res.headersSent) status(res, e);
+    },
+  );
+});
 
 // The real apiserver reloads its serving certificate when the files change; so does this one.
 let stamp = `${statSync(certFile).mtimeMs}:${statSync(keyFile).mtimeMs}`;

@@ -34,7 +34,9 @@ try {
 async function check(): Promise<string | undefined> {
   try {
     const r = await kubeRequest(target, "GET", "/api");
-    return r.status === 200 ? undefined : `GET ${target.server}/api answered ${r.status}: ${r.body.slice(0, 200)}`;
+    return r.status === 200
+      ? undefined
+      : `GET ${target.server}/api answered ${r.status}: ${r.body.slice(0, 200)}`;
   } catch (err) {
     return `${target.server}: ${errorText(err)}`;
   }
@@ -52,7 +54,9 @@ const server = createServer({ cert: target.cert, key: target.key }, (req, res) =
   res.end(ok ? "ok" : "not found");
 });
 server.on("error", (err) => die(`serving on ${bind}:${port}: ${err.message}`));
-server.listen(port, bind, () => console.log(`${component} stand-in: API ok, serving /healthz on ${bind}:${port}`));
+server.listen(port, bind, () =>
+  console.log(`${component} stand-in: API ok, serving /healthz on ${bind}:${port}`),
+);
 
 let failures = 0;
 setInterval(() => {

@@ -18,7 +18,10 @@ const stateDir = join(f.get("root-dir") ?? "/var/lib/kubelet", "standin");
 const logDir = f.get("log-dir") ?? "/var/log/pods";
 const pidFile = f.get("pid-file") ?? "/run/kubelet-standin.pid";
 const registeredFile = pidFile.replace(/\.pid$/, "") + ".registered";
-const launchers = { etcd: f.get("etcd") ?? "/usr/bin/etcd", standins: dirname(fileURLToPath(import.meta.url)) };
+const launchers = {
+  etcd: f.get("etcd") ?? "/usr/bin/etcd",
+  standins: dirname(fileURLToPath(import.meta.url)),
+};
 
 const node = new NodeReporter(
   f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf",
@@ -51,10 +54,12 @@ function scan(): void {
       parsed.set(file, entry);
     }
     if (!entry.spec) continue;
-    if (wanted.has(entry.spec.pod)) console.log(`manifest ${file}: pod ${entry.spec.pod} is defined twice; skipped`);
+    if (wanted.has(entry.spec.pod))
+      console.log(`manifest ${file}: pod ${entry.spec.pod} is defined twice; skipped`);
     else wanted.set(entry.spec.pod, entry.spec);
   }
-  for (const file of parsed.keys()) if (!files.includes(file.slice(manifests.length + 1))) parsed.delete(file);
+  for (const file of parsed.keys())
+    if (!files.includes(file.slice(manifests.length + 1))) parsed.delete(file);
   for (const [name, pod] of pods) if (!wanted.has(name)) void pod.want(undefined);
   for (const [name, spec] of wanted) {
     let pod = pods.get(name);

@@ -70,18 +70,58 @@ async function makePki(dir: string): Promise<void> {
     const r = await run("openssl", args);
     if (r.code !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
   };
-  const key = (name: string) => ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, `${name}.key`));
+  const key = (name: string) =>
+    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, `${name}.key`));
   const ca = async (name: string) => {
     await key(name);
-    await ossl("req", "-x509", "-new", "-key", join(dir, `${name}.key`), "-subj", `/CN=${name}`, "-days", "2", "-out", join(dir, `${name}.crt`));
+    await ossl(
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      join(dir, `${name}.key`),
+      "-subj",
+      `/CN=${name}`,
+      "-days",
+      "2",
+      "-out",
+      join(dir, `${name}.crt`),
+    );
   };
   const leaf = async (name: string, caName: string, subj: string, usage: string, san?: string) => {
     await key(name);
-    await ossl("req", "-new", "-key", join(dir, `${name}.key`), "-subj", subj, "-out", join(dir, `${name}.csr`));
+    await ossl(
+      "req",
+      "-new",
+      "-key",
+      join(dir, `${name}.key`),
+      "-subj",
+      subj,
+      "-out",
+      join(dir, `${name}.csr`),
+    );
     const ext = join(dir, `${name}.ext`);
-    await writeFile(ext, `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\n${san ? `subjectAltName=${san}\n` : ""}`);
-    await ossl("x509", "-req", "-in", join(dir, `${name}.csr`), "-CA", join(dir, `${caName}.crt`), "-CAkey", join(dir, `${caName}.key`),
-      "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", join(dir, `${name}.crt`));
+    await writeFile(
+      ext,
+      `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\n${san ? `subjectAltName=${san}\n` : ""}`,
+    );
+    await ossl(
+      "x509",
+      "-req",
+      "-in",
+      join(dir, `${name}.csr`),
+      "-CA",
+      join(dir, `${caName}.crt`),
+      "-CAkey",
+      join(dir, `${caName}.key`),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      ext,
+      "-out",
+      join(dir, `${name}.crt`),
+    );
   };
   await Promise.all([ca("ca"), ca("etcd-ca"), ca("other-ca")]);
   await Promise.all([
@@ -94,9 +134,17 @@ async function makePki(dir: string): Promise<void> {
   ]);
 }
 
-async function kubeconfig(file: string, server: string, pki: string, user: string, inline: boolean): Promise<void> {
+async function kubeconfig(
+  file: string,
+  server: string,
+  pki: string,
+  user: string,
+  inline: boolean,
+): Promise<void> {
   const b64 = async (n: string) => (await readFile(join(pki, n))).toString("base64");
-  const cluster = inline ? `certificate-authority-data: ${await b64("ca.crt")}` : `certificate-authority: ${join(pki, "ca.crt")}`;
+  const cluster = inline
+    ? `certificate-authority-data: ${await b64("ca.crt")}`
+    : `certificate-authority: ${join(pki, "ca.crt")}`;
   const creds = inline
     ? `client-certificate-data: ${await b64(`${user}.crt`)}\n    client-key-data: ${await b64(`${user}.key`)}`
     : `client-certificate: ${join(pki, `${user}.crt`)}\n    client-key: ${join(pki, `${user}.key`)}`;
@@ -124,7 +172,13 @@ describe("stand-ins on loopback", () => {
     KUBEHA_HOST_JSON: join(dir, "host.json"),
   });
   const kubectl = (...args: string[]) =>
-    run("kubectl", ["--kubeconfig", join(dir, "admin.conf"), "--cache-dir", join(dir, "kube-cache"), ...args]);
+    run("kubectl", [
+      "--kubeconfig",
+      join(dir, "admin.conf"),
+      "--cache-dir",
+      join(dir, "kube-cache"),
+      ...args,
+    ]);
   const state = async (pod: string): Promise<PodState> =>
     JSON.parse(await readFile(join(dir, "kubelet/standin", `${pod}.json`), "utf8")) as PodState;
   const runningPid = async (pod: string, not?: number): Promise<number | undefined> => {
@@ -147,8 +201,14 @@ describe("stand-ins on loopback", () => {
       `--initial-cluster=lab-node=https://127.0.0.1:${ports.peer}`,
       "--client-cert-auth=true",
       "--peer-client-cert-auth=true",
-      ...["cert-file=etcd-server.crt", "key-file=etcd-server.key", "trusted-ca-file=etcd-ca.crt", "peer-cert-file=etcd-server.crt",
-        "peer-key-file=etcd-server.key", "peer-trusted-ca-file=etcd-ca.crt"].map((kv) => `--${kv.replace("=", `=${pki}/`)}`),
+      ...[
+        "cert-file=etcd-server.crt",
+        "key-file=etcd-server.key",
+        "trusted-ca-file=etcd-ca.crt",
+        "peer-cert-file=etcd-server.crt",
+        "peer-key-file=etcd-server.key",
+        "peer-trusted-ca-file=etcd-ca.crt",
+      ].map((kv) => `--${kv.replace("=", `=${pki}/`)}`),
     ]);
   const apiManifest = (extra: string[] = []): string =>
     podManifest("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.31.2", [
@@ -168,8 +228,19 @@ describe("stand-ins on loopback", () => {
       ...extra,
     ]);
   const etcdctl = (...args: string[]) =>
-    run("etcdctl", [`--endpoints=https://127.0.0.1:${ports.etcd}`, `--cacert=${pki}/etcd-ca.crt`, `--cert=${pki}/etcd-client.crt`,
-      `--key=${pki}/etcd-client.key`, "--dial-timeout=2s", "--command-timeout=3s", ...args], { ETCDCTL_API: "3" });
+    run(
+      "etcdctl",
+      [
+        `--endpoints=https://127.0.0.1:${ports.etcd}`,
+        `--cacert=${pki}/etcd-ca.crt`,
+        `--cert=${pki}/etcd-client.crt`,
+        `--key=${pki}/etcd-client.key`,
+        "--dial-timeout=2s",
+        "--command-timeout=3s",
+        ...args,
+      ],
+      { ETCDCTL_API: "3" },
+    );
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "kubeha-standins-"));
@@ -180,11 +251,27 @@ describe("stand-ins on loopback", () => {
     await makePki(pki);
     await kubeconfig(join(dir, "admin.conf"), `https://127.0.0.1:${ports.api}`, pki, "admin", true);
     await kubeconfig(join(dir, "rogue.conf"), `https://127.0.0.1:${ports.api}`, pki, "rogue", true);
-    await writeFile(join(dir, "host.json"), JSON.stringify({ name: "lab-node", address: "127.0.0.1", role: "primary", kubeletVersion: "v1.31.2" }));
+    await writeFile(
+      join(dir, "host.json"),
+      JSON.stringify({ name: "lab-node", address: "127.0.0.1", role: "primary", kubeletVersion: "v1.31.2" }),
+    );
     kubelet = spawn(
       process.execPath,
-      [join(HERE, "kubelet.js"), "--manifests", manifests, "--root-dir", join(dir, "kubelet"), "--log-dir", join(dir, "pods"),
-        "--pid-file", join(dir, "kubelet.pid"), "--kubeconfig", join(dir, "kubelet.conf"), "--host-json", join(dir, "host.json")],
+      [
+        join(HERE, "kubelet.js"),
+        "--manifests",
+        manifests,
+        "--root-dir",
+        join(dir, "kubelet"),
+        "--log-dir",
+        join(dir, "pods"),
+        "--pid-file",
+        join(dir, "kubelet.pid"),
+        "--kubeconfig",
+        join(dir, "kubelet.conf"),
+        "--host-json",
+        join(dir, "host.json"),
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let out = "";
@@ -196,7 +283,9 @@ describe("stand-ins on loopback", () => {
   after(async () => {
     if (kubelet?.pid && alive(kubelet.pid)) {
       kubelet.kill("SIGTERM");
-      await until("kubelet exit", async () => !alive(kubelet?.pid), 8000).catch(() => kubelet?.kill("SIGKILL"));
+      await until("kubelet exit", async () => !alive(kubelet?.pid), 8000).catch(() =>
+        kubelet?.kill("SIGKILL"),
+      );
     }
     for (const pid of seen) if (alive(pid)) process.kill(pid, "SIGKILL");
     await rm(dir, { recursive: true, force: true });
@@ -215,7 +304,10 @@ describe("stand-ins on loopback", () => {
     await until("apiserver ready", async () => (await kubectl("get", "--raw", "/readyz")).stdout === "ok");
     const v = await kubectl("version", "-o", "json");
     assert.equal(v.code, 0, v.stderr);
-    assert.equal((JSON.parse(v.stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion, "v1.31.2");
+    assert.equal(
+      (JSON.parse(v.stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion,
+      "v1.31.2",
+    );
     const res = await kubectl("api-resources");
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /configmaps\s+cm\s+v1\s+true\s+ConfigMap/);
@@ -228,11 +320,23 @@ describe("stand-ins on loopback", () => {
     r = await kubectl("create", "configmap", "demo", "-n", "kube-system", "--from-literal=a=1");
     assert.match(r.stderr, /AlreadyExists|already exists/);
     r = await kubectl("get", "cm", "demo", "-n", "kube-system", "-o", "json");
-    const stale = JSON.parse(r.stdout) as { data: Record<string, string>; metadata: { resourceVersion: string } };
+    const stale = JSON.parse(r.stdout) as {
+      data: Record<string, string>;
+      metadata: { resourceVersion: string };
+    };
     assert.deepEqual(stale.data, { a: "1" });
     r = await kubectl("patch", "cm", "demo", "-n", "kube-system", "-p", '{"data":{"b":"2"}}');
     assert.equal(r.code, 0, r.stderr);
-    r = await kubectl("patch", "cm", "demo", "-n", "kube-system", "--type=json", "-p", '[{"op":"replace","path":"/data/a","value":"3"}]');
+    r = await kubectl(
+      "patch",
+      "cm",
+      "demo",
+      "-n",
+      "kube-system",
+      "--type=json",
+      "-p",
+      '[{"op":"replace","path":"/data/a","value":"3"}]',
+    );
     assert.equal(r.code, 0, r.stderr);
     await writeFile(join(dir, "stale.json"), JSON.stringify({ ...stale, data: { a: "stale" } }));
     r = await kubectl("replace", "--validate=false", "-f", join(dir, "stale.json"));
@@ -245,7 +349,15 @@ describe("stand-ins on loopback", () => {
   });
 
   test("a client certificate from another CA is refused", async () => {
-    const r = await run("kubectl", ["--kubeconfig", join(dir, "rogue.conf"), "--cache-dir", join(dir, "kube-cache2"), "get", "cm", "-A"]);
+    const r = await run("kubectl", [
+      "--kubeconfig",
+      join(dir, "rogue.conf"),
+      "--cache-dir",
+      join(dir, "kube-cache2"),
+      "get",
+      "cm",
+      "-A",
+    ]);
     assert.notEqual(r.code, 0);
   });
 
@@ -255,13 +367,24 @@ describe("stand-ins on loopback", () => {
     assert.equal(r.code, 0, r.stderr);
     const node = await kubectl("get", "node", "lab-node", "-o", "jsonpath={.status.nodeInfo.kubeletVersion}");
     assert.equal(node.stdout, "v1.31.2", node.stderr);
-    assert.equal((await kubectl("label", "node", "lab-node", "node-role.kubernetes.io/control-plane=")).code, 0);
+    assert.equal(
+      (await kubectl("label", "node", "lab-node", "node-role.kubernetes.io/control-plane=")).code,
+      0,
+    );
     const t = await kubectl("taint", "node", "lab-node", "node-role.kubernetes.io/control-plane:NoSchedule");
     assert.equal(t.code, 0, t.stderr);
     const table = await kubectl("get", "nodes");
     assert.match(table.stdout, /lab-node\s+Ready\s+control-plane/);
     const beat = async () =>
-      (await kubectl("get", "node", "lab-node", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].lastHeartbeatTime}")).stdout;
+      (
+        await kubectl(
+          "get",
+          "node",
+          "lab-node",
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}',
+        )
+      ).stdout;
     const first = await beat();
     await until("a newer heartbeat", async () => (await beat()) > first, 5000);
     const taints = await kubectl("get", "node", "lab-node", "-o", "jsonpath={.spec.taints[0].key}");
@@ -273,14 +396,28 @@ describe("stand-ins on loopback", () => {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
       metadata: { name: "kube-proxy", namespace: "kube-system" },
-      spec: { selector: { matchLabels: { k8s: "kube-proxy" } }, template: { metadata: { labels: { k8s: "kube-proxy" } }, spec: { containers: [{ name: "kube-proxy", image: "registry.k8s.io/kube-proxy:v1.31.2" }] } } },
+      spec: {
+        selector: { matchLabels: { k8s: "kube-proxy" } },
+        template: {
+          metadata: { labels: { k8s: "kube-proxy" } },
+          spec: { containers: [{ name: "kube-proxy", image: "registry.k8s.io/kube-proxy:v1.31.2" }] },
+        },
+      },
     };
     await writeFile(join(dir, "ds.json"), JSON.stringify(ds));
     let r = await kubectl("create", "--validate=false", "-f", join(dir, "ds.json"));
     assert.equal(r.code, 0, r.stderr);
     r = await kubectl("rollout", "restart", "ds/kube-proxy", "-n", "kube-system");
     assert.equal(r.code, 0, r.stderr);
-    r = await kubectl("get", "ds", "-n", "kube-system", "kube-proxy", "-o", "jsonpath={.metadata.generation}");
+    r = await kubectl(
+      "get",
+      "ds",
+      "-n",
+      "kube-system",
+      "kube-proxy",
+      "-o",
+      "jsonpath={.metadata.generation}",
+    );
     assert.equal(r.stdout, "2");
     r = await kubectl("get", "ds", "-n", "kube-system");
     assert.match(r.stdout, /kube-proxy/);
@@ -291,12 +428,27 @@ describe("stand-ins on loopback", () => {
     await writeFile(
       join(manifests, "kube-scheduler.yaml"),
       podManifest("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.31.2", [
-        "kube-scheduler", "--bind-address=127.0.0.1", `--secure-port=${ports.sched}`, `--kubeconfig=${join(dir, "scheduler.conf")}`, "--leader-elect=true",
+        "kube-scheduler",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${ports.sched}`,
+        `--kubeconfig=${join(dir, "scheduler.conf")}`,
+        "--leader-elect=true",
       ]),
     );
-    await until("scheduler /healthz", async () => (await run("curl", ["-sk", `https://127.0.0.1:${ports.sched}/healthz`])).stdout === "ok");
-    await runningPid("kube-scheduler");
-    const bad = await run(process.execPath, [join(HERE, "component.js"), "kube-scheduler", `--kubeconfig=${join(dir, "rogue.conf")}`]);
+    await until(
+      "scheduler /healthz",
+      async () => (await run("curl", ["-sk", `https://127.0.0.1:${ports.sched}/healthz`])).stdout === "ok",
+    );
+    // A container that dies is started again (after the kubelet's back-off), as the kubelet does.
+    const first = await until("scheduler pid", () => runningPid("kube-scheduler"));
+    process.kill(first, "SIGKILL");
+    await until("scheduler restarted", () => runningPid("kube-scheduler", first));
+    assert.equal((await state("kube-scheduler")).restarts, 1);
+    const bad = await run(process.execPath, [
+      join(HERE, "component.js"),
+      "kube-scheduler",
+      `--kubeconfig=${join(dir, "rogue.conf")}`,
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /kube-scheduler stand-in: kubeconfig .*rogue\.conf/);
   });
@@ -309,10 +461,22 @@ describe("stand-ins on loopback", () => {
     const logs = await run("sh", [join(SHIMS, "crictl"), "logs", "--tail", "5", id], env());
     assert.equal(logs.stdout.trim().split("\n").length, 5);
     const inspect = await run("sh", [join(SHIMS, "crictl"), "inspect", id], env());
-    assert.equal((JSON.parse(inspect.stdout) as { status: { state: string } }).status.state, "CONTAINER_RUNNING");
-    assert.equal((await run("sh", [join(SHIMS, "kubelet"), "--version"], env())).stdout.trim(), "Kubernetes v1.31.2");
-    assert.match((await run("sh", [join(SHIMS, "containerd"), "--version"])).stdout, /^containerd containerd.io 1\.7\.22/);
-    assert.equal((await run("sh", [join(SHIMS, "systemctl"), "is-active", "kubelet"], env())).stdout.trim(), "active");
+    assert.equal(
+      (JSON.parse(inspect.stdout) as { status: { state: string } }).status.state,
+      "CONTAINER_RUNNING",
+    );
+    assert.equal(
+      (await run("sh", [join(SHIMS, "kubelet"), "--version"], env())).stdout.trim(),
+      "Kubernetes v1.31.2",
+    );
+    assert.match(
+      (await run("sh", [join(SHIMS, "containerd"), "--version"])).stdout,
+      /^containerd containerd.io 1\.7\.22/,
+    );
+    assert.equal(
+      (await run("sh", [join(SHIMS, "systemctl"), "is-active", "kubelet"], env())).stdout.trim(),
+      "active",
+    );
   });
 
   test("a changed manifest restarts the pod; a removed one stops it", async () => {
@@ -321,7 +485,10 @@ describe("stand-ins on loopback", () => {
     const after = await until("new apiserver pid", () => runningPid("kube-apiserver", before));
     assert.ok(!alive(before));
     assert.notEqual(after, before);
-    await until("apiserver ready again", async () => (await kubectl("get", "--raw", "/readyz")).stdout === "ok");
+    await until(
+      "apiserver ready again",
+      async () => (await kubectl("get", "--raw", "/readyz")).stdout === "ok",
+    );
     await writeFile(join(manifests, "broken.yaml"), "kind: Pod\nspec: [");
     const etcdPid = await until("etcd pid", () => runningPid("etcd"));
     await unlink(join(manifests, "etcd.yaml"));
