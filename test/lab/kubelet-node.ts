@@ -147,15 +147,19 @@ export class NodeReporter {
   }
 }
 
+const stamp = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");
+/** The conditions never change in the lab: they have been what they are since the stand-in started. */
+const since = stamp(new Date());
+
 function conditions(): unknown[] {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = stamp(new Date());
   const c = (type: string, status: string, reason: string, message: string) => ({
     type,
     status,
     reason,
     message,
     lastHeartbeatTime: now,
-    lastTransitionTime: now,
+    lastTransitionTime: since,
   });
   return [
     c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),

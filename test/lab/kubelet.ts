@@ -1,9 +1,11 @@
 /**
  * kubelet stand-in: `node dist/test/lab/kubelet.js [--manifests /etc/kubernetes/manifests]
- *   [--root-dir /var/lib/kubelet] [--log-dir /var/log/pods] [--pid-file /run/kubelet-standin.pid]
- *   [--kubeconfig /etc/kubernetes/kubelet.conf] [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd]`
- * Runs static pods (kubelet-pods.ts), reports the Node (kubelet-node.ts); SIGHUP = `systemctl restart
- * kubelet` (re-register, pods keep running; then <pid-file minus .pid>.registered is rewritten); SIGTERM stops all pods.
+ *   [--root-dir /var/lib/kubelet | --state-dir /var/lib/kubelet/standin] [--log-dir /var/log/pods]
+ *   [--pid-file /run/kubelet-standin.pid] [--kubeconfig /etc/kubernetes/kubelet.conf]
+ *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd]`
+ * Runs static pods (kubelet-pods.ts), reports the Node (kubelet-node.ts). SIGHUP = `systemctl restart
+ * kubelet`: re-register, pods keep running, then /run/kubelet-standin.registered is rewritten (the
+ * shim waits for it). SIGTERM/SIGINT: stop every pod, then exit.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,7 +16,7 @@ import { errorText, parseFlags } from "./standin-flags.js";
 
 const f = parseFlags(process.argv.slice(2));
 const manifests = f.get("manifests") ?? "/etc/kubernetes/manifests";
-const stateDir = join(f.get("root-dir") ?? "/var/lib/kubelet", "standin");
+const stateDir = f.get("state-dir") ?? join(f.get("root-dir") ?? "/var/lib/kubelet", "standin");
 const logDir = f.get("log-dir") ?? "/var/log/pods";
 const pidFile = f.get("pid-file") ?? "/run/kubelet-standin.pid";
 const registeredFile = pidFile.replace(/\.pid$/, "") + ".registered";
