@@ -171,7 +171,16 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   const findings: Finding[] = [];
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
-  const foreign = cluster.etcd.members.filter((m) => !ours.has(m.name));
+  // A learner that never started has no name yet: it is ours when its peer URL is one of our masters'.
+  const ourPeer = (url: string) =>
+    [inv.primary, ...inv.masters].some((h) => {
+      try {
+        return new URL(url).hostname.replace(/^\[|\]$/g, "") === h.address;
+      } catch {
+        return false;
+      }
+    });
+  const foreign = cluster.etcd.members.filter((m) => !ours.has(m.name) && !m.peerUrls.some(ourPeer));
   const foreignNodes = cluster.controlPlaneNodes.filter((n) => !ours.has(n));
   // A cluster this inventory already converted (fully or partly) is a resume, not a refusal.
   const clusterCheck =
@@ -199,7 +208,9 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     }
     hostFacts.push(p.facts);
     if (h.role === "master") {
-      const joined = memberNames.has(h.name);
+      const joined =
+        memberNames.has(h.name) ||
+        cluster.etcd.members.some((m) => m.peerUrls.some((u) => u.includes(`//${h.address}:`) || u.includes(`[${h.address}]`)));
       const f = masterFindings(p.facts, cluster).filter(
         (x) =>
           !joined ||

@@ -1,0 +1,179 @@
+// `kubeha plan` and `kubeha apply` against the lab's single-master cluster, checked with the real
+// clients (etcdctl, kubectl), not with kubeha's own code: the conversion, a repeat that changes
+// nothing, runs killed at several points and resumed, and a new member whose etcd cannot start.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { startLab, type Lab } from "./lab.js";
+import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
+
+const skip = process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+
+/** Every file (path, mode, content hash) under each host's /etc/kubernetes and the LB's /etc/nginx. */
+async function trees(lab: Lab): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (root: string, dir: string): Promise<void> => {
+    for (const e of await readdir(join(root, dir), { withFileTypes: true })) {
+      const rel = join(dir, e.name);
+      if (e.isDirectory()) await walk(root, rel);
+      else if (e.isFile()) {
+        const path = join(root, rel);
+        const s = await stat(path);
+        out.set(path, `${(s.mode & 0o7777).toString(8)} ${createHash("sha256").update(await readFile(path)).digest("hex")}`);
+      }
+    }
+  };
+  for (const h of lab.hosts) await walk(join(lab.dir, "h", h.name, "etc-kubernetes"), "");
+  await walk(join(lab.dir, "h", "lb", "etc-nginx"), "");
+  return out;
+}
+
+function etcdctl(lab: Lab, endpoints: string[], ...args: string[]) {
+  const pki = join(lab.dir, "h", "master-1", "etc-kubernetes", "pki", "etcd");
+  return lab.wsExec([
+    "etcdctl",
+    `--endpoints=${endpoints.map((a) => `https://${a}:2379`).join(",")}`,
+    `--cacert=${pki}/ca.crt`,
+    `--cert=${pki}/healthcheck-client.crt`,
+    `--key=${pki}/healthcheck-client.key`,
+    "--command-timeout=10s",
+    ...args,
+  ]);
+}
+
+/** The end state, seen by etcdctl and kubectl: three started voters, equal hashes, all data everywhere. */
+async function assertHighlyAvailable(lab: Lab): Promise<void> {
+  const addresses = [lab.primary, ...lab.masters].map((m) => m.address);
+  const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
+  assert.equal(list.code, 0, list.stderr);
+  const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
+  assert.deepEqual(members.map((m) => m.name).sort(), ["master-1", "master-2", "master-3"]);
+  assert.ok(members.every((m) => !m.isLearner), "no learner left");
+  const hashes = await etcdctl(lab, addresses, "endpoint", "hashkv", "-w", "json");
+  assert.equal(hashes.code, 0, hashes.stderr);
+  const values = (JSON.parse(hashes.stdout) as { HashKV: { hash: number } }[]).map((h) => h.HashKV.hash);
+  assert.equal(values.length, 3);
+  assert.equal(new Set(values).size, 1, `hashkv differs: ${values.join(", ")}`);
+  for (const a of addresses) {
+    const keys = await etcdctl(lab, [a], "get", "/registry/", "--prefix", "--keys-only", "--consistency=s");
+    const count = keys.stdout.split("\n").filter((l) => l.startsWith("/registry/")).length;
+    assert.ok(count >= lab.fixture.filledKeys, `${a} holds ${count} keys, expected ${lab.fixture.filledKeys}+`);
+  }
+  for (const m of lab.masters) {
+    const r = await lab.wsExec([
+      "kubectl",
+      "--kubeconfig",
+      lab.adminKubeconfig,
+      "--server",
+      `https://${m.address}:6443`,
+      "get",
+      "configmap",
+      "kube-proxy",
+      "-n",
+      "kube-system",
+      "-o",
+      "name",
+    ]);
+    assert.equal(r.code, 0, `kubectl against ${m.name}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), "configmap/kube-proxy");
+  }
+}
+
+describe("plan and apply: one master becomes three", { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test("plan shows every step and writes nothing anywhere", async () => {
+    const before = await trees(lab);
+    const r = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /member add master-2 https:\/\/[\d.]+:2380 --learner/);
+    assert.match(r.stdout, /\/etc\/kubernetes\/manifests\/kube-apiserver\.yaml \(0600\): new file/);
+    assert.doesNotMatch(r.stdout, /PRIVATE KEY-----\n[A-Za-z0-9+/]/);
+    assert.deepEqual(await trees(lab), before);
+  });
+
+  test("apply --yes converts the cluster in under 60 seconds", async () => {
+    const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /checks passed: the control plane is highly available/);
+    assert.ok(r.ms < 60_000, `apply took ${r.ms} ms`);
+    await assertHighlyAvailable(lab);
+  });
+
+  test("apply again changes nothing and says so", async () => {
+    const before = await trees(lab);
+    const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /nothing to do/);
+    assert.deepEqual(await trees(lab), before);
+  });
+});
+
+describe("apply: killed at several points, resumed by running it again", { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab({ workers: 1 });
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test("after the first learner is added, after the first promotion, during the control-plane step", async () => {
+    const args = ["apply", "--yes", "-i", lab.inventoryFile];
+    for (const point of [/\[master-2\] etcd: learner added/, /\[master-2\] etcd: promoted/, /control-plane: manifests written/]) {
+      const r = await kubehaKilledAt(lab, args, point);
+      assert.ok(r.killed, `the run never reached ${point}:\n${r.stdout}`);
+    }
+    const done = await kubeha(lab, args);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    assert.match(done.stdout, /already done/);
+    await assertHighlyAvailable(lab);
+  });
+});
+
+describe("apply: a new member whose etcd cannot start", { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab({ workers: 1 });
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test("the learner is removed, quorum and data stay, the error shows the etcd log; fixed, apply finishes", async () => {
+    // master-3's data directory becomes read-only: etcd there exits at once.
+    const ro = await lab.exec("master-3", ["mount", "-o", "remount,bind,ro", "/var/lib/etcd"]);
+    assert.equal(ro.code, 0, ro.stderr);
+    const inv = await inventoryVariant(lab, "short-timeout", (i) => {
+      i.options = { ...(i.options ?? {}), etcdLearnerTimeoutSeconds: 10 };
+    });
+    const failed = await kubeha(lab, ["apply", "--yes", "-i", inv]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stderr, /step etcd\/master-3 on master-3 failed/);
+    assert.match(failed.stderr, /learner was removed/);
+    assert.match(failed.stderr, /read-only file system/);
+
+    const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
+    assert.equal(list.code, 0, list.stderr);
+    const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
+    assert.deepEqual(members.map((m) => m.name).sort(), ["master-1", "master-2"]);
+    const health = await etcdctl(lab, [lab.primary.address, lab.host("master-2").address], "endpoint", "health");
+    assert.equal(health.code, 0, health.stdout + health.stderr);
+    const put = await etcdctl(lab, [lab.primary.address], "put", "/kubeha-test/quorum", "yes");
+    assert.equal(put.code, 0, `a write still succeeds: ${put.stderr}`);
+
+    const rw = await lab.exec("master-3", ["mount", "-o", "remount,bind,rw", "/var/lib/etcd"]);
+    assert.equal(rw.code, 0, rw.stderr);
+    const done = await kubeha(lab, ["apply", "--yes", "-i", inv]);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    await assertHighlyAvailable(lab);
+  });
+});
