@@ -138,7 +138,12 @@ async function main(argv: string[]): Promise<ExitCode> {
   });
   const module = await command.load();
   try {
-    return await module.run({ command: key.replace(" ", "-"), values, positionals: parsed.positionals, reporter });
+    return await module.run({
+      command: key.replace(" ", "-"),
+      values,
+      positionals: parsed.positionals,
+      reporter,
+    });
   } catch (err) {
     // Printed once by the entry point; the log keeps it too.
     reporter.debug(`failed: ${err instanceof Error ? err.message : String(err)}`);

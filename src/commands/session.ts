@@ -10,7 +10,10 @@ export async function inventoryFrom(ctx: CommandContext): Promise<Inventory> {
   const path = ctx.values.inventory;
   if (typeof path !== "string") throw new InputError("missing --inventory (-i) FILE");
   const inv = await loadInventory(path, { onWarning: (w) => ctx.reporter.warn(w) });
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   ctx.reporter.attachLog(join(inv.options.stateDir, "logs", `${ctx.command}-${stamp}.log`));
   return inv;
 }

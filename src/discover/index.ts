@@ -210,7 +210,9 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     if (h.role === "master") {
       const joined =
         memberNames.has(h.name) ||
-        cluster.etcd.members.some((m) => m.peerUrls.some((u) => u.includes(`//${h.address}:`) || u.includes(`[${h.address}]`)));
+        cluster.etcd.members.some((m) =>
+          m.peerUrls.some((u) => u.includes(`//${h.address}:`) || u.includes(`[${h.address}]`)),
+        );
       const f = masterFindings(p.facts, cluster).filter(
         (x) =>
           !joined ||

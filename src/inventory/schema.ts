@@ -118,7 +118,12 @@ export interface RawInventory {
   masters: RawHost[];
   loadBalancer: RawHost & { clientAddress?: string; dnsName?: string; port?: number };
   workers?: RawHost[];
-  options?: { extraSans?: string[]; workerConcurrency?: number; etcdLearnerTimeoutSeconds?: number; stateDir?: string };
+  options?: {
+    extraSans?: string[];
+    workerConcurrency?: number;
+    etcdLearnerTimeoutSeconds?: number;
+    stateDir?: string;
+  };
 }
 
 export interface SchemaResult {

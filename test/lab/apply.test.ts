@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
 
-const skip = process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip =
+  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
 
 /** Every file (path, mode, content hash) under each host's /etc/kubernetes and the LB's /etc/nginx. */
 async function trees(lab: Lab): Promise<Map<string, string>> {
@@ -21,7 +22,12 @@ async function trees(lab: Lab): Promise<Map<string, string>> {
       else if (e.isFile()) {
         const path = join(root, rel);
         const s = await stat(path);
-        out.set(path, `${(s.mode & 0o7777).toString(8)} ${createHash("sha256").update(await readFile(path)).digest("hex")}`);
+        out.set(
+          path,
+          `${(s.mode & 0o7777).toString(8)} ${createHash("sha256")
+            .update(await readFile(path))
+            .digest("hex")}`,
+        );
       }
     }
   };
@@ -50,7 +56,10 @@ async function assertHighlyAvailable(lab: Lab): Promise<void> {
   assert.equal(list.code, 0, list.stderr);
   const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
   assert.deepEqual(members.map((m) => m.name).sort(), ["master-1", "master-2", "master-3"]);
-  assert.ok(members.every((m) => !m.isLearner), "no learner left");
+  assert.ok(
+    members.every((m) => !m.isLearner),
+    "no learner left",
+  );
   const hashes = await etcdctl(lab, addresses, "endpoint", "hashkv", "-w", "json");
   assert.equal(hashes.code, 0, hashes.stderr);
   const values = (JSON.parse(hashes.stdout) as { HashKV: { hash: number } }[]).map((h) => h.HashKV.hash);
@@ -59,7 +68,10 @@ async function assertHighlyAvailable(lab: Lab): Promise<void> {
   for (const a of addresses) {
     const keys = await etcdctl(lab, [a], "get", "/registry/", "--prefix", "--keys-only", "--consistency=s");
     const count = keys.stdout.split("\n").filter((l) => l.startsWith("/registry/")).length;
-    assert.ok(count >= lab.fixture.filledKeys, `${a} holds ${count} keys, expected ${lab.fixture.filledKeys}+`);
+    assert.ok(
+      count >= lab.fixture.filledKeys,
+      `${a} holds ${count} keys, expected ${lab.fixture.filledKeys}+`,
+    );
   }
   for (const m of lab.masters) {
     const r = await lab.wsExec([
@@ -128,7 +140,11 @@ describe("apply: killed at several points, resumed by running it again", { skip 
 
   test("after the first learner is added, after the first promotion, during the control-plane step", async () => {
     const args = ["apply", "--yes", "-i", lab.inventoryFile];
-    for (const point of [/\[master-2\] etcd: learner added/, /\[master-2\] etcd: promoted/, /control-plane: manifests written/]) {
+    for (const point of [
+      /\[master-2\] etcd: learner added/,
+      /\[master-2\] etcd: promoted/,
+      /control-plane: manifests written/,
+    ]) {
       const r = await kubehaKilledAt(lab, args, point);
       assert.ok(r.killed, `the run never reached ${point}:\n${r.stdout}`);
     }
@@ -163,9 +179,15 @@ describe("apply: a new member whose etcd cannot start", { skip }, () => {
 
     const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
     assert.equal(list.code, 0, list.stderr);
-    const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
+    const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] })
+      .members;
     assert.deepEqual(members.map((m) => m.name).sort(), ["master-1", "master-2"]);
-    const health = await etcdctl(lab, [lab.primary.address, lab.host("master-2").address], "endpoint", "health");
+    const health = await etcdctl(
+      lab,
+      [lab.primary.address, lab.host("master-2").address],
+      "endpoint",
+      "health",
+    );
     assert.equal(health.code, 0, health.stdout + health.stderr);
     const put = await etcdctl(lab, [lab.primary.address], "put", "/kubeha-test/quorum", "yes");
     assert.equal(put.code, 0, `a write still succeeds: ${put.stderr}`);

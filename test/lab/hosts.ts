@@ -126,6 +126,8 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
     "set -e",
     `D=${h.dir}`,
     `hostname ${h.name}`,
+    // kubeadm's preflight wants forwarding on; net.ipv4 sysctls are per network namespace.
+    "echo 1 > /proc/sys/net/ipv4/ip_forward",
     // Private /run: sshd's privilege-separation dir, pid files, sudo timestamps.
     "mount -t tmpfs -o mode=755 tmpfs /run",
     "mkdir -p /run/sshd",
