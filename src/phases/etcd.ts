@@ -18,6 +18,7 @@ import {
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
+import { primaryEtcdManifest } from "./etcd-peer.js";
 import { pollUntil } from "./wait.js";
 
 const ETCD_DATA_DIR = "/var/lib/etcd";
@@ -71,7 +72,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
   const host = () => ctx.host(node.name);
   const primary = ctx.inventory.primary;
   const render = (initialCluster: string) =>
-    renderEtcdForNode(ctx.cluster.manifests.etcd, {
+    renderEtcdForNode(primaryEtcdManifest(ctx), {
       primary: { name: primary.name, address: primary.address },
       node: { name: node.name, address: node.address },
       initialCluster: parseInitialCluster(initialCluster),
@@ -133,9 +134,17 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
             timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
             memberEndpoint,
             onProgress: (p) => {
-              if (p.phase === "not-in-sync" || p.phase === "catching-up" || p.phase === "waiting-start") {
-                r.debug(`[${node.name}] etcd: ${p.phase} after ${p.elapsedMs} ms`);
-              }
+              if (p.phase === "waiting-start")
+                r.progress(node.name, "etcd: waiting for the learner to start");
+              else if (p.phase === "not-in-sync")
+                r.progress(
+                  node.name,
+                  `etcd: learner catching up (applied ${p.learnerApplied ?? "?"} of ${p.leaderCommitted ?? "?"})`,
+                );
+              else if (p.phase === "catching-up")
+                r.progress(node.name, `etcd: voter applying ${p.applied} of ${p.target}`);
+              else if (p.phase === "retrying")
+                r.progress(node.name, `etcd: promote retry ${p.attempt}: ${p.error}`);
             },
           }),
         );

@@ -191,7 +191,7 @@ export async function stalePkiFiles(
 }
 
 /** Writes the given relative paths of a freshly rendered set (keys 0600), keeping backups of what they replace. */
-async function writePki(
+export async function writePki(
   ctx: RunContext,
   node: InventoryHost,
   stale: string[],

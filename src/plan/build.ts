@@ -1,6 +1,7 @@
 import type { RunContext } from "../phases/context.js";
 import { newMasterPkiStep, primaryApiserverCertStep } from "../phases/pki.js";
 import { etcdJoinStep } from "../phases/etcd.js";
+import { primaryEtcdPeerStep } from "../phases/etcd-peer.js";
 import { controlPlaneStep } from "../phases/control-plane.js";
 import { loadBalancerStep } from "../phases/load-balancer.js";
 import { clientSteps } from "../phases/clients-plan.js";
@@ -13,6 +14,9 @@ import type { Step } from "./types.js";
 export async function buildPlan(ctx: RunContext): Promise<Step[]> {
   // The LB first: a broken nginx stops the run before anything on the cluster changed.
   const steps: Step[] = [await loadBalancerStep(ctx), await primaryApiserverCertStep(ctx)];
+  // An old single-member etcd on localhost is made reachable before any member is added.
+  const peerFix = primaryEtcdPeerStep(ctx);
+  if (peerFix) steps.push(peerFix);
   // One new member at a time: each joins, is promoted and the cluster is healthy before the next.
   for (const m of ctx.inventory.masters) {
     steps.push(await newMasterPkiStep(ctx, m));

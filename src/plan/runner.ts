@@ -71,14 +71,16 @@ export async function runPlan(
         await beforeFirstChange();
         prepared = true;
       }
-      ctx.reporter.step(step.host, `${step.title} ...`);
+      ctx.reporter.begin(step.host, step.title);
       await step.run(ctx);
       await step.verify(ctx);
+      ctx.reporter.end();
       journal.record(step.id, "done");
       ctx.reporter.step(step.host, `${step.title}: done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
       completed.push(step.id);
       ran++;
     } catch (err) {
+      ctx.reporter.end();
       journal.record(step.id, "failed", err instanceof Error ? err.message : String(err));
       throw new StepFailure(step, completed, err);
     }

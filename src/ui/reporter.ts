@@ -10,14 +10,28 @@ export interface ReporterOptions {
   logFile?: string;
 }
 
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/** Without a terminal, a progress message is repeated at most this often. */
+const PLAIN_PROGRESS_INTERVAL_MS = 2000;
+
 /**
  * The one place kubeha talks to the operator: progress, findings, results.
- * On a TTY lines are coloured; otherwise they are plain and timestamped, so logs read well.
+ * On a TTY the step in progress is a live line (host, step, elapsed time, latest progress) above
+ * which finished lines scroll; otherwise lines are plain and timestamped, so logs read well.
  */
 export class Reporter {
   private readonly started = Date.now();
   private readonly out: NodeJS.WriteStream;
   private readonly tty: boolean;
+  private live?: {
+    host: string;
+    title: string;
+    detail: string;
+    since: number;
+    frame: number;
+    timer: NodeJS.Timeout;
+  };
+  private lastPlain = new Map<string, number>();
 
   private log: string | undefined;
 
@@ -56,6 +70,54 @@ export class Reporter {
     this.line("error", message);
   }
 
+  /** A long step begins: on a TTY a live line with its elapsed time until `end()`. */
+  begin(host: string, title: string): void {
+    this.end();
+    this.toLog("step", `[${host}] ${title} ...`);
+    if (!this.tty) {
+      this.line("step", `[${host}] ${title} ...`);
+      return;
+    }
+    const timer = setInterval(() => this.drawLive(), 120);
+    timer.unref();
+    this.live = { host, title, detail: "", since: Date.now(), frame: 0, timer };
+    this.drawLive();
+  }
+
+  /** How the current step is getting on ("learner applied 812/3000"); plain output is throttled. */
+  progress(host: string, detail: string): void {
+    this.toLog("progress", `[${host}] ${detail}`);
+    if (this.live && this.tty) {
+      this.live.detail = detail;
+      this.drawLive();
+      return;
+    }
+    const key = `${host}:${detail.replace(/\d+/g, "#")}`;
+    const last = this.lastPlain.get(key) ?? 0;
+    if (Date.now() - last >= PLAIN_PROGRESS_INTERVAL_MS) {
+      this.lastPlain.set(key, Date.now());
+      this.line("step", `[${host}] ${detail}`);
+    }
+  }
+
+  /** The current step is over: its live line goes away. */
+  end(): void {
+    if (!this.live) return;
+    clearInterval(this.live.timer);
+    this.live = undefined;
+    if (this.tty) this.out.write("\r\x1b[K");
+  }
+
+  private drawLive(): void {
+    const l = this.live;
+    if (!l) return;
+    l.frame = (l.frame + 1) % SPINNER.length;
+    const secs = ((Date.now() - l.since) / 1000).toFixed(1);
+    const width = Math.max(40, (this.out.columns ?? 100) - 1);
+    const text = `${SPINNER[l.frame]} [${l.host}] ${l.title} (${secs}s)${l.detail ? ` ${l.detail}` : ""}`;
+    this.out.write(`\r\x1b[K\x1b[36m${redact(text).slice(0, width)}\x1b[0m`);
+  }
+
   /** Written to the log file only. */
   debug(message: string): void {
     this.toLog("debug", message);
@@ -70,6 +132,7 @@ export class Reporter {
 
   /** Plain text meant for stdout (a plan, a report) in human mode. */
   print(text: string): void {
+    if (this.live && this.tty) this.out.write("\r\x1b[K");
     const clean = redact(text);
     this.out.write(clean.endsWith("\n") ? clean : clean + "\n");
     this.toLog("print", clean);
@@ -83,10 +146,12 @@ export class Reporter {
     const clean = redact(message);
     this.toLog(level, clean);
     if (this.tty) {
+      if (this.live) this.out.write("\r\x1b[K");
       const colour = { info: "", step: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" }[level];
       const reset = colour ? "\x1b[0m" : "";
       const tag = level === "warn" ? "warning: " : level === "error" ? "error: " : "";
       this.out.write(`${colour}${tag}${clean}${reset}\n`);
+      if (this.live) this.drawLive();
     } else {
       const tag = level === "warn" ? "WARN " : level === "error" ? "ERROR " : "";
       this.out.write(`${new Date().toISOString()} ${tag}${clean}\n`);

@@ -36,6 +36,39 @@ async function trees(lab: Lab): Promise<Map<string, string>> {
   return out;
 }
 
+/** A piece of every private key the primary holds, as PEM body and as kubeconfig base64. */
+async function secretsOf(lab: Lab): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const root = join(lab.dir, "h", "master-1", "etc-kubernetes");
+  const keys = [
+    "ca.key",
+    "front-proxy-ca.key",
+    "etcd/ca.key",
+    "sa.key",
+    "apiserver.key",
+    "apiserver-etcd-client.key",
+    "etcd/server.key",
+    "etcd/peer.key",
+    "etcd/healthcheck-client.key",
+    "front-proxy-client.key",
+    "apiserver-kubelet-client.key",
+  ];
+  for (const k of keys) {
+    const pem = await readFile(join(root, "pki", k), "utf8");
+    const body = pem
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
+    out.push([k, body.slice(100, 160)]);
+    out.push([`${k} as base64`, Buffer.from(pem).toString("base64").slice(100, 160)]);
+  }
+  for (const conf of ["admin.conf", "controller-manager.conf"]) {
+    const m = /client-key-data: (\S+)/.exec(await readFile(join(root, conf), "utf8"));
+    if (m) out.push([`${conf} client-key-data`, m[1]!.slice(100, 160)]);
+  }
+  return out;
+}
+
 function etcdctl(lab: Lab, endpoints: string[], ...args: string[]) {
   const pki = join(lab.dir, "h", "master-1", "etc-kubernetes", "pki", "etcd");
   return lab.wsExec([
@@ -118,6 +151,27 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     assert.match(r.stdout, /checks passed: the control plane is highly available/);
     assert.ok(r.ms < 60_000, `apply took ${r.ms} ms`);
     await assertHighlyAvailable(lab);
+  });
+
+  test("--output json is one JSON document without a secret, and so are the logs", async () => {
+    const secrets = await secretsOf(lab);
+    assert.ok(secrets.length >= 10, `${secrets.length} secrets collected`);
+    for (const args of [["discover"], ["plan"], ["verify"], ["certs", "check"]]) {
+      const r = await kubeha(lab, [...args, "-i", lab.inventoryFile, "--output", "json"]);
+      assert.ok(r.code === 0 || r.code === 1, `${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+      assert.doesNotThrow(() => JSON.parse(r.stdout), `${args.join(" ")}: stdout is one JSON document`);
+      for (const [name, s] of secrets) {
+        assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `${args.join(" ")} output shows ${name}`);
+      }
+    }
+    const logs = join(lab.stateDir, "logs");
+    const files = await readdir(logs);
+    assert.ok(files.length >= 5, `${files.length} log files`);
+    for (const f of files) {
+      const text = await readFile(join(logs, f), "utf8");
+      assert.equal((await stat(join(logs, f))).mode & 0o077, 0, `${f} is private`);
+      for (const [name, s] of secrets) assert.ok(!text.includes(s), `log ${f} holds ${name}`);
+    }
   });
 
   test("apply again changes nothing and says so", async () => {

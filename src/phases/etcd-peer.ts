@@ -1,0 +1,107 @@
+import { KubehaError } from "../errors.js";
+import { withEndpoint } from "../etcd/client.js";
+import { listMembers, updatePeerUrls } from "../etcd/members.js";
+import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../render/control-plane.js";
+import { parseManifest } from "../render/manifest.js";
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { stalePkiFiles, writePki } from "./pki.js";
+import { waitEtcdHealthy } from "./etcd.js";
+
+const ETCD_CERTS = ["etcd/server", "etcd/peer"];
+
+/** The primary's etcd manifest as peers need it: its own, or rewritten off localhost (pure). */
+export function primaryEtcdManifest(ctx: RunContext): string {
+  const p = ctx.inventory.primary;
+  return rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, { name: p.name, address: p.address }).text;
+}
+
+function localPeer(urls: string[]): boolean {
+  return urls.some((u) => /\/\/(localhost|127\.|\[::1\])/.test(u));
+}
+
+/**
+ * Older kubeadm clusters advertise etcd's peer URL as https://localhost:2380 and listen on loopback
+ * only: no second member could ever reach the first. Before any member is added, the primary's etcd
+ * gets certificates with its address, a manifest listening and advertising on it, and its member's
+ * peer URL updated. Only in the plan when discovery found that layout.
+ */
+export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
+  const p = ctx.inventory.primary;
+  const node = { name: p.name, address: p.address };
+  const problems = etcdPeerProblems(
+    parseManifest(ctx.cluster.manifests.etcd, `${p.name}:${manifestPath("etcd")}`),
+    node,
+  );
+  if (!problems.length && !localPeer(ctx.cluster.etcd.primaryPeerUrls)) return undefined;
+  const rewrite = rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, node);
+  const host = () => ctx.host(p.name);
+  const memberUpdated = async (c: RunContext) => {
+    const ep = await c.etcdEndpoint(p.name);
+    const members = await withEndpoint(ep, c.access.etcdTls, listMembers);
+    const self = members.find((m) => m.name === p.name);
+    return Boolean(self && self.peerUrls.length === 1 && self.peerUrls[0] === rewrite.peerURL);
+  };
+  return {
+    id: `etcd/${p.name}/peer-urls`,
+    phase: "etcd",
+    host: p.name,
+    title: `make ${p.name}'s etcd reachable by peers (${rewrite.peerURL})`,
+    why: `its etcd was set up by an older kubeadm for a single member (${problems.join("; ") || "peer URL on localhost"}): a new member could not reach it`,
+    files: [
+      {
+        host: p.name,
+        path: "/etc/kubernetes/pki/etcd/server.crt",
+        mode: 0o644,
+        secret: false,
+        after: `re-issued with ${p.address} among its SANs`,
+      },
+      {
+        host: p.name,
+        path: "/etc/kubernetes/pki/etcd/peer.crt",
+        mode: 0o644,
+        secret: false,
+        after: `re-issued with ${p.address} among its SANs`,
+      },
+      {
+        host: p.name,
+        path: manifestPath("etcd"),
+        mode: 0o600,
+        secret: false,
+        before: ctx.cluster.manifests.etcd,
+        after: rewrite.text,
+      },
+    ],
+    details: [
+      ...rewrite.changes.map((c) => `manifest: ${c}`),
+      `etcd: member update ${p.name} --peer-urls=${rewrite.peerURL}, checked before any member is added`,
+      "the kubelet restarts etcd when its manifest changes: the apiserver on this node waits a few seconds for it",
+    ],
+    rollback: `put back /etc/kubernetes/manifests/etcd.yaml and pki/etcd/{server,peer}.* from the .bak files on ${p.name}, then etcdctl member update back to the old peer URL`,
+    isDone: async (c) =>
+      (await stalePkiFiles(c, p, ETCD_CERTS, false)).stale.length === 0 &&
+      (await host().readFile(manifestPath("etcd")))?.toString("utf8") === rewrite.text &&
+      (await memberUpdated(c)),
+    run: async (c) => {
+      const { stale } = await stalePkiFiles(c, p, ETCD_CERTS, false);
+      if (stale.length) await writePki(c, p, stale, ETCD_CERTS);
+      if ((await host().readFile(manifestPath("etcd")))?.toString("utf8") !== rewrite.text) {
+        await host().writeFile(manifestPath("etcd"), rewrite.text, { mode: 0o600, backup: true });
+        c.reporter.progress(p.name, "etcd: manifest rewritten; waiting for the kubelet to restart etcd");
+      }
+      const ep = await c.etcdEndpoint(p.name);
+      // etcd comes back on its new URLs; the member's peer URL is then changed to match.
+      await waitEtcdHealthy(c, 60_000);
+      const self = (await withEndpoint(ep, c.access.etcdTls, listMembers)).find((m) => m.name === p.name);
+      if (!self) throw new KubehaError(`${p.name}: no etcd member named ${p.name}`);
+      await withEndpoint(ep, c.access.etcdTls, (client) =>
+        updatePeerUrls(client, self.id, [rewrite.peerURL]),
+      );
+      await waitEtcdHealthy(c, 30_000);
+    },
+    verify: async (c) => {
+      if (!(await memberUpdated(c)))
+        throw new KubehaError(`${p.name}: etcd member's peer URL is not ${rewrite.peerURL}`);
+    },
+  };
+}
