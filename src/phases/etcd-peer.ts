@@ -8,7 +8,7 @@ import type { RunContext } from "./context.js";
 import { stalePkiFiles, writePki } from "./pki.js";
 import { waitEtcdHealthy } from "./etcd.js";
 
-const ETCD_CERTS = ["etcd/server", "etcd/peer"];
+const ETCD_CERTS = ["etcd-server", "etcd-peer"];
 
 /** The primary's etcd manifest as peers need it: its own, or rewritten off localhost (pure). */
 export function primaryEtcdManifest(ctx: RunContext): string {

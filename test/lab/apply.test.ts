@@ -93,7 +93,15 @@ async function assertHighlyAvailable(lab: Lab): Promise<void> {
     members.every((m) => !m.isLearner),
     "no learner left",
   );
-  const hashes = await etcdctl(lab, addresses, "endpoint", "hashkv", "-w", "json");
+  // Kubelets keep writing: hash every member at one revision they all have.
+  const status = await etcdctl(lab, addresses, "endpoint", "status", "-w", "json");
+  assert.equal(status.code, 0, status.stderr);
+  const rev = Math.min(
+    ...(JSON.parse(status.stdout) as { Status: { header: { revision: number } } }[]).map(
+      (x) => x.Status.header.revision,
+    ),
+  );
+  const hashes = await etcdctl(lab, addresses, "endpoint", "hashkv", `--rev=${rev}`, "-w", "json");
   assert.equal(hashes.code, 0, hashes.stderr);
   const values = (JSON.parse(hashes.stdout) as { HashKV: { hash: number } }[]).map((h) => h.HashKV.hash);
   assert.equal(values.length, 3);
@@ -250,6 +258,32 @@ describe("apply: a new member whose etcd cannot start", { skip }, () => {
     assert.equal(rw.code, 0, rw.stderr);
     const done = await kubeha(lab, ["apply", "--yes", "-i", inv]);
     assert.equal(done.code, 0, done.stdout + done.stderr);
+    await assertHighlyAvailable(lab);
+  });
+});
+
+describe("apply: an older kubeadm layout whose etcd listens on localhost only", { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab({ workers: 1, etcdPeerLocalhost: true });
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test("the primary's etcd gets its address first, then the cluster is converted", async () => {
+    const plan = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /make master-1's etcd reachable by peers/);
+    assert.match(plan.stdout, /member update master-1 --peer-urls=https:\/\/[\d.]+:2380/);
+    const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
+    const members = (JSON.parse(list.stdout) as { members: { name?: string; peerURLs?: string[] }[] })
+      .members;
+    assert.deepEqual(members.find((m) => m.name === "master-1")?.peerURLs, [
+      `https://${lab.primary.address}:2380`,
+    ]);
     await assertHighlyAvailable(lab);
   });
 });
