@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ExitCode, KubehaError } from "./errors.js";
 import { Reporter } from "./ui/reporter.js";
 import { redact } from "./ui/redact.js";
+import "./ui/quiet-warnings.js";
 
 /** What every command receives: its parsed flags and the reporter. */
 export interface CommandContext {
@@ -92,15 +93,6 @@ function usage(): string {
     "2 bad input or refused by preflight, 3 interrupted and resumable.",
   ].join("\n");
 }
-
-// grpc-js (under etcd3) sets the TLS server name to an IP address for every etcd connection, which
-// Node reports as deprecated (DEP0123). It is harmless and would only alarm the operator.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const code = typeof rest[0] === "object" && rest[0] ? (rest[0] as { code?: string }).code : rest[1];
-  if (code === "DEP0123") return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
 
 async function main(argv: string[]): Promise<ExitCode> {
   const [name, ...rest] = argv;

@@ -36,6 +36,51 @@ async function writePrivate(path: string, data: string | Buffer): Promise<{ byte
   return { bytes: buf.length, sha256: createHash("sha256").update(buf).digest("hex") };
 }
 
+async function backupEtcd(ctx: RunContext, file: string): Promise<BackupReport["files"][number]> {
+  const primary = ctx.inventory.primary;
+  const endpoint = await ctx.etcdEndpoint(primary.name);
+  const saved = await saveSnapshot(endpoint, ctx.access.etcdTls, file).catch((err: unknown) => {
+    throw wrap(`backup: etcd snapshot from ${primary.name}`, err);
+  });
+  const check = await checkSnapshot(file);
+  return {
+    name: "etcd-snapshot.db",
+    bytes: saved.bytes,
+    sha256: saved.sha256,
+    check: check.tool
+      ? `${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
+      : "sha256 trailer and size",
+  };
+}
+
+async function backupEtcKubernetes(ctx: RunContext, tarFile: string): Promise<BackupReport["files"][number]> {
+  // base64 keeps the archive intact through a text channel; /etc/kubernetes is small.
+  const b64 = await ctx
+    .host(ctx.inventory.primary.name)
+    .run("tar -C /etc -czf - kubernetes | base64 -w0", { timeoutMs: 120_000 });
+  const t = await writePrivate(tarFile, Buffer.from(b64.trim(), "base64"));
+  const listing = await execFileP("tar", ["-tzf", tarFile]).catch((err: unknown) => {
+    throw new KubehaError(`backup: ${tarFile} is not a readable archive: ${(err as Error).message}`);
+  });
+  if (!listing.stdout.includes("kubernetes/pki/ca.crt")) {
+    throw new KubehaError(`backup: ${tarFile} lacks kubernetes/pki/ca.crt`);
+  }
+  const entries = listing.stdout.split("\n").filter(Boolean).length;
+  return { name: "etc-kubernetes.tar.gz", ...t, check: `tar lists ${entries} entries` };
+}
+
+async function backupConfigMaps(ctx: RunContext, dir: string): Promise<BackupReport["files"]> {
+  const kube = await ctx.kube(ctx.inventory.primary.name);
+  return Promise.all(
+    BACKED_UP_CONFIGMAPS.map(async ([ns, name]) => {
+      const obj = await kube.get(objectPath("configmaps", name, ns));
+      const file = `configmap-${ns}-${name}.json`;
+      const w = await writePrivate(join(dir, file), JSON.stringify(obj, null, 2) + "\n");
+      return { name: file, ...w, check: `resourceVersion ${obj.metadata.resourceVersion}` };
+    }),
+  );
+}
+
 /**
  * Before any change: an etcd snapshot streamed from the primary, a copy of its /etc/kubernetes, and
  * the ConfigMaps kubeha edits, on the operator's machine, readable only by its owner, each checked.
@@ -46,43 +91,14 @@ export async function takeBackup(ctx: RunContext, dir: string): Promise<BackupRe
   const files: BackupReport["files"] = [];
 
   const snapshotFile = join(dir, "etcd-snapshot.db");
-  const endpoint = await ctx.etcdEndpoint(primary.name);
-  const saved = await saveSnapshot(endpoint, ctx.access.etcdTls, snapshotFile).catch((err: unknown) => {
-    throw wrap(`backup: etcd snapshot from ${primary.name}`, err);
-  });
-  const check = await checkSnapshot(snapshotFile);
-  files.push({
-    name: "etcd-snapshot.db",
-    bytes: saved.bytes,
-    sha256: saved.sha256,
-    check: check.tool
-      ? `${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
-      : "sha256 trailer and size",
-  });
-
-  const tarName = "etc-kubernetes.tar.gz";
-  const b64 = await ctx
-    .host(primary.name)
-    .run("tar -C /etc -czf - kubernetes | base64 -w0", { timeoutMs: 120_000 });
-  const tar = Buffer.from(b64.trim(), "base64");
-  const tarFile = join(dir, tarName);
-  const t = await writePrivate(tarFile, tar);
-  const listing = await execFileP("tar", ["-tzf", tarFile]).catch((err: unknown) => {
-    throw new KubehaError(`backup: ${tarFile} is not a readable archive: ${(err as Error).message}`);
-  });
-  const entries = listing.stdout.split("\n").filter(Boolean).length;
-  if (!listing.stdout.includes("kubernetes/pki/ca.crt")) {
-    throw new KubehaError(`backup: ${tarFile} lacks kubernetes/pki/ca.crt`);
-  }
-  files.push({ name: tarName, ...t, check: `tar lists ${entries} entries` });
-
-  const kube = await ctx.kube(primary.name);
-  for (const [ns, name] of BACKED_UP_CONFIGMAPS) {
-    const obj = await kube.get(objectPath("configmaps", name, ns));
-    const file = `configmap-${ns}-${name}.json`;
-    const w = await writePrivate(join(dir, file), JSON.stringify(obj, null, 2) + "\n");
-    files.push({ name: file, ...w, check: `resourceVersion ${obj.metadata.resourceVersion}` });
-  }
+  const tarFile = join(dir, "etc-kubernetes.tar.gz");
+  // The three parts are independent: taken at once, over the same SSH connection.
+  const [snapshot, tarball, configMaps] = await Promise.all([
+    backupEtcd(ctx, snapshotFile),
+    backupEtcKubernetes(ctx, tarFile),
+    backupConfigMaps(ctx, dir),
+  ]);
+  files.push(snapshot, tarball, ...configMaps);
 
   const restore = [
     `etcd: stop the control plane on every master, then on the primary:`,

@@ -58,7 +58,7 @@ export async function runPlan(
   let skipped = 0;
   let prepared = false;
   for (const step of steps) {
-    const started = Date.now();
+    let started = Date.now();
     try {
       if (await step.isDone(ctx).catch(() => false)) {
         ctx.reporter.step(step.host, `${step.title}: already done`);
@@ -70,6 +70,7 @@ export async function runPlan(
       if (!prepared) {
         await beforeFirstChange();
         prepared = true;
+        started = Date.now();
       }
       ctx.reporter.begin(step.host, step.title);
       await step.run(ctx);

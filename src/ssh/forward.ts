@@ -10,6 +10,8 @@ export async function forwardPort(client: Client, remoteHost: string, remotePort
   const sockets = new Set<Socket>();
   const server = createServer((sock) => {
     sockets.add(sock);
+    // Small request/response frames (gRPC, HTTP/2 flow control) must not wait for Nagle's algorithm.
+    sock.setNoDelay(true);
     sock.on("close", () => sockets.delete(sock));
     sock.on("error", () => sock.destroy());
     client.forwardOut("127.0.0.1", sock.remotePort ?? 0, remoteHost, remotePort, (err, channel) => {

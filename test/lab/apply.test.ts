@@ -200,12 +200,13 @@ describe("apply: killed at several points, resumed by running it again", { skip 
     await lab?.stop();
   });
 
-  test("after the first learner is added, after the first promotion, during the control-plane step", async () => {
+  test("after the first learner is added, after the first promotion, during the control-plane step, while moving clients", async () => {
     const args = ["apply", "--yes", "-i", lab.inventoryFile];
     for (const point of [
       /\[master-2\] etcd: learner added/,
       /\[master-2\] etcd: promoted/,
       /control-plane: manifests written/,
+      /kube-system\/kube-proxy: updated/,
     ]) {
       const r = await kubehaKilledAt(lab, args, point);
       assert.ok(r.killed, `the run never reached ${point}:\n${r.stdout}`);
