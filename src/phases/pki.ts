@@ -200,12 +200,14 @@ export async function writePki(
   const m = await ctx.material();
   const rendered = new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(ctx, node, m.cas, only)))]);
   const host = ctx.host(node.name);
-  // A certificate and its key are written together: a new key with an old certificate is worse than both old.
-  for (const rel of stale) {
-    const f = rendered.get(rel);
-    if (!f) throw new Error(`internal: nothing rendered for ${rel}`);
-    await host.writeFile(absolute(rel), f.content, { mode: f.mode, backup: true });
-  }
+  // All at once over the one connection (its own limit applies): nothing reads them until the step is done.
+  await Promise.all(
+    stale.map((rel) => {
+      const f = rendered.get(rel);
+      if (!f) throw new Error(`internal: nothing rendered for ${rel}`);
+      return host.writeFile(absolute(rel), f.content, { mode: f.mode, backup: true });
+    }),
+  );
 }
 
 /**
