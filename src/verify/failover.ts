@@ -15,7 +15,8 @@ import { waitEtcdHealthy } from "../phases/etcd.js";
 import { pollUntil } from "../phases/wait.js";
 import type { RunContext } from "../phases/context.js";
 import type { Host } from "../ssh/types.js";
-import { lbClient, lbForward, type LbCheck } from "./lb.js";
+import { lbClient, lbForward } from "./lb.js";
+import type { Check } from "./check.js";
 
 const ASIDE_DIR = "/etc/kubernetes/kubeha-failover";
 const STOP_TIMEOUT_MS = 90_000;
@@ -43,10 +44,10 @@ function probeObject(name: string): KubeObject & { data: Record<string, string> 
   };
 }
 
-export async function failoverChecks(ctx: RunContext): Promise<LbCheck[]> {
+export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
   const primary = ctx.inventory.primary;
   const host = ctx.host(primary.name);
-  const checks: LbCheck[] = [];
+  const checks: Check[] = [];
   const started = Date.now();
   const components = ["kube-apiserver", "etcd"] as const;
   const moved: { from: string; to: string }[] = [];

@@ -8,24 +8,9 @@ import { stalePkiFiles } from "../phases/pki.js";
 import { manifestPath, type Component } from "../render/control-plane.js";
 import type { RunContext } from "../phases/context.js";
 import { lbChecks } from "./lb.js";
+import { check, fail, type Check } from "./check.js";
+export type { Check } from "./check.js";
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-async function check(name: string, fn: () => Promise<string>): Promise<Check> {
-  try {
-    return { name, ok: true, detail: await fn() };
-  } catch (err) {
-    return { name, ok: false, detail: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-function fail(message: string): never {
-  throw new Error(message);
-}
 
 /**
  * The end state, checked against the live cluster and independent of any journal: every master a

@@ -23,24 +23,8 @@ import {
 } from "../phases/clients.js";
 import type { RunContext } from "../phases/context.js";
 import type { Forward } from "../ssh/types.js";
+import { check, fail, type Check } from "./check.js";
 
-export interface LbCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-async function check(name: string, fn: () => Promise<string>): Promise<LbCheck> {
-  try {
-    return { name, ok: true, detail: await fn() };
-  } catch (err) {
-    return { name, ok: false, detail: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-function fail(message: string): never {
-  throw new Error(message);
-}
 
 /** A port on this machine that reaches the LB's client address and port, from the LB host itself. */
 export async function lbForward(ctx: RunContext): Promise<Forward> {
@@ -85,10 +69,10 @@ function peerCertificate(port: number, timeoutMs = 5000): Promise<X509Certificat
   });
 }
 
-export async function lbChecks(ctx: RunContext): Promise<LbCheck[]> {
+export async function lbChecks(ctx: RunContext): Promise<Check[]> {
   const lb = ctx.inventory.loadBalancer;
   const server = lbServer(ctx);
-  const checks: LbCheck[] = [];
+  const checks: Check[] = [];
   const fwd = await lbForward(ctx).catch((err: unknown) => err as Error);
   try {
     checks.push(
