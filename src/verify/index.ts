@@ -11,7 +11,6 @@ import { lbChecks } from "./lb.js";
 import { check, fail, type Check } from "./check.js";
 export type { Check } from "./check.js";
 
-
 /**
  * The end state, checked against the live cluster and independent of any journal: every master a
  * started etcd voter, the members healthy with equal hashes, every apiserver ready and serving a

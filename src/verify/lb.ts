@@ -25,7 +25,6 @@ import type { RunContext } from "../phases/context.js";
 import type { Forward } from "../ssh/types.js";
 import { check, fail, type Check } from "./check.js";
 
-
 /** A port on this machine that reaches the LB's client address and port, from the LB host itself. */
 export async function lbForward(ctx: RunContext): Promise<Forward> {
   const lb = ctx.inventory.loadBalancer;

@@ -202,14 +202,21 @@ describe("apply: killed at several points, resumed by running it again", { skip 
 
   test("after the first learner is added, after the first promotion, during the control-plane step, while moving clients", async () => {
     const args = ["apply", "--yes", "-i", lab.inventoryFile];
-    for (const point of [
-      /\[master-2\] etcd: learner added/,
-      /\[master-2\] etcd: promoted/,
-      /control-plane: manifests written/,
-      /kube-system\/kube-proxy: updated/,
-    ]) {
-      const r = await kubehaKilledAt(lab, args, point);
+    const points: [RegExp, NodeJS.Signals][] = [
+      [/\[master-2\] etcd: learner added/, "SIGKILL"],
+      [/\[master-2\] etcd: promoted/, "SIGKILL"],
+      [/control-plane: manifests written/, "SIGKILL"],
+      [/kube-system\/kube-proxy: updated/, "SIGKILL"],
+      // An operator's Ctrl-C: exit code 3, "interrupted and resumable".
+      [/\[worker-1\] kubelet\.conf: server/, "SIGINT"],
+    ];
+    for (const [point, signal] of points) {
+      const r = await kubehaKilledAt(lab, args, point, signal);
       assert.ok(r.killed, `the run never reached ${point}:\n${r.stdout}`);
+      if (signal === "SIGINT") {
+        assert.equal(r.code, 3, r.stdout);
+        assert.match(r.stdout, /interrupted: .*run `kubeha apply` again to resume/);
+      }
     }
     const done = await kubeha(lab, args);
     assert.equal(done.code, 0, done.stdout + done.stderr);

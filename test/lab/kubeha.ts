@@ -54,6 +54,7 @@ export function kubehaKilledAt(
   lab: Lab,
   args: string[],
   when: RegExp,
+  signal: NodeJS.Signals = "SIGKILL",
   timeoutMs = 120_000,
 ): Promise<CliResult & { killed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -68,7 +69,7 @@ export function kubehaKilledAt(
       text += c.toString();
       if (!killed && when.test(text)) {
         killed = true;
-        child.kill("SIGKILL");
+        child.kill(signal);
       }
     };
     child.stdout!.on("data", onData);

@@ -1,0 +1,196 @@
+// Discovery's pure parts: the probe's output, the manifests' facts, and the rules that block a conversion.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  kubeletVersion,
+  listeningPorts,
+  parseProbeSections,
+  probeScript,
+  streamModuleState,
+} from "../../src/discover/probe.js";
+import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
+import { clusterFindings, loadBalancerFindings, masterFindings } from "../../src/discover/rules.js";
+import { parseManifest } from "../../src/render/manifest.js";
+import type { ClusterFacts, HostFacts } from "../../src/discover/types.js";
+import type { InventoryHost } from "../../src/inventory/types.js";
+
+const fixtures = fileURLToPath(new URL("../../../test/fixtures/manifests/", import.meta.url));
+
+function manifests(dir: string) {
+  const out = {} as Record<ComponentName, ReturnType<typeof parseManifest>>;
+  for (const c of COMPONENTS)
+    out[c] = parseManifest(readFileSync(`${fixtures}${dir}/${c}.yaml`, "utf8"), `${dir}/${c}.yaml`);
+  return out;
+}
+
+const primary = { name: "master-1", address: "10.0.0.11", role: "primary" } as InventoryHost;
+
+describe("the host probe", () => {
+  test("its output splits into the sections it asked for", () => {
+    const out = [
+      "@@kubeha-probe@@ os",
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"',
+      "@@kubeha-probe@@ kubelet",
+      "Kubernetes v1.31.2",
+      "@@kubeha-probe@@ manifests",
+      "",
+    ].join("\n");
+    const s = parseProbeSections(out);
+    assert.equal(s.kubelet, "Kubernetes v1.31.2");
+    assert.equal(s.manifests, "");
+    assert.equal(kubeletVersion(s.kubelet), "1.31.2");
+    assert.match(probeScript, /kubelet --version/);
+  });
+
+  test("listening ports from ss and netstat", () => {
+    const ss =
+      "LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*\nLISTEN 0 4096 [::]:6443 [::]:*\nLISTEN 0 128 *:10250 *:*";
+    assert.deepEqual([...listeningPorts(ss)].sort(), [10250, 2379, 6443]);
+    const netstat = "tcp        0      0 0.0.0.0:2380            0.0.0.0:*               LISTEN";
+    assert.deepEqual([...listeningPorts(netstat)], [2380]);
+  });
+
+  test("nginx's stream module: built in, loaded, available, missing", () => {
+    assert.equal(
+      streamModuleState("configure arguments: --with-stream --with-http_ssl_module", ""),
+      "builtin",
+    );
+    assert.equal(
+      streamModuleState(
+        "configure arguments: --with-stream=dynamic",
+        "50-mod-stream.conf\nload_module modules/ngx_stream_module.so;",
+      ),
+      "loaded",
+    );
+    assert.equal(
+      streamModuleState("configure arguments: --with-stream=dynamic", "ngx_stream_module.so"),
+      "available",
+    );
+    assert.equal(
+      streamModuleState("configure arguments: --with-http_ssl_module", "ngx_http_echo_module.so"),
+      "missing",
+    );
+  });
+});
+
+describe("facts from the primary's manifests", () => {
+  test("kubeadm 1.31", () => {
+    const f = manifestFacts(primary, manifests("v1.31"));
+    assert.match(f.kubernetesVersion, /^1\.31\.\d+$/);
+    assert.equal(f.certificatesDir, "/etc/kubernetes/pki");
+    assert.equal(f.securePort, 6443);
+    assert.ok(f.serviceCidr.includes("/"));
+    assert.ok(f.etcdListen.peer.length > 0);
+  });
+
+  test("kubeadm 1.24", () => {
+    assert.match(manifestFacts(primary, manifests("v1.24")).kubernetesVersion, /^1\.24\.\d+$/);
+  });
+
+  test("an apiserver using an etcd elsewhere is external etcd: refused", () => {
+    const m = manifests("v1.31");
+    const text = readFileSync(`${fixtures}v1.31/kube-apiserver.yaml`, "utf8").replace(
+      /--etcd-servers=\S+/,
+      "--etcd-servers=https://10.9.9.9:2379",
+    );
+    m["kube-apiserver"] = parseManifest(text, "kube-apiserver.yaml");
+    assert.throws(() => manifestFacts(primary, m), /external etcd cluster is not supported/);
+  });
+});
+
+function cluster(over: Partial<ClusterFacts> = {}): ClusterFacts {
+  return {
+    primary: { name: "master-1", address: "10.0.0.11", hostname: "master-1" },
+    kubernetesVersion: "1.31.2",
+    etcdImageVersion: "3.5.15-0",
+    advertiseAddress: "10.0.0.11",
+    securePort: 6443,
+    apiserverFlags: {},
+    serviceCidr: "10.96.0.0/12",
+    clusterDomain: "cluster.local",
+    certificatesDir: "/etc/kubernetes/pki",
+    certificates: [],
+    caKeys: { ca: true, frontProxyCa: true, etcdCa: true },
+    clusterConfiguration: "",
+    etcd: {
+      members: [{ id: "1", name: "master-1", peerUrls: [], clientUrls: [], isLearner: false }],
+      healthy: true,
+      primaryPeerUrls: [],
+      listenPeerUrls: [],
+      listenClientUrls: [],
+    },
+    controlPlaneNodes: ["master-1"],
+    manifests: { etcd: "", "kube-apiserver": "", "kube-controller-manager": "", "kube-scheduler": "" },
+    ...over,
+  };
+}
+
+const cleanHost: HostFacts = {
+  name: "master-2",
+  role: "master",
+  kubeletVersion: "1.31.0",
+  containerRuntime: "containerd 1.7",
+  busyPorts: [],
+  ipForward: true,
+  brNetfilter: true,
+  clockSkewMs: 20,
+  manifests: [],
+};
+
+describe("what blocks a conversion", () => {
+  test("a healthy single-master 1.31 cluster and a clean host: nothing", () => {
+    assert.deepEqual(clusterFindings(cluster()), []);
+    assert.deepEqual(masterFindings(cleanHost, cluster()), []);
+  });
+
+  test("the cluster: too old, external CA, already HA, unhealthy etcd", () => {
+    const msgs = (c: ClusterFacts) =>
+      clusterFindings(c)
+        .map((f) => f.message)
+        .join("\n");
+    assert.match(msgs(cluster({ kubernetesVersion: "1.23.17" })), /older than 1\.24/);
+    assert.match(
+      msgs(cluster({ caKeys: { ca: false, frontProxyCa: true, etcdCa: true } })),
+      /ca\.key missing: the cluster uses an external CA/,
+    );
+    assert.match(
+      msgs(cluster({ controlPlaneNodes: ["master-1", "cp-2"] })),
+      /already has 2 control-plane nodes/,
+    );
+    assert.match(msgs(cluster({ etcd: { ...cluster().etcd, healthy: false } })), /etcd is not healthy/);
+  });
+
+  test("a new master: kubelet minor, runtime, ports, kernel settings, clock, leftover manifests", () => {
+    const msgs = (h: Partial<HostFacts>) =>
+      masterFindings({ ...cleanHost, ...h }, cluster())
+        .map((f) => f.message)
+        .join("\n");
+    assert.match(msgs({ kubeletVersion: "1.30.4" }), /does not match the cluster's minor version 1\.31/);
+    assert.match(msgs({ containerRuntime: undefined }), /no container runtime/);
+    assert.match(msgs({ busyPorts: [2379, 6443] }), /ports already in use: 2379, 6443/);
+    assert.match(msgs({ ipForward: false }), /ip_forward is 0/);
+    assert.match(msgs({ brNetfilter: false }), /br_netfilter/);
+    assert.match(msgs({ clockSkewMs: 5000 }), /clock differs .* by 5\.0 s/);
+    assert.match(msgs({ manifests: ["etcd.yaml"] }), /manifests is not empty/);
+  });
+
+  test("the LB: nginx and its stream module, with the package to install", () => {
+    const lb: HostFacts = {
+      ...cleanHost,
+      name: "lb",
+      role: "loadBalancer",
+      nginx: { version: "1.22.1", stream: "missing" },
+    };
+    assert.match(loadBalancerFindings(lb, 6443)[0]!.fix!, /libnginx-mod-stream/);
+    assert.match(
+      loadBalancerFindings({ ...lb, nginx: undefined }, 6443)[0]!.message,
+      /nginx is not installed/,
+    );
+    assert.match(
+      loadBalancerFindings({ ...lb, nginx: { stream: "loaded" }, busyPorts: [6443] }, 6443)[0]!.message,
+      /port 6443 is already in use/,
+    );
+  });
+});
