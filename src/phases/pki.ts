@@ -235,7 +235,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
     title: `certificates and kubeconfigs for ${node.name}`,
     why: "each master needs its own leaf certificates (an apiserver serving a copy of another node's certificate fails with x509 errors) signed by the cluster's CAs, which are copied, never regenerated",
     files,
-    details: [],
+    details: [`systemctl restart kubelet on ${node.name}, so that it runs the static pods written next`],
     rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
     isDone: async (c) =>
       (await stalePkiFiles(c, node)).stale.length === 0 && (await kubeletFilesMissing(c, node)).length === 0,
@@ -244,10 +244,21 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       if (stale.length) await writePki(c, node, stale);
       const mat = await c.material();
       const host = c.host(node.name);
-      for (const path of await kubeletFilesMissing(c, node)) {
+      const missing = await kubeletFilesMissing(c, node);
+      for (const path of missing) {
         await host.writeFile(path, kubeletFile(mat.kubelet.get(path)!, primary.address, node.address), {
           mode: 0o644,
         });
+      }
+      // A kubelet installed but never configured is waiting for exactly these files: start it now,
+      // so that it runs the static pods the next steps write.
+      if (missing.length || stale.includes("kubelet.conf")) {
+        const restart = await host.exec(["systemctl", "restart", "kubelet"]);
+        if (restart.code !== 0) {
+          c.reporter.warn(
+            `${node.name}: systemctl restart kubelet failed (${restart.stderr.trim()}); the kubelet must be running for the next steps`,
+          );
+        }
       }
     },
     verify: async (c) => {
