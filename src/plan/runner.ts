@@ -4,20 +4,19 @@ import type { Journal } from "./journal.js";
 import type { PlannedStep } from "./format.js";
 import type { Step } from "./types.js";
 
-/** Asks the live state which steps are already done (reads only). */
+/** Asks the live state which steps are already done: reads only, so all at once. */
 export async function evaluatePlan(ctx: RunContext, steps: Step[]): Promise<PlannedStep[]> {
-  const out: PlannedStep[] = [];
-  for (const step of steps) {
-    let done = false;
-    try {
-      done = await step.isDone(ctx);
-    } catch (err) {
-      // Cannot tell (the member or apiserver it asks does not exist yet): not done.
-      ctx.reporter.debug(`[${step.host}] ${step.id}: isDone: ${(err as Error).message}`);
-    }
-    out.push({ step, done });
-  }
-  return out;
+  return Promise.all(
+    steps.map(async (step) => {
+      try {
+        return { step, done: await step.isDone(ctx) };
+      } catch (err) {
+        // Cannot tell (the member or apiserver it asks does not exist yet): not done.
+        ctx.reporter.debug(`[${step.host}] ${step.id}: isDone: ${(err as Error).message}`);
+        return { step, done: false };
+      }
+    }),
+  );
 }
 
 export class StepFailure extends KubehaError {
