@@ -6,7 +6,8 @@ import { backupDirName, takeBackup } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";
 import { formatPlan } from "../plan/format.js";
 import { Journal } from "../plan/journal.js";
-import { evaluatePlan, runPlan } from "../plan/runner.js";
+import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
+import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { withRunContext } from "./prepare.js";
 
@@ -56,6 +57,11 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
         journal.finish("done");
       } catch (err) {
         journal.finish("failed");
+        if (err instanceof StepFailure) {
+          throw new KubehaError(`${err.message}\ncluster now: ${await clusterState(runCtx)}`, err.exitCode, {
+            cause: err,
+          });
+        }
         throw err;
       }
     }

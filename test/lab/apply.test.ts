@@ -246,6 +246,10 @@ describe("apply: a new member whose etcd cannot start", { skip }, () => {
     assert.match(failed.stderr, /step etcd\/master-3 on master-3 failed/);
     assert.match(failed.stderr, /learner was removed/);
     assert.match(failed.stderr, /read-only file system/);
+    assert.match(
+      failed.stderr,
+      /cluster now: etcd has 2 voting members \((master-1, master-2|master-2, master-1)\), healthy; apiservers ready: master-1/,
+    );
 
     const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
     assert.equal(list.code, 0, list.stderr);

@@ -1,0 +1,39 @@
+import { withEndpoint } from "../etcd/client.js";
+import { listMembers } from "../etcd/members.js";
+import { clusterHealth } from "../etcd/health.js";
+import type { RunContext } from "../phases/context.js";
+
+/**
+ * One line on the state the cluster is in, for a failure report: etcd's members (voters, learners),
+ * its health, and which apiservers answer /readyz. Best effort with short deadlines; never throws.
+ */
+export async function clusterState(ctx: RunContext): Promise<string> {
+  const parts: string[] = [];
+  try {
+    const ep = await ctx.etcdEndpoint(ctx.inventory.primary.name);
+    const members = await withEndpoint(ep, ctx.access.etcdTls, listMembers, { timeoutMs: 3000 });
+    const voters = members.filter((m) => !m.isLearner).map((m) => m.name || m.id);
+    const learners = members.filter((m) => m.isLearner).map((m) => m.name || m.id);
+    const names = new Set(voters);
+    const endpoints = await Promise.all(
+      ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)),
+    );
+    const health = await clusterHealth(endpoints, ctx.access.etcdTls, { timeoutMs: 3000 });
+    parts.push(
+      `etcd has ${voters.length} voting member${voters.length === 1 ? "" : "s"} (${voters.join(", ")})` +
+        (learners.length ? ` and learner ${learners.join(", ")}` : "") +
+        `, ${health.healthy ? "healthy" : `NOT healthy: ${health.problems.join("; ")}`}`,
+    );
+  } catch (err) {
+    parts.push(`etcd could not be read: ${(err as Error).message}`);
+  }
+  const ready: string[] = [];
+  await Promise.all(
+    ctx.masters.map(async (m) => {
+      const r = await (await ctx.kube(m.name)).raw("/readyz").catch(() => undefined);
+      if (r?.status === 200) ready.push(m.name);
+    }),
+  );
+  parts.push(`apiservers ready: ${ready.length ? ready.sort().join(", ") : "none"}`);
+  return parts.join("; ");
+}
