@@ -102,7 +102,7 @@ export async function takeBackup(ctx: RunContext, dir: string): Promise<BackupRe
 
   const restore = [
     `etcd: stop the control plane on every master, then on the primary:`,
-    `  etcdutl snapshot restore ${snapshotFile} --data-dir /var/lib/etcd-restored --name ${primary.name} --initial-cluster ${primary.name}=https://${primary.address}:2380 --initial-advertise-peer-urls https://${primary.address}:2380`,
+    `  etcdutl snapshot restore (etcd 3.5+; on 3.4: ETCDCTL_API=3 etcdctl snapshot restore) ${snapshotFile} --data-dir /var/lib/etcd-restored --name ${primary.name} --initial-cluster ${primary.name}=https://${primary.address}:2380 --initial-advertise-peer-urls https://${primary.address}:2380`,
     `  and point the etcd manifest's hostPath at /var/lib/etcd-restored`,
     `/etc/kubernetes: tar -C /etc -xzf ${tarFile} (on ${primary.name})`,
     `ConfigMaps: kubectl replace -f <file> after removing metadata.resourceVersion`,

@@ -1,4 +1,4 @@
-import { existsSync, statSync, accessSync, constants } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -9,10 +9,9 @@ import { discoverCluster, probeHost } from "../discover/index.js";
 import { manifestFacts, readManifests } from "../discover/primary.js";
 import { clusterFindings, loadBalancerFindings, masterFindings } from "../discover/rules.js";
 import type { ClusterFacts, Finding, HostFacts } from "../discover/types.js";
-import { formatProblem, parseInventory } from "../inventory/index.js";
+import { formatProblem, localFileState, parseInventory } from "../inventory/index.js";
 import { defaults } from "../inventory/normalise.js";
 import { resolvePath } from "../inventory/paths.js";
-import type { FileState } from "../inventory/rules.js";
 import type { HostRole, Inventory, InventoryHost } from "../inventory/types.js";
 import { SshHost } from "../ssh/host.js";
 import type { Reporter } from "../ui/reporter.js";
@@ -104,16 +103,6 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
     timer = setTimeout(() => reject(new KubehaError(`${what}: no answer within ${ms / 1000}s`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-function fileState(path: string): FileState {
-  try {
-    if (!statSync(path).isFile()) return "not-a-file";
-    accessSync(path, constants.R_OK);
-    return "ok";
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : "unreadable";
-  }
 }
 
 /**
@@ -244,7 +233,7 @@ class Wizard {
       const user = await this.text(`SSH user on ${where}:`, { default: s.user, validate: userAnswer });
       const typed = await this.text("SSH private key (identity file):", {
         default: s.identityFile,
-        validate: (v) => identityFileAnswer(v, this.path(v), fileState(this.path(v))),
+        validate: (v) => identityFileAnswer(v, this.path(v), localFileState(this.path(v))),
       });
       if (user === "root") return { user, identityFile: pathForInventory(typed, this.base), sudo: false };
       const sudo = await this.yesNo(
@@ -261,7 +250,7 @@ class Wizard {
   ): Promise<Pick<SshAnswers, "knownHostsFile" | "acceptNewHostKeys">> {
     const typed = await this.text("known_hosts file to check host keys against:", {
       default: s.knownHostsFile,
-      validate: (v) => knownHostsAnswer(v, this.path(v), fileState(this.path(v))),
+      validate: (v) => knownHostsAnswer(v, this.path(v), localFileState(this.path(v))),
     });
     const acceptNewHostKeys = await this.yesNo(
       "Accept and record host keys not yet in it (a changed key is always refused)?",

@@ -180,18 +180,12 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
         return false;
       }
     });
-  const foreign = cluster.etcd.members.filter((m) => !ours.has(m.name) && !m.peerUrls.some(ourPeer));
-  const foreignNodes = cluster.controlPlaneNodes.filter((n) => !ours.has(n));
-  // A cluster this inventory already converted (fully or partly) is a resume, not a refusal.
-  const clusterCheck =
-    foreign.length === 0 && foreignNodes.length === 0
-      ? {
-          ...cluster,
-          controlPlaneNodes: cluster.controlPlaneNodes.slice(0, 1),
-          etcd: { ...cluster.etcd, members: cluster.etcd.members.filter((m) => m.name === inv.primary.name) },
-        }
-      : cluster;
-  findings.push(...clusterFindings(clusterCheck));
+  findings.push(
+    ...clusterFindings(cluster, {
+      member: (m) => ours.has(m.name) || m.peerUrls.some(ourPeer),
+      node: (n) => ours.has(n),
+    }),
+  );
   if (!memberNames.has(inv.primary.name) && cluster.etcd.members.length > 0) {
     findings.push({
       severity: "error",

@@ -1,4 +1,4 @@
-import type { ClusterFacts, Finding, HostFacts } from "./types.js";
+import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 /** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
 const MAX_CLOCK_SKEW_MS = 2_000;
@@ -7,8 +7,17 @@ function minor(version: string): string {
   return version.split(".").slice(0, 2).join(".");
 }
 
-/** What makes the cluster itself unsuitable: the checks kubeha runs before touching anything. */
-export function clusterFindings(c: ClusterFacts): Finding[] {
+/** Which members and control-plane nodes are the inventory's own masters (a resumed or finished run). */
+export interface OwnHosts {
+  member(m: EtcdMemberFact): boolean;
+  node(name: string): boolean;
+}
+
+/**
+ * What makes the cluster itself unsuitable: the checks kubeha runs before touching anything. A
+ * cluster whose extra members and nodes are all this inventory's own is a resume, not a refusal.
+ */
+export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
   const f: Finding[] = [];
   const host = c.primary.name;
   const [major, min] = c.kubernetesVersion.split(".").map(Number);
@@ -33,8 +42,12 @@ export function clusterFindings(c: ClusterFacts): Finding[] {
       fix: "issue the new masters' certificates with your CA (kubeadm's external CA mode) and join them with kubeadm",
     });
   }
+  const resumed =
+    own !== undefined &&
+    c.etcd.members.every((m) => own.member(m)) &&
+    c.controlPlaneNodes.every((n) => own.node(n));
   const voters = c.etcd.members.filter((m) => !m.isLearner);
-  if (c.controlPlaneNodes.length > 1 || voters.length > 1) {
+  if (!resumed && (c.controlPlaneNodes.length > 1 || voters.length > 1)) {
     f.push({
       severity: "error",
       host: "cluster",
@@ -42,7 +55,7 @@ export function clusterFindings(c: ClusterFacts): Finding[] {
       fix: "to add a master to an HA cluster use `kubeadm join --control-plane`, or `kubeha certs render` for its certificates",
     });
   }
-  if (c.etcd.members.some((m) => m.isLearner)) {
+  if (!resumed && c.etcd.members.some((m) => m.isLearner)) {
     f.push({
       severity: "error",
       host: "cluster",

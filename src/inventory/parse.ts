@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { normalise } from "./normalise.js";
 import type { Problem } from "./problems.js";
-import { checkRules, checkWarnings, type FileCheck } from "./rules.js";
+import { checkRules, checkWarnings, type FileCheck, type FileState } from "./rules.js";
 import { checkSchema } from "./schema.js";
 import type { Inventory } from "./types.js";
 
@@ -62,7 +62,8 @@ function nearestLine(lines: Map<string, number>, path: string): number | undefin
   }
 }
 
-function localFileState(path: string): "ok" | "missing" | "unreadable" | "not-a-file" {
+/** The file check used outside tests: what the inventory's key and known_hosts paths hold on this machine. */
+export function localFileState(path: string): FileState {
   try {
     if (!statSync(path).isFile()) return "not-a-file";
     accessSync(path, constants.R_OK);

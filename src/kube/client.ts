@@ -1,5 +1,6 @@
 import { request, type Agent } from "node:https";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { isIP } from "node:net";
 import { KubehaError } from "../errors.js";
 
 /** How to reach an apiserver: where to connect, and the name its certificate must be valid for. */
@@ -140,7 +141,7 @@ export class KubeClient {
           key: e.key,
           agent: this.agent ?? false,
           // The TCP peer is a forwarded port; the certificate must still hold the real name.
-          servername: isIp(e.serverName) ? undefined : e.serverName,
+          servername: isIP(e.serverName) ? undefined : e.serverName,
           checkServerIdentity: (_host: string, cert: PeerCertificate) =>
             checkServerIdentity(e.serverName, cert),
           headers: {
@@ -165,8 +166,4 @@ export class KubeClient {
       req.end(payload);
     });
   }
-}
-
-function isIp(name: string): boolean {
-  return /^[\d.]+$/.test(name) || name.includes(":");
 }

@@ -162,6 +162,32 @@ describe("what blocks a conversion", () => {
     assert.match(msgs(cluster({ etcd: { ...cluster().etcd, healthy: false } })), /etcd is not healthy/);
   });
 
+  test("extra members and nodes that are all the inventory's own are a resume, a foreign one is refused", () => {
+    const m = (name: string, isLearner = false) => ({
+      id: name,
+      name,
+      peerUrls: [],
+      clientUrls: [],
+      isLearner,
+    });
+    const c = cluster({
+      controlPlaneNodes: ["master-1", "master-2"],
+      etcd: { ...cluster().etcd, members: [m("master-1"), m("master-2"), m("", true)] },
+    });
+    const own = {
+      member: (x: { name: string }) => ["master-1", "master-2", ""].includes(x.name),
+      node: (n: string) => n.startsWith("master-"),
+    };
+    assert.deepEqual(clusterFindings(c, own), []);
+    const foreign = { ...own, member: (x: { name: string }) => x.name === "master-1" };
+    assert.match(
+      clusterFindings(c, foreign)
+        .map((f) => f.message)
+        .join("\n"),
+      /already has 2 control-plane nodes/,
+    );
+  });
+
   test("a new master: kubelet minor, runtime, ports, kernel settings, clock, leftover manifests", () => {
     const msgs = (h: Partial<HostFacts>) =>
       masterFindings({ ...cleanHost, ...h }, cluster())
