@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the lab, the demo and the tests need on Debian/Ubuntu (as root): the real etcd,
-# OpenSSH server, nginx with its stream module, iproute2, openssl, sudo, and kubectl if missing.
+# Installs, as root on Debian/Ubuntu, the packages the lab, the demo and the tests need. It only
+# installs: it never stops, disables or reconfigures a service or process already on the machine
+# (the lab starts its own etcd, nginx and sshd inside its own network namespaces, on its own ports).
+#   etcd-server etcd-client   etcd and etcdctl run by the lab (the package may start its own etcd
+#                             service on a systemd machine; the lab does not use or touch it)
+#   openssh-server/-client    one sshd per lab host; ssh/ssh-keygen in tests
+#   nginx-light libnginx-mod-stream   the load balancer run by the lab (nginx -t checks)
+#   iproute2 util-linux procps        network namespaces, unshare/nsenter, ps
+#   openssl ca-certificates sudo tmux curl   fixtures and checks, sudo hosts, the wizard test
+#   kubernetes-client         kubectl, only when none is installed
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   etcd-server etcd-client openssh-server openssh-client nginx-light libnginx-mod-stream \
   iproute2 openssl sudo procps util-linux ca-certificates tmux curl >/dev/null
-# The packages' own services are not wanted: the lab runs etcd and nginx itself, per host.
-systemctl disable --now etcd nginx >/dev/null 2>&1 || true
-pkill -x etcd || true
-command -v kubectl >/dev/null || apt-get install -y -qq kubernetes-client >/dev/null
+command -v kubectl >/dev/null || apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
