@@ -1,141 +1,149 @@
 #!/usr/bin/env node
-import { parseArgs, type ParseArgsConfig } from "node:util";
+// The entry point: parses the command line (commander) and hands each command to src/commands/.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import type { CommandContext, CommandOptions } from "./commands/context.js";
 import { ExitCode, KubehaError } from "./errors.js";
 import { Reporter } from "./ui/reporter.js";
 import { redact } from "./ui/redact.js";
 import "./ui/quiet-warnings.js";
 
-/** What every command receives: its parsed flags and the reporter. */
-export interface CommandContext {
-  /** "apply", "certs render": names the log file. */
-  command: string;
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-  reporter: Reporter;
-}
+type Run = (ctx: CommandContext) => Promise<ExitCode>;
 
-interface Command {
+interface Spec {
+  /** "apply", or "render" under "certs". */
+  name: string;
   summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig["options"]>;
-  load(): Promise<{ run(ctx: CommandContext): Promise<ExitCode> }>;
+  /** What -i means for this command. */
+  inventory?: string;
+  options?: Option[];
+  /** Loaded only when the command runs: `--help` and `--version` stay fast. */
+  load(values: CommandOptions): Promise<Run>;
 }
 
-const common = {
-  inventory: { type: "string", short: "i" },
-  output: { type: "string", short: "o" },
-  "no-color": { type: "boolean" },
-  "log-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+const plan = async () => (await import("./commands/plan.js")).run;
 
-const commands: Record<string, Command> = {
-  discover: {
+const specs: Spec[] = [
+  {
+    name: "discover",
     summary: "read the live cluster and report what kubeha found (changes nothing)",
-    usage: "kubeha discover -i INVENTORY [--output json]",
-    options: { ...common },
-    load: () => import("./commands/discover.js"),
+    load: async () => (await import("./commands/discover.js")).run,
   },
-  plan: {
+  {
+    name: "plan",
     summary: "compute every change apply would make, with diffs (changes nothing)",
-    usage: "kubeha plan -i INVENTORY [--output json]",
-    options: { ...common },
-    load: () => import("./commands/plan.js"),
+    load: plan,
   },
-  apply: {
+  {
+    name: "apply",
     summary: "back up, then convert the cluster step by step; resumable, and a no-op when done",
-    usage: "kubeha apply -i INVENTORY [--yes]",
-    options: { ...common, yes: { type: "boolean", short: "y" } },
-    load: () => import("./commands/apply.js"),
+    options: [
+      new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
+      new Option("--dry-run", "change nothing: exactly what `kubeha plan` does"),
+    ],
+    load: async (values) => (values.dryRun ? plan() : (await import("./commands/apply.js")).run),
   },
-  "certs render": {
-    summary: "render one master's complete PKI (new or replacement) to a directory or onto the host",
-    usage: "kubeha certs render --node NAME -i INVENTORY (--out DIR | --push) [--force]",
-    options: {
-      ...common,
-      node: { type: "string" },
-      out: { type: "string" },
-      push: { type: "boolean" },
-      force: { type: "boolean" },
-    },
-    load: async () => ({ run: (await import("./commands/certs.js")).runRender }),
+  {
+    name: "verify",
+    summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
+    options: [new Option("--failover", "also stop the primary's apiserver and etcd to prove failover")],
+    load: async () => (await import("./commands/verify.js")).run,
   },
-  "certs check": {
-    summary: "check every master's certificates: chain, SANs (node and LB), expiry, key match",
-    usage: "kubeha certs check -i INVENTORY [--output json]",
-    options: { ...common },
-    load: async () => ({ run: (await import("./commands/certs.js")).runCheck }),
-  },
-  wizard: {
+  {
+    name: "wizard",
     summary:
       "ask for the hosts (probing each over SSH), write the inventory, show the plan, ask before applying",
-    usage: "kubeha wizard [-i FILE]   (FILE: where to write the inventory; default ./kubeha-inventory.yaml)",
-    options: { ...common },
-    load: () => import("./commands/wizard.js"),
+    inventory: "where to write the inventory (default ./kubeha-inventory.yaml)",
+    load: async () => (await import("./commands/wizard.js")).run,
   },
-  verify: {
-    summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
-    usage: "kubeha verify -i INVENTORY [--output json] [--failover]",
-    options: { ...common, failover: { type: "boolean" } },
-    load: () => import("./commands/verify.js"),
-  },
-};
+];
 
-function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`);
-  return [
-    "kubeha: convert a single-master kubeadm cluster into a highly-available one, over SSH.",
-    "",
-    "Commands:",
-    ...lines,
-    "",
-    "Run `kubeha COMMAND --help` for a command's options. Exit codes: 0 done, 1 failed,",
-    "2 bad input or refused by preflight, 3 interrupted and resumable.",
-  ].join("\n");
+const certSpecs: Spec[] = [
+  {
+    name: "render",
+    summary: "render one master's complete PKI (new or replacement) to a directory or onto the host",
+    options: [
+      new Option("--node <name>", "the master to render for (a name from the inventory)"),
+      new Option("--out <dir>", "write the files under this directory"),
+      new Option(
+        "--push",
+        "write the files onto the node under /etc/kubernetes (backing up what they replace)",
+      ),
+      new Option("--force", "re-issue certificates that are still valid"),
+    ],
+    load: async () => (await import("./commands/certs.js")).runRender,
+  },
+  {
+    name: "check",
+    summary: "check every master's certificates: chain, SANs (node and LB), expiry, key match",
+    load: async () => (await import("./commands/certs.js")).runCheck,
+  },
+];
+
+const FOOTER = `
+Exit codes: 0 done, 1 failed, 2 bad input or refused by preflight (nothing was changed),
+3 interrupted and resumable.
+Environment: NO_COLOR (any value) turns colours and the live progress line off;
+KUBEHA_DEBUG (any value) prints the stack of an error.`;
+
+/** Read at run time from the installed package, so it cannot drift from package.json. */
+function packageVersion(): string {
+  const file = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
 }
 
-async function main(argv: string[]): Promise<ExitCode> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(usage());
-    return name ? ExitCode.ok : ExitCode.badInput;
-  }
-  // "certs render" and "certs check" are two words.
-  const key = name === "certs" && rest[0] && !rest[0].startsWith("-") ? `certs ${rest.shift()}` : name;
-  const command = commands[key];
-  if (!command) {
-    console.error(`kubeha: unknown command "${key}"\n\n${usage()}`);
-    return ExitCode.badInput;
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
-  } catch (err) {
-    console.error(`kubeha ${key}: ${(err as Error).message}\nusage: ${command.usage}`);
-    return ExitCode.badInput;
-  }
-  const values = parsed.values as CommandContext["values"];
-  if (values.help) {
-    console.log(`usage: ${command.usage}\n\n${command.summary}`);
-    return ExitCode.ok;
-  }
-  if (values.output !== undefined && values.output !== "json" && values.output !== "text") {
-    console.error(`kubeha ${key}: --output must be "json" or "text", not "${String(values.output)}"`);
-    return ExitCode.badInput;
-  }
+/**
+ * Usage errors are kubeha's one-line errors, naming the command: exit 2 (set by main), never
+ * commander's "error: ..." on several lines.
+ */
+function kubehaErrors(cmd: Command, path: string): Command {
+  const name = path ? `kubeha ${path}` : "kubeha";
+  return cmd.exitOverride().configureOutput({
+    outputError: (message, write) => {
+      const text = message
+        .replace(/^error: /, "")
+        .replace(/\s*\n\s*/g, " ")
+        .replace(/\.?\s*$/, "");
+      write(`${name}: ${text}; see \`${name} --help\`\n`);
+    },
+  });
+}
+
+function addCommand(parent: Command, path: string, spec: Spec, done: (code: ExitCode) => void): void {
+  const cmd = kubehaErrors(parent.command(spec.name), path).description(spec.summary);
+  cmd
+    .option("-i, --inventory <file>", spec.inventory ?? "the inventory file")
+    .addOption(
+      new Option("-o, --output <format>", "json: one JSON document on stdout, progress on stderr").choices([
+        "text",
+        "json",
+      ]),
+    )
+    .option("--no-color", "no colours and no live progress line")
+    .option("--log-file <file>", "write the full log there instead of <stateDir>/logs/");
+  for (const o of spec.options ?? []) cmd.addOption(o);
+  // Extra words are taken in so that the refusal can name them.
+  cmd.allowExcessArguments().action(async (values: CommandOptions, self: Command) => {
+    if (self.args.length) {
+      const words = self.args.map((a) => `'${a}'`).join(" ");
+      self.error(`unexpected ${self.args.length === 1 ? "argument" : "arguments"} ${words}`, {
+        code: "kubeha.excessArguments",
+      });
+    }
+    // The log is named after what runs: `apply --dry-run` is `plan`, in its log file too.
+    const command = values.dryRun ? "plan" : path.replace(" ", "-");
+    done(await execute(command, values, await spec.load(values)));
+  });
+}
+
+async function execute(command: string, values: CommandOptions, run: Run): Promise<ExitCode> {
   const reporter = new Reporter({
     json: values.output === "json",
-    color: !values["no-color"] && !process.env.NO_COLOR,
-    logFile: typeof values["log-file"] === "string" ? values["log-file"] : undefined,
+    color: values.color !== false && !process.env.NO_COLOR,
+    logFile: values.logFile,
   });
-  const module = await command.load();
   try {
-    return await module.run({
-      command: key.replace(" ", "-"),
-      values,
-      positionals: parsed.positionals,
-      reporter,
-    });
+    return await run({ command, values, reporter });
   } catch (err) {
     // Printed once by the entry point; the log keeps it too.
     reporter.debug(`failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -143,6 +151,28 @@ async function main(argv: string[]): Promise<ExitCode> {
   } finally {
     if (reporter.logFile) process.stderr.write(`kubeha: full log in ${reporter.logFile}\n`);
   }
+}
+
+async function main(argv: string[]): Promise<ExitCode> {
+  let code: ExitCode = ExitCode.ok;
+  const done = (c: ExitCode) => (code = c);
+  const program = kubehaErrors(new Command("kubeha"), "")
+    .description("Convert a single-master kubeadm cluster into a highly-available one, over SSH.")
+    .version(packageVersion(), "-V, --version", "print kubeha's version")
+    .addHelpText("after", FOOTER);
+  for (const spec of specs) addCommand(program, spec.name, spec, done);
+  const certs = kubehaErrors(program.command("certs"), "certs").description(
+    "render one master's certificates, or check every master's",
+  );
+  for (const spec of certSpecs) addCommand(certs, `certs ${spec.name}`, spec, done);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    // --help and --version end with exit code 0; every other parser error is bad input.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    throw err;
+  }
+  return code;
 }
 
 // Exit explicitly: a half-closed SSH connection must not keep a finished run alive.

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { confirm } from "@inquirer/prompts";
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode, KubehaError } from "../errors.js";
 import { backupDirName, takeBackup } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";
@@ -10,6 +10,7 @@ import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
 import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { withRunContext } from "./prepare.js";
+import { plural } from "../ui/plural.js";
 
 /**
  * `kubeha apply`: show the plan, ask (unless --yes), back up, carry out each step that the live
@@ -53,7 +54,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
           r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
         });
-        r.info(`${result.ran} steps carried out, ${result.skipped} already done (${r.elapsed()})`);
+        r.info(`${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed()})`);
         journal.finish("done");
       } catch (err) {
         journal.finish("failed");

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode, InputError } from "../errors.js";
 import { discoverCluster } from "../discover/index.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
@@ -10,6 +10,7 @@ import { planNodePki, renderNodePki, sharedPki } from "../pki/render.js";
 import { checkKubeconfig, checkPair } from "../pki/check.js";
 import type { Host } from "../ssh/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
+import { plural } from "../ui/plural.js";
 
 function findMaster(inv: Inventory, name: string | undefined): InventoryHost {
   if (!name) throw new InputError("missing --node NAME (a master of the inventory)");
@@ -48,8 +49,8 @@ async function withPrimaryContext<T>(
  */
 export async function runRender(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
-  const node = findMaster(inv, ctx.values.node as string | undefined);
-  const out = ctx.values.out as string | undefined;
+  const node = findMaster(inv, ctx.values.node);
+  const out = ctx.values.out;
   const push = Boolean(ctx.values.push);
   if (Boolean(out) === push) throw new InputError("give exactly one of --out DIR or --push");
   const force = Boolean(ctx.values.force);
@@ -94,7 +95,7 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
         `wrote ${push ? `${node.name}:${join(KUBERNETES_DIR, rel)}` : join(out!, rel)} (${f.mode.toString(8)})`,
       );
     }
-    if (keep.size) r.info(`kept ${keep.size} valid files (use --force to re-issue them)`);
+    if (keep.size) r.info(`kept ${plural(keep.size, "valid file")} (use --force to re-issue them)`);
     return ExitCode.ok;
   });
 }
@@ -142,7 +143,7 @@ export async function runCheck(ctx: CommandContext): Promise<ExitCode> {
       const lines: string[] = [];
       for (const x of results) {
         lines.push(
-          `${x.ok ? "✓" : "✗"} ${x.node}: ${x.ok ? "certificates complete and valid" : `${x.problems.length} problem(s)`}`,
+          `${x.ok ? "✓" : "✗"} ${x.node}: ${x.ok ? "certificates complete and valid" : plural(x.problems.length, "problem")}`,
         );
         lines.push(...x.problems.map((p) => `    ✗ ${p}`), ...x.warnings.map((w) => `    ! ${w}`));
       }

@@ -1,14 +1,15 @@
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
+import { plural } from "../ui/plural.js";
 
 /** `kubeha discover`: read the cluster and the hosts, change nothing, report. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
-  ctx.reporter.info(`discovering ${hosts.length} hosts from ${inv.path}`);
+  ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
   const result = await withHosts(hosts, (byName) => discover(inv, byName));
   if (ctx.values.output === "json") {
     const { manifests: _manifests, ...cluster } = result.cluster;
@@ -72,7 +73,7 @@ export function formatDiscovery(r: DiscoveryResult): string {
   const blocking = r.findings.filter((f) => f.severity === "error").length;
   lines.push(
     blocking
-      ? `${blocking} blocking finding${blocking === 1 ? "" : "s"}: kubeha will not change this cluster until they are fixed.`
+      ? `${plural(blocking, "blocking finding")}: kubeha will not change this cluster until they are fixed.`
       : "No blocking findings: the cluster can be converted.",
   );
   return lines.join("\n");

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { backupDirName } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";

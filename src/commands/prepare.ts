@@ -1,4 +1,4 @@
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { InputError, KubehaError } from "../errors.js";
 import { discover } from "../discover/index.js";
 import type { Inventory } from "../inventory/types.js";
@@ -10,6 +10,7 @@ import { settleAll } from "../ssh/limit.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import type { Reporter } from "../ui/reporter.js";
+import { plural } from "../ui/plural.js";
 
 /**
  * The start of plan, apply and verify: read the inventory, connect to every host, discover, and
@@ -22,7 +23,7 @@ export async function withRunContext<T>(
 ): Promise<T> {
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
-  ctx.reporter.info(`connecting to ${hosts.length} hosts (${hosts.map((h) => h.name).join(", ")})`);
+  ctx.reporter.info(`connecting to ${plural(hosts.length, "host")} (${hosts.map((h) => h.name).join(", ")})`);
   return withHosts(hosts, async (byName) => {
     const workers = await connectWorkers(inv.workers, ctx.reporter);
     for (const w of workers) byName.set(w.name, w);
@@ -40,7 +41,7 @@ export async function withRunContext<T>(
       ctx.reporter.warn(`${w.host}: ${w.message}`);
     if (blocking.length && options.refuseOnFindings !== false) {
       throw new InputError(
-        `preflight refused: ${blocking.length} blocking finding${blocking.length === 1 ? "" : "s"}; nothing was changed\n${formatFindings(blocking).join("\n")}`,
+        `preflight refused: ${plural(blocking.length, "blocking finding")}; nothing was changed\n${formatFindings(blocking).join("\n")}`,
       );
     }
     const run = await RunContext.open(inv, discovery, byName, ctx.reporter);
@@ -86,7 +87,7 @@ export class UnreachableHost implements Host {
 /** One connection per worker, in parallel; an unreachable worker becomes an UnreachableHost and a warning. */
 async function connectWorkers(workers: readonly InventoryHost[], reporter: Reporter): Promise<Host[]> {
   if (workers.length === 0) return [];
-  reporter.info(`connecting to ${workers.length} workers`);
+  reporter.info(`connecting to ${plural(workers.length, "worker")}`);
   const results = await settleAll(
     workers.map((w) => () => SshHost.connect(w)),
     8,

@@ -4,7 +4,7 @@ import { connectAll, closeAll } from "../ssh/index.js";
 import type { Host } from "../ssh/types.js";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 
 export async function inventoryFrom(ctx: CommandContext): Promise<Inventory> {
   const path = ctx.values.inventory;

@@ -1,4 +1,4 @@
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { failoverChecks } from "../verify/failover.js";

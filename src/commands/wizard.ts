@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { confirm, input, number, select } from "@inquirer/prompts";
-import type { CommandContext } from "../cli.js";
+import type { CommandContext } from "./context.js";
 import { ExitCode, InputError, KubehaError } from "../errors.js";
 import { discoverCluster, probeHost } from "../discover/index.js";
 import { manifestFacts, readManifests } from "../discover/primary.js";

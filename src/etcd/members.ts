@@ -5,6 +5,7 @@
 import type { IMember, IStatusResponse } from "etcd3";
 import { KubehaError } from "../errors.js";
 import { type EtcdEndpointClient, errorMessage, etcdError, sleep } from "./client.js";
+import { plural } from "../ui/plural.js";
 
 /** One etcd member as `etcdctl member list` shows it; `id` is hex like etcdctl prints. */
 export interface EtcdMember {
@@ -332,7 +333,7 @@ export async function promoteWhenInSync(
           break;
         }
         throw new KubehaError(
-          `etcd ${client.endpoint}: learner ${id}${member?.name ? ` (${member.name})` : ""} not promoted within ${Math.round(options.timeoutMs / 1000)}s after ${attempts} attempt(s): ${lastReason}`,
+          `etcd ${client.endpoint}: learner ${id}${member?.name ? ` (${member.name})` : ""} not promoted within ${Math.round(options.timeoutMs / 1000)}s after ${plural(attempts, "attempt")}: ${lastReason}`,
         );
       }
       await sleep(delay);

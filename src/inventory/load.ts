@@ -3,6 +3,7 @@ import { InputError } from "../errors.js";
 import { parseInventory } from "./parse.js";
 import { formatProblem, type Problem } from "./problems.js";
 import type { Inventory } from "./types.js";
+import { plural } from "../ui/plural.js";
 
 /**
  * Reads and validates the inventory file. Throws an InputError listing every problem, one per line as
@@ -25,7 +26,7 @@ export async function loadInventory(
   if ("errors" in result) {
     const n = result.errors.length;
     throw new InputError(
-      `inventory ${path} has ${n} problem${n === 1 ? "" : "s"}:\n${result.errors.map(show).join("\n")}`,
+      `inventory ${path} has ${plural(n, "problem")}:\n${result.errors.map(show).join("\n")}`,
     );
   }
   return result.inventory;

@@ -1,5 +1,6 @@
 import type { LocatedHost, Normalised } from "./normalise.js";
 import type { Problem } from "./problems.js";
+import { plural } from "../ui/plural.js";
 
 /** What a file check found; injectable so parsing stays free of the file system in tests. */
 export type FileState = "ok" | "missing" | "unreadable" | "not-a-file";
@@ -22,7 +23,7 @@ export function checkRules({ inventory, hosts }: Normalised, fileState: FileChec
   if (n !== 2 && n !== 4 && n !== 6) {
     add(
       "masters",
-      `${n} new master${n === 1 ? "" : "s"} would make ${n + 1} control-plane nodes; etcd needs an odd total of at most 7: list 2, 4 or 6 new masters`,
+      `${plural(n, "new master")} would make ${n + 1} control-plane nodes; etcd needs an odd total of at most 7: list 2, 4 or 6 new masters`,
     );
   }
 

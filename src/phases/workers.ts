@@ -14,6 +14,7 @@ import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { KUBELET_CONF, lbServer, primaryKube, type NodeObject } from "./clients.js";
 import { pollUntil } from "./wait.js";
+import { plural } from "../ui/plural.js";
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -171,7 +172,7 @@ export async function workersStep(ctx: RunContext): Promise<Step> {
     id: "clients/workers",
     phase: "clients",
     host: "workers",
-    title: `kubelet.conf on ${workers.length} worker${workers.length === 1 ? "" : "s"} through the load balancer, ${concurrency} at a time`,
+    title: `kubelet.conf on ${plural(workers.length, "worker")} through the load balancer, ${concurrency} at a time`,
     why: "a kubelet talking to one apiserver loses its node with that master; rolling a few at a time keeps most nodes untouched while each is checked Ready",
     files,
     details: [
@@ -210,13 +211,13 @@ export async function workersStep(ctx: RunContext): Promise<Step> {
       const ok = [...by("done"), ...by("already")];
       c.reporter.step(
         "workers",
-        `kubelet.conf through the LB on ${ok.length} of ${workers.length} workers (${by("done").length} changed now)`,
+        `kubelet.conf through the LB on ${ok.length} of ${plural(workers.length, "worker")} (${by("done").length} changed now)`,
       );
       const bad = [...by("unreachable"), ...by("failed")];
       if (bad.length || by("not-started").length) {
         throw new KubehaError(
           [
-            `${bad.length} worker${bad.length === 1 ? "" : "s"} not moved to the load balancer: ` +
+            `${plural(bad.length, "worker")} not moved to the load balancer: ` +
               bad.map((w) => `${w.name} (${reasonOf(w)})`).join("; "),
             ...(by("not-started").length
               ? [

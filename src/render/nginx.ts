@@ -5,6 +5,7 @@
 import { KubehaError } from "../errors.js";
 import { hostPort } from "./net.js";
 import { renderTemplate } from "./template.js";
+import { plural } from "../ui/plural.js";
 
 /** Where kubeha's stream configuration goes, and the include that nginx.conf needs for it. */
 export const STREAM_DIR = "/etc/nginx/stream.d";
@@ -138,7 +139,7 @@ export function scanNginxConf(text: string, file = "nginx.conf"): NginxDirective
     }
   }
   if (words.length > 0) throw new KubehaError(`${file}: directive ${words[0]} is not terminated`);
-  if (depth !== 0) throw new KubehaError(`${file}: ${depth} block(s) not closed`);
+  if (depth !== 0) throw new KubehaError(`${file}: ${plural(depth, "block")} not closed`);
   return out;
 }
 

@@ -2,6 +2,7 @@ import { KubehaError } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { SshHost } from "./host.js";
 import { settleAll } from "./limit.js";
+import { plural } from "../ui/plural.js";
 
 /**
  * Connects to every host, at most `concurrency` at a time, in the order given. If any fails, the others are
@@ -22,7 +23,7 @@ export async function connectAll(
   if (failures.length === 0) return connected;
   await closeAll(connected);
   throw new KubehaError(
-    `cannot connect to ${failures.length} of ${hosts.length} hosts:\n${failures.join("\n")}`,
+    `cannot connect to ${failures.length} of ${plural(hosts.length, "host")}:\n${failures.join("\n")}`,
   );
 }
 

@@ -9,6 +9,7 @@ import { manifestPath, type Component } from "../render/control-plane.js";
 import type { RunContext } from "../phases/context.js";
 import { lbChecks } from "./lb.js";
 import { check, fail, type Check } from "./check.js";
+import { plural } from "../ui/plural.js";
 export type { Check } from "./check.js";
 
 /**
@@ -31,8 +32,9 @@ export async function verifyCluster(ctx: RunContext): Promise<Check[]> {
         fail(
           `not started voters: ${missing.join(", ")} (members: ${members.map((m) => `${m.name || m.id}${m.isLearner ? " learner" : ""}`).join(", ")})`,
         );
-      if (members.length !== masters.length) fail(`${members.length} members, expected ${masters.length}`);
-      return `${voters.length} started voters: ${voters.map((v) => v.name).join(", ")}`;
+      if (members.length !== masters.length)
+        fail(`${plural(members.length, "member")}, expected ${masters.length}`);
+      return `${plural(voters.length, "started voter")}: ${voters.map((v) => v.name).join(", ")}`;
     }),
   );
   checks.push(

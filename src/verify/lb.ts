@@ -24,6 +24,7 @@ import {
 import type { RunContext } from "../phases/context.js";
 import type { Forward } from "../ssh/types.js";
 import { check, fail, type Check } from "./check.js";
+import { plural } from "../ui/plural.js";
 
 /** A port on this machine that reaches the LB's client address and port, from the LB host itself. */
 export async function lbForward(ctx: RunContext): Promise<Forward> {
@@ -84,7 +85,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
           fail(`admin.conf points at ${servers.join(",")}, not ${server}`);
         const kube = await lbClient(ctx, fwd);
         const nodes = await kube.get<{ items: NodeObject[] }>("/api/v1/nodes");
-        return `GET /api/v1/nodes through ${server}: ${nodes.items.length} nodes`;
+        return `GET /api/v1/nodes through ${server}: ${plural(nodes.items.length, "node")}`;
       }),
     );
     checks.push(
@@ -115,7 +116,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
         }
         const missing = ctx.masters.filter((m) => !seen.has(m.name)).map((m) => m.name);
         if (missing.length) fail(`after ${tries} connections, never reached ${missing.join(", ")}`);
-        return `${seen.size} apiservers seen in ${tries} connections; each certificate valid for ${names.join(", ")}`;
+        return `${plural(seen.size, "apiserver")} seen in ${plural(tries, "connection")}; each certificate valid for ${names.join(", ")}`;
       }),
     );
   } finally {
@@ -150,7 +151,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
         }
       }
       if (problems.length) fail(problems.join("; "));
-      return `admin.conf and kubelet.conf on ${ctx.masters.length} masters → ${server}; controller-manager.conf and scheduler.conf local`;
+      return `admin.conf and kubelet.conf on ${plural(ctx.masters.length, "master")} → ${server}; controller-manager.conf and scheduler.conf local`;
     }),
   );
   if (ctx.inventory.workers.length) {
@@ -168,7 +169,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
           }
         }
         if (problems.length) fail(problems.join("; "));
-        return `${ctx.inventory.workers.length} workers → ${server}`;
+        return `${plural(ctx.inventory.workers.length, "worker")} → ${server}`;
       }),
     );
   }
@@ -201,7 +202,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
             .filter(Boolean)
             .join("; "),
         );
-      return `${nodes.items.length} nodes Ready`;
+      return `${plural(nodes.items.length, "node")} Ready`;
     }),
   );
   return checks;

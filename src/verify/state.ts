@@ -2,6 +2,7 @@ import { withEndpoint } from "../etcd/client.js";
 import { listMembers } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import type { RunContext } from "../phases/context.js";
+import { plural } from "../ui/plural.js";
 
 /**
  * One line on the state the cluster is in, for a failure report: etcd's members (voters, learners),
@@ -20,7 +21,7 @@ export async function clusterState(ctx: RunContext): Promise<string> {
     );
     const health = await clusterHealth(endpoints, ctx.access.etcdTls, { timeoutMs: 3000 });
     parts.push(
-      `etcd has ${voters.length} voting member${voters.length === 1 ? "" : "s"} (${voters.join(", ")})` +
+      `etcd has ${plural(voters.length, "voting member")} (${voters.join(", ")})` +
         (learners.length ? ` and learner ${learners.join(", ")}` : "") +
         `, ${health.healthy ? "healthy" : `NOT healthy: ${health.problems.join("; ")}`}`,
     );

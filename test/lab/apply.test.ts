@@ -4,6 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
@@ -143,14 +144,21 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     await lab?.stop();
   });
 
-  test("plan shows every step and writes nothing anywhere", async () => {
+  test("plan, and apply --dry-run, show every step and write nothing anywhere", async () => {
     const before = await trees(lab);
     const r = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /member add master-2 https:\/\/[\d.]+:2380 --learner/);
     assert.match(r.stdout, /\/etc\/kubernetes\/manifests\/kube-apiserver\.yaml \(0600\): new file/);
     assert.doesNotMatch(r.stdout, /PRIVATE KEY-----\n[A-Za-z0-9+/]/);
+    const dry = await kubeha(lab, ["apply", "--dry-run", "-i", lab.inventoryFile]);
+    assert.equal(dry.code, r.code, dry.stderr);
+    // Progress lines carry the time, and so does the backup directory a plan names.
+    const untimed = (s: string) =>
+      s.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z .*\n/gm, "").replace(/backups\/\d{8}T\d{6}Z/g, "backups/TIME");
+    assert.equal(untimed(dry.stdout), untimed(r.stdout));
     assert.deepEqual(await trees(lab), before);
+    assert.ok(!existsSync(join(lab.stateDir, "backups")), "no backup taken");
   });
 
   test("apply --yes converts the cluster in under 60 seconds", async () => {

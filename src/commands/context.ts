@@ -1,0 +1,25 @@
+import type { Reporter } from "../ui/reporter.js";
+
+/** Every flag of every command, as the parser hands them over (absent when not given). */
+export interface CommandOptions {
+  inventory?: string;
+  output?: "text" | "json";
+  /** false with --no-color. */
+  color?: boolean;
+  logFile?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  failover?: boolean;
+  node?: string;
+  out?: string;
+  push?: boolean;
+  force?: boolean;
+}
+
+/** What every command receives: its parsed flags and the reporter. Kept apart from src/cli.ts so commands do not import the entry point. */
+export interface CommandContext {
+  /** "apply", "certs-render": names the log file. */
+  command: string;
+  values: CommandOptions;
+  reporter: Reporter;
+}
