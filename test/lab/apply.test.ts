@@ -8,9 +8,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 /** Every file (path, mode, content hash) under each host's /etc/kubernetes and the LB's /etc/nginx. */
 async function trees(lab: Lab): Promise<Map<string, string>> {
