@@ -4,15 +4,19 @@
  * certificate's chain in the background with `&`, then `wait`, then the kubeconfigs with base64).
  * Both sides write their files to a fresh directory; the CAs are made once, by openssl.
  *
+ * Then the certificate encoder alone: kubeha's hand-made DER (src/pki/der.ts) against the
+ * @peculiar/x509 variant in bench/pki-x509.ts (see docs/PKI-ENCODER.md), on the same keys.
+ *
  *   node dist/bench/pki.js [iterations]        (default 9; BENCH_KIND=ec for P-256 CAs)
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { sign as cryptoSign, createPrivateKey } from "node:crypto";
+import { sign as cryptoSign, createPrivateKey, type KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import forge from "node-forge";
-import { planNodePki, renderNodePki, type NodePkiInput } from "../src/pki/render.js";
+import { generateKey, signCertificate, type CertRequest, type LoadedCa } from "../src/pki/issue.js";
+import { loadCas, planNodePki, renderNodePki, type NodePkiInput } from "../src/pki/render.js";
 import type { CaName } from "../src/pki/specs.js";
 import { CA_FILES } from "../src/pki/specs.js";
 
@@ -221,7 +225,100 @@ async function main(): Promise<void> {
       `\none RSA-2048 signature: node-forge ${micro.forge.toFixed(2)} ms, node:crypto ${micro.node.toFixed(2)} ms (${(micro.forge / micro.node).toFixed(0)}x)`,
     );
   }
+  await encoderComparison();
   rmSync(root, { recursive: true, force: true });
+}
+
+type Signer = (ca: LoadedCa, publicKey: KeyObject, req: CertRequest) => string | Promise<string>;
+
+/** @peculiar/x509 needs a Reflect metadata polyfill (tsyringe); undefined when none is installed. */
+async function x509Signer(): Promise<Signer | undefined> {
+  const polyfill = "reflect-metadata"; // a variable: it is not a dependency of kubeha
+  if (typeof (Reflect as { getMetadata?: unknown }).getMetadata !== "function") {
+    try {
+      await import(polyfill);
+    } catch {
+      return undefined;
+    }
+  }
+  return (await import("./pki-x509.js")).signCertificateX509;
+}
+
+/** One master's keys and certificates (the part of renderNodePki that differs): keys in parallel, then each signed. */
+async function certificates(sign: Signer): Promise<number> {
+  const t0 = performance.now();
+  const plan = planNodePki(input);
+  const loaded = loadCas(input.cas);
+  const keys = await Promise.all(plan.map((item) => generateKey(loaded[item.ca].keyAlgorithm)));
+  for (const [i, item] of plan.entries()) {
+    await sign(loaded[item.ca], keys[i]!.publicKey, {
+      commonName: item.commonName,
+      organizations: item.organizations,
+      extKeyUsages: item.extKeyUsages,
+      dns: item.sans.dns,
+      ips: item.sans.ips,
+    });
+  }
+  return performance.now() - t0;
+}
+
+/** Hand-made DER against @peculiar/x509: the full set of keys and certificates, and one certificate alone. */
+async function encoderComparison(): Promise<void> {
+  const x509 = await x509Signer();
+  if (!x509) {
+    console.log(
+      "\nencoder comparison skipped: @peculiar/x509 needs reflect-metadata, which is not installed",
+    );
+    return;
+  }
+  const hand: Signer = signCertificate;
+  await certificates(hand);
+  await certificates(x509);
+  const full: Record<"hand" | "x509", number[]> = { hand: [], x509: [] };
+  for (let i = 0; i < iterations; i++) {
+    const order = i % 2 ? (["x509", "hand"] as const) : (["hand", "x509"] as const);
+    for (const which of order) full[which].push(await certificates(which === "hand" ? hand : x509));
+  }
+  // One certificate: assembly and signature only, on one key, many times.
+  const ca = loadCas(input.cas).ca;
+  const key = await generateKey(ca.keyAlgorithm);
+  const [item] = planNodePki(input);
+  const req: CertRequest = {
+    commonName: item!.commonName,
+    organizations: item!.organizations,
+    extKeyUsages: item!.extKeyUsages,
+    dns: item!.sans.dns,
+    ips: item!.sans.ips,
+  };
+  const n = 200;
+  const single: Record<"hand" | "x509", number[]> = { hand: [], x509: [] };
+  for (let round = 0; round < 5; round++) {
+    for (const [which, sign] of [
+      ["hand", hand],
+      ["x509", x509],
+    ] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await sign(ca, key.publicKey, req);
+      single[which].push((performance.now() - t0) / n);
+    }
+  }
+  // @peculiar/x509's time against the hand-made encoder's, as a signed percentage.
+  const ratio = (xs: number[], ys: number[]): string => {
+    const pct = Math.round((median(ys) / median(xs) - 1) * 100);
+    return `${pct >= 0 ? "+" : ""}${pct}%`;
+  };
+  console.log(`\nencoder: hand-made DER (src/pki/der.ts) vs @peculiar/x509 + WebCrypto (bench/pki-x509.ts)`);
+  console.log(`${"".padEnd(34)} median     min     max`);
+  console.log(
+    `${"keys + certificates, hand-made".padEnd(34)}${fmt(median(full.hand))} ${fmt(Math.min(...full.hand))} ${fmt(Math.max(...full.hand))}`,
+  );
+  console.log(
+    `${"keys + certificates, @peculiar".padEnd(34)}${fmt(median(full.x509))} ${fmt(Math.min(...full.x509))} ${fmt(Math.max(...full.x509))}`,
+  );
+  console.log(`@peculiar/x509 against hand-made on the full set: ${ratio(full.hand, full.x509)}`);
+  console.log(
+    `one certificate (assembly + ${kind.toUpperCase()} signature): hand-made ${median(single.hand).toFixed(3)} ms, @peculiar/x509 ${median(single.x509).toFixed(3)} ms (${ratio(single.hand, single.x509)})`,
+  );
 }
 
 await main();

@@ -4,6 +4,11 @@
  * (a random host, retried through a circuit breaker) hides which member answered and can repeat a
  * non-idempotent call.
  */
+// etcd3 is pinned to exactly 1.1.2 in package.json: rawUnary/rawStream below go through its
+// protected `pool.withConnection` and its generated gRPC clients' method names (hashKv, snapshot),
+// which are not public API and may change in any release; a new version must pass test/unit/etcd.test.ts
+// before the pin moves. @grpc/grpc-js is declared (at the version etcd3 1.1.2 resolves) because its
+// types are imported here, and cockatiel because its `noop` policy replaces etcd3's fault handling.
 import type { CallOptions, Client, ClientReadableStream, Metadata, ServiceError } from "@grpc/grpc-js";
 import { noop } from "cockatiel";
 import { Etcd3 } from "etcd3";

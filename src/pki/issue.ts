@@ -5,6 +5,7 @@
  * dozen keys are generated in parallel off the main thread; see `generateKey` for RSA. The TBSCertificate is built
  * as DER (`der.ts`) and signed by node:crypto: one path for RSA and ECDSA CAs alike (node-forge
  * can only sign with RSA keys, and its pure-JS RSA signing is much slower; see bench/pki.ts).
+ * @peculiar/x509 was evaluated instead of der.ts and is several times slower: docs/PKI-ENCODER.md.
  */
 import {
   createHash,

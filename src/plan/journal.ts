@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 
-export type StepOutcome = "done" | "already-done" | "failed";
+/** "started" without a later outcome in a run that never finished: the step the run was in when it stopped. */
+export type StepOutcome = "started" | "done" | "already-done" | "failed";
 
 interface JournalFile {
   runs: {

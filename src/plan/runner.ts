@@ -72,6 +72,7 @@ export async function runPlan(
         started = Date.now();
       }
       ctx.reporter.begin(step.host, step.title);
+      journal.record(step.id, "started");
       await step.run(ctx);
       await step.verify(ctx);
       ctx.reporter.end();

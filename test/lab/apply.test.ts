@@ -9,9 +9,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 /** Every file (path, mode, content hash) under each host's /etc/kubernetes and the LB's /etc/nginx. */
 async function trees(lab: Lab): Promise<Map<string, string>> {
@@ -135,6 +135,47 @@ async function assertHighlyAvailable(lab: Lab): Promise<void> {
   }
 }
 
+/**
+ * What a killed run left: the step its journal says was in progress (started, never finished), and
+ * etcd's voters and learners by host (a learner that never started has no name, only its peer URL).
+ */
+async function stateAtKill(lab: Lab): Promise<{ inProgress: string; voters: string[]; learners: string[] }> {
+  const journal = JSON.parse(await readFile(join(lab.stateDir, "journal.json"), "utf8")) as {
+    runs: { finished?: string; steps: { id: string; outcome: string }[] }[];
+  };
+  const last = journal.runs.at(-1);
+  assert.ok(last && last.finished === undefined, "the killed run's journal entry is not finished");
+  const step = last.steps.at(-1);
+  assert.equal(step?.outcome, "started", `the journal's last step: ${JSON.stringify(step)}`);
+  const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
+  assert.equal(list.code, 0, list.stderr);
+  const members = (JSON.parse(list.stdout) as { members: { peerURLs?: string[]; isLearner?: boolean }[] })
+    .members;
+  const hostOf = (m: { peerURLs?: string[] }) =>
+    lab.hosts.find((h) => m.peerURLs?.includes(`https://${h.address}:2380`))?.name ??
+    m.peerURLs?.join(",") ??
+    "?";
+  const voters = members
+    .filter((m) => !m.isLearner)
+    .map(hostOf)
+    .sort();
+  const health = await etcdctl(
+    lab,
+    voters.map((v) => lab.host(v).address),
+    "endpoint",
+    "health",
+  );
+  assert.equal(health.code, 0, `the voters are healthy: ${health.stdout}${health.stderr}`);
+  return {
+    inProgress: step.id,
+    voters,
+    learners: members
+      .filter((m) => m.isLearner)
+      .map(hostOf)
+      .sort(),
+  };
+}
+
 describe("plan and apply: one master becomes three", { skip }, () => {
   let lab: Lab;
   before(async () => {
@@ -174,7 +215,8 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     assert.ok(secrets.length >= 10, `${secrets.length} secrets collected`);
     for (const args of [["discover"], ["plan"], ["verify"], ["certs", "check"]]) {
       const r = await kubeha(lab, [...args, "-i", lab.inventoryFile, "--output", "json"]);
-      assert.ok(r.code === 0 || r.code === 1, `${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+      // A converted cluster passes every check: exit 0, nothing else.
+      assert.equal(r.code, 0, `${args.join(" ")}: exit ${r.code}: ${r.stdout}${r.stderr}`);
       assert.doesNotThrow(() => JSON.parse(r.stdout), `${args.join(" ")}: stdout is one JSON document`);
       for (const [name, s] of secrets) {
         assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `${args.join(" ")} output shows ${name}`);
@@ -210,26 +252,53 @@ describe("apply: killed at several points, resumed by running it again", { skip 
 
   test("after the first learner is added, after the first promotion, during the control-plane step, while moving clients", async () => {
     const args = ["apply", "--yes", "-i", lab.inventoryFile];
-    const points: [RegExp, NodeJS.Signals][] = [
-      [/\[master-2\] etcd: learner added/, "SIGKILL"],
-      [/\[master-2\] etcd: promoted/, "SIGKILL"],
-      [/control-plane: manifests written/, "SIGKILL"],
-      [/kube-system\/kube-proxy: updated/, "SIGKILL"],
+    // Each kill point, the step the run must be in when killed, and etcd's voters and learners then.
+    const points: [RegExp, NodeJS.Signals, RegExp, string[], string[]][] = [
+      [/\[master-2\] etcd: learner added/, "SIGKILL", /^etcd\/master-2$/, ["master-1"], ["master-2"]],
+      [/\[master-2\] etcd: promoted/, "SIGKILL", /^etcd\/master-2$/, ["master-1", "master-2"], []],
+      [
+        /control-plane: manifests written/,
+        "SIGKILL",
+        /^control-plane\//,
+        ["master-1", "master-2", "master-3"],
+        [],
+      ],
+      [
+        /kube-system\/kube-proxy: updated/,
+        "SIGKILL",
+        /^clients\/kube-proxy$/,
+        ["master-1", "master-2", "master-3"],
+        [],
+      ],
       // An operator's Ctrl-C: exit code 3, "interrupted and resumable".
-      [/\[worker-1\] kubelet\.conf: server/, "SIGINT"],
+      [
+        /\[worker-1\] kubelet\.conf: server/,
+        "SIGINT",
+        /^clients\/workers$/,
+        ["master-1", "master-2", "master-3"],
+        [],
+      ],
     ];
-    for (const [point, signal] of points) {
+    for (const [point, signal, step, voters, learners] of points) {
       const r = await kubehaKilledAt(lab, args, point, signal);
       assert.ok(r.killed, `the run never reached ${point}:\n${r.stdout}`);
       if (signal === "SIGINT") {
         assert.equal(r.code, 3, r.stdout);
         assert.match(r.stdout, /interrupted: .*run `kubeha apply` again to resume/);
-      }
+      } else assert.equal(r.code, 137, `killed by SIGKILL at ${point}:\n${r.stdout}`);
+      const at = await stateAtKill(lab);
+      assert.match(at.inProgress, step, `killed at ${point}: the journal's step in progress`);
+      assert.deepEqual(at.voters, voters, `etcd voters when killed at ${point}`);
+      assert.deepEqual(at.learners, learners, `etcd learners when killed at ${point}`);
+      // A learner is only ever there while the journal says its etcd step is in progress.
+      for (const l of at.learners) assert.equal(at.inProgress, `etcd/${l}`);
     }
     const done = await kubeha(lab, args);
     assert.equal(done.code, 0, done.stdout + done.stderr);
     assert.match(done.stdout, /already done/);
     await assertHighlyAvailable(lab);
+    const verify = await kubeha(lab, ["verify", "-i", lab.inventoryFile]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });
 

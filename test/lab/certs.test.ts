@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { kubeha } from "./kubeha.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 describe("certs render and certs check", { skip }, () => {
   let lab: Lab;

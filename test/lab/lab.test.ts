@@ -12,9 +12,9 @@ import { issueAll } from "./fixture-pki.js";
 import { writeKubeconfig } from "./fixture-kubeconfig.js";
 import { listNamespaces, namespacePids } from "./netns.js";
 import { alive } from "./proc.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 describe("lab", { skip }, () => {
   let lab: Lab | undefined;

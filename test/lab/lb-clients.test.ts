@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { startLab, type ExecResult, type Lab } from "./lab.js";
 import { REPO } from "./hosts.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 const WORKERS = 10;
 const CONCURRENCY = 3;

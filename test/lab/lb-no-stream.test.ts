@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { REPO } from "./hosts.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 describe("load balancer without the stream module", { skip }, () => {
   let lab: Lab | undefined;

@@ -11,13 +11,11 @@ import { promisify } from "node:util";
 import { parseInventory } from "../../src/inventory/index.js";
 import { startLab, type Lab } from "./lab.js";
 import { REPO } from "./hosts.js";
+import { labSkip } from "../helpers/skip.js";
 
 const run = promisify(execFile);
 
-const skip =
-  process.getuid?.() === 0
-    ? false
-    : "lab tests need root (network namespaces, mounts, tmux in the workstation namespace); run them as root";
+const skip = labSkip(", tmux in the workstation namespace");
 
 /** One tmux server of our own (its own socket), so no other tmux session or environment leaks in. */
 class Terminal {

@@ -21,6 +21,7 @@ import {
 } from "../../src/etcd/members.js";
 import { checkSnapshot, saveSnapshot } from "../../src/etcd/snapshot.js";
 import { type EtcdNode, EtcdTestCluster, etcdSkipReason, freePort } from "../helpers/etcd-cluster.js";
+import { skipUnlessCi } from "../helpers/skip.js";
 
 const keyCount = 8000;
 const valueSize = 1024;
@@ -61,8 +62,8 @@ describe("etcd member IDs and --initial-cluster (pure)", () => {
   });
 });
 
-const skip = etcdSkipReason();
-describe("etcd: one member to three through learners (real etcd)", { skip: skip ?? false }, () => {
+const skip = skipUnlessCi(etcdSkipReason());
+describe("etcd: one member to three through learners (real etcd)", { skip }, () => {
   let cluster: EtcdTestCluster;
   let n1: EtcdNode;
   let c1: EtcdEndpointClient;

@@ -12,6 +12,7 @@ import {
   scanNginxConf,
   STREAM_INCLUDE,
 } from "../../src/render/nginx.js";
+import { skipTest } from "../helpers/skip.js";
 
 const FIXTURES = new URL("../../../test/fixtures/manifests/configmaps/", import.meta.url);
 const debianConf = readFileSync(new URL("nginx-debian.conf", FIXTURES), "utf8");
@@ -59,7 +60,7 @@ describe("nginx stream configuration", () => {
 
   it("passes nginx -t with the real nginx, included from the top level of an nginx.conf", (t) => {
     if (!existsSync(NGINX) || !existsSync(STREAM_SO)) {
-      t.skip(`${NGINX} or ${STREAM_SO} not installed`);
+      skipTest(t, `${NGINX} or ${STREAM_SO} not installed`);
       return;
     }
     const dir = mkdtempSync(join(tmpdir(), "kubeha-nginx-"));

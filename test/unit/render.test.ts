@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
   argvStrings,
@@ -74,17 +74,27 @@ describe("static pod manifest model", () => {
   });
 
   it("writes every kubeadm manifest back byte for byte when nothing changed", () => {
-    for (const dir of ["v1.24", "v1.31", "ipv6", "old-layout"]) {
-      for (const c of COMPONENTS) {
-        let text: string;
-        try {
-          text = fixture(`${dir}/${c}.yaml`);
-        } catch {
-          continue;
-        }
+    // Every fixture by name: a missing one fails to read, an unlisted one fails the listing check.
+    const expected: Record<string, Component[]> = {
+      "v1.24": COMPONENTS,
+      "v1.31": COMPONENTS,
+      ipv6: ["etcd", "kube-apiserver"],
+      "old-layout": ["etcd"],
+    };
+    let checked = 0;
+    for (const [dir, components] of Object.entries(expected)) {
+      assert.deepEqual(
+        readdirSync(new URL(`${dir}/`, FIXTURES)).sort(),
+        components.map((c) => `${c}.yaml`).sort(),
+        `fixtures in ${dir}/`,
+      );
+      for (const c of components) {
+        const text = fixture(`${dir}/${c}.yaml`);
         assert.equal(serializeManifest(parseManifest(text, `${dir}/${c}.yaml`)), text, `${dir}/${c}.yaml`);
+        checked++;
       }
     }
+    assert.equal(checked, 11);
   });
 
   it("sets a flag in place, appends a new one, and deletes every repeat", () => {

@@ -16,9 +16,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { InventoryHost, ResolvedSsh } from "../../src/inventory/types.js";
 import { closeAll, connectAll, fingerprint, SshHost } from "../../src/ssh/index.js";
+import { skipUnlessCi } from "../helpers/skip.js";
 
 const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : "needs root: starts a real OpenSSH sshd on 127.0.0.1 and logs in as root";
+const skip = skipUnlessCi(
+  !isRoot && "needs root: starts a real OpenSSH sshd on 127.0.0.1 and logs in as root",
+);
 
 /** A real sshd on a free loopback port: own host key, key-only, its log on disk to count connections. */
 interface Sshd {
