@@ -231,16 +231,9 @@ async function main(): Promise<void> {
 
 type Signer = (ca: LoadedCa, publicKey: KeyObject, req: CertRequest) => string | Promise<string>;
 
-/** @peculiar/x509 needs a Reflect metadata polyfill (tsyringe); undefined when none is installed. */
-async function x509Signer(): Promise<Signer | undefined> {
-  const polyfill = "reflect-metadata"; // a variable: it is not a dependency of kubeha
-  if (typeof (Reflect as { getMetadata?: unknown }).getMetadata !== "function") {
-    try {
-      await import(polyfill);
-    } catch {
-      return undefined;
-    }
-  }
+/** @peculiar/x509 needs a Reflect metadata polyfill (tsyringe), a dev dependency like itself. */
+async function x509Signer(): Promise<Signer> {
+  await import("reflect-metadata");
   return (await import("./pki-x509.js")).signCertificateX509;
 }
 
@@ -265,12 +258,6 @@ async function certificates(sign: Signer): Promise<number> {
 /** Hand-made DER against @peculiar/x509: the full set of keys and certificates, and one certificate alone. */
 async function encoderComparison(): Promise<void> {
   const x509 = await x509Signer();
-  if (!x509) {
-    console.log(
-      "\nencoder comparison skipped: @peculiar/x509 needs reflect-metadata, which is not installed",
-    );
-    return;
-  }
   const hand: Signer = signCertificate;
   await certificates(hand);
   await certificates(x509);
