@@ -83,10 +83,14 @@ export class KubeClient {
     return (await this.call("POST", collectionPath, object)) as T;
   }
 
-  /** DELETE; false when it was already gone (404). */
-  async delete(path: string): Promise<boolean> {
+  /**
+   * DELETE; false when it was already gone (404). With `preconditions`, only if the object still has
+   * that resourceVersion/uid (else 409), so an object someone else changed is never removed.
+   */
+  async delete(path: string, preconditions?: { resourceVersion?: string; uid?: string }): Promise<boolean> {
+    const options = preconditions && { kind: "DeleteOptions", apiVersion: "v1", preconditions };
     try {
-      await this.call("DELETE", path);
+      await this.call("DELETE", path, options);
       return true;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return false;
