@@ -57,6 +57,9 @@ export class KubeClient {
     private readonly agent?: Agent,
   ) {}
 
+  /** The apiserver's clock (its last Date header, to the second): what times in the cluster are set by. */
+  serverDate?: Date;
+
   async get<T = KubeObject>(path: string): Promise<T> {
     return (await this.call("GET", path)) as T;
   }
@@ -157,9 +160,11 @@ export class KubeClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-          );
+          res.on("end", () => {
+            const date = Date.parse(res.headers.date ?? "");
+            if (!Number.isNaN(date)) this.serverDate = new Date(date);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+          });
           res.on("error", reject);
         },
       );

@@ -47,6 +47,15 @@ export function microTime(d: Date): string {
   return d.toISOString().replace(/Z$/, "000Z");
 }
 
+/**
+ * How far the apiserver's clock is ahead of this machine's, from one request sent at `sentMs` and
+ * answered at `receivedMs` with a Date header (whole seconds, hence the half second). Lease times are
+ * the apiserver's, so that two workstations whose clocks disagree still agree on when a lease runs out.
+ */
+export function serverOffsetMs(sentMs: number, receivedMs: number, serverDate: Date | undefined): number {
+  return serverDate ? serverDate.getTime() + 500 - (sentMs + receivedMs) / 2 : 0;
+}
+
 function date(s: string | undefined): Date | undefined {
   const t = s ? Date.parse(s) : NaN;
   return Number.isNaN(t) ? undefined : new Date(t);

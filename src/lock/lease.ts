@@ -18,6 +18,7 @@ import {
   LEASE_NAME,
   LEASE_NAMESPACE,
   microTime,
+  serverOffsetMs,
   type LeaseSpec,
   type Self,
 } from "./decide.js";
@@ -107,8 +108,14 @@ export class ClusterLock {
     private readonly command: string,
     private readonly identity: string,
     private lease: Lease,
+    private readonly offsetMs: number,
   ) {
-    this.lastRenewed = new Date();
+    this.lastRenewed = this.now();
+  }
+
+  /** The apiserver's time, as measured when the lock was taken. */
+  private now(): Date {
+    return new Date(Date.now() + this.offsetMs);
   }
 
   /**
@@ -125,8 +132,12 @@ export class ClusterLock {
     const call = <T>(fn: (c: KubeClient) => Promise<T>) => firstAnswering(clients, fn);
     // Two rounds: a create or takeover that loses a race reads the winner's lease and refuses.
     for (let round = 0; round < 2; round++) {
-      const current = await call((c) => c.getOptional<Lease>(PATH));
-      const now = new Date();
+      const { current, offsetMs } = await call(async (c) => {
+        const sent = Date.now();
+        const lease = await c.getOptional<Lease>(PATH);
+        return { current: lease, offsetMs: serverOffsetMs(sent, Date.now(), c.serverDate) };
+      });
+      const now = new Date(Date.now() + offsetMs);
       const decision = decide(current?.spec, now, me);
       if (decision.kind === "held") {
         const cmd = current?.metadata.annotations as Record<string, string> | undefined;
@@ -152,7 +163,7 @@ export class ClusterLock {
           );
         }
         reporter.info(`cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} taken: ${identity}`);
-        const lock = new ClusterLock(clients, reporter, command, identity, taken);
+        const lock = new ClusterLock(clients, reporter, command, identity, taken, offsetMs);
         lock.timer = setInterval(() => void lock.renew(), (LEASE_SECONDS / 3) * 1000);
         lock.timer.unref();
         return lock;
@@ -177,7 +188,7 @@ export class ClusterLock {
 
   private async renewOnce(): Promise<void> {
     if (this.lost) return;
-    const now = new Date();
+    const now = this.now();
     const call = <T>(fn: (c: KubeClient) => Promise<T>) => firstAnswering(this.clients, fn);
     try {
       for (let attempt = 0; ; attempt++) {
@@ -211,7 +222,7 @@ export class ClusterLock {
     } catch (err) {
       const expiry = expiryOf({ ...this.lease.spec, renewTime: microTime(this.lastRenewed) });
       this.reporter.debug(`cluster lock: renewal failed: ${(err as Error).message}`);
-      if (expiry && expiry.getTime() <= Date.now()) {
+      if (expiry && expiry.getTime() <= this.now().getTime()) {
         this.lost = `it could not be renewed since ${this.lastRenewed.toISOString()} (${(err as Error).message}), so another run may hold it`;
       }
     }

@@ -66,6 +66,22 @@ describe("the cluster lock: two operators at once", { skip }, () => {
     return JSON.parse(r.stdout) as Lease;
   };
   const apply = () => ["apply", "--yes", "-i", lab.inventoryFile];
+  const microNow = () => new Date().toISOString().replace(/Z$/, "000Z");
+  /** What another operator's run does: the lease's spec changed (and renewed now) with kubectl. */
+  const renewedNow = async (spec: Record<string, string>): Promise<void> => {
+    const patch = JSON.stringify({ spec: { ...spec, renewTime: microNow() } });
+    const p = await kubectl(
+      "patch",
+      "lease",
+      "kubeha-lock",
+      "-n",
+      "kube-system",
+      "--type=merge",
+      "-p",
+      patch,
+    );
+    assert.equal(p.code, 0, p.stderr);
+  };
 
   before(async () => {
     lab = await startLab({ workers: 0, bulkKeys: 0 });
@@ -76,20 +92,9 @@ describe("the cluster lock: two operators at once", { skip }, () => {
 
   test("a run whose lease passes to someone else stops before its next step and leaves that lease alone", async () => {
     const other = "other@elsewhere pid 4242";
-    const r = await kubehaWatched(lab, apply(), /backup done/, async () => {
-      const now = new Date().toISOString().replace(/Z$/, "000Z");
-      const p = await kubectl(
-        "patch",
-        "lease",
-        "kubeha-lock",
-        "-n",
-        "kube-system",
-        "--type=merge",
-        "-p",
-        JSON.stringify({ spec: { holderIdentity: other, acquireTime: now, renewTime: now } }),
-      );
-      assert.equal(p.code, 0, p.stderr);
-    });
+    const r = await kubehaWatched(lab, apply(), /backup done/, () =>
+      renewedNow({ holderIdentity: other, acquireTime: microNow() }),
+    );
     assert.ok(r.matched, `the run never took its backup:\n${r.stdout}${r.stderr}`);
     await r.matched;
     assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -99,6 +104,40 @@ describe("the cluster lock: two operators at once", { skip }, () => {
     );
     assert.match(r.stdout + r.stderr, /cluster lock kube-system\/kubeha-lock left as it is/);
     assert.equal((await lease())?.spec.holderIdentity, other, "the other holder's lease is not deleted");
+  });
+
+  test("while another run holds it, certs render --push refuses (exit 2); plan and certs render --out do not need it", async () => {
+    await renewedNow({});
+    const push = await kubeha(lab, [
+      "certs",
+      "render",
+      "--node",
+      "master-2",
+      "--push",
+      "-i",
+      lab.inventoryFile,
+    ]);
+    assert.equal(push.code, 2, push.stdout + push.stderr);
+    assert.match(
+      push.stderr,
+      /another kubeha run holds the cluster lock: other@elsewhere pid 4242 \(kubeha apply\)/,
+    );
+    assert.doesNotMatch(push.stdout, /wrote /);
+    const out = join(lab.dir, "certs-out");
+    const local = await kubeha(lab, [
+      "certs",
+      "render",
+      "--node",
+      "master-2",
+      "--out",
+      out,
+      "-i",
+      lab.inventoryFile,
+    ]);
+    assert.equal(local.code, 0, local.stdout + local.stderr);
+    const plan = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.doesNotMatch(plan.stdout + plan.stderr, /cluster lock/);
   });
 
   test("an expired lease is taken over with a warning; of two runs at once one converts, the other refuses before any change", async () => {

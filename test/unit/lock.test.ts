@@ -7,6 +7,7 @@ import {
   holderIdentity,
   microTime,
   parseHolder,
+  serverOffsetMs,
   type LeaseSpec,
   type Self,
 } from "../../src/lock/decide.js";
@@ -75,6 +76,13 @@ describe("the cluster lock's decision", () => {
       /holds the cluster lock: bob@ws-bob pid 7 \(kubeha apply\) since 2026-05-01T09:55:00\.000Z; it expires at 2026-05-01T10:00:40\.000Z unless renewed\. Nothing was changed\./,
     );
     assert.match(m, /kubectl -n kube-system delete lease kubeha-lock$/);
+  });
+
+  test("times are the apiserver's: its clock's offset from one request and its Date header", () => {
+    const sent = Date.parse("2026-05-01T10:00:00.000Z");
+    // The server's clock says 10:02:00.x while ours says 10:00:00.1: two minutes ahead, give or take 0.5s.
+    assert.equal(serverOffsetMs(sent, sent + 200, new Date("2026-05-01T10:02:00Z")), 120_400);
+    assert.equal(serverOffsetMs(sent, sent + 200, undefined), 0);
   });
 
   test("holder identity and MicroTime formats", () => {
