@@ -198,8 +198,10 @@ export class ClusterLock {
             this.command,
             this.lease.metadata.resourceVersion,
           );
+          const t0 = Date.now();
           this.lease = await call((c) => c.update(PATH, next));
           this.lastRenewed = now;
+          this.reporter.debug(`cluster lock renewed (${Date.now() - t0} ms)`);
           return;
         } catch (err) {
           if (!(err instanceof KubeApiError && (err.status === 409 || err.status === 404))) throw err;
