@@ -189,7 +189,6 @@ export class ClusterLock {
   private async renewOnce(): Promise<void> {
     if (this.lost) return;
     const now = this.now();
-    const call = <T>(fn: (c: KubeClient) => Promise<T>) => firstAnswering(this.clients, fn);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -199,20 +198,16 @@ export class ClusterLock {
             this.lease.metadata.resourceVersion,
           );
           const t0 = Date.now();
-          this.lease = await call((c) => c.update(PATH, next));
+          this.lease = await this.call((c) => c.update(PATH, next));
           this.lastRenewed = now;
           this.reporter.debug(`cluster lock renewed (${Date.now() - t0} ms)`);
           return;
         } catch (err) {
           if (!(err instanceof KubeApiError && (err.status === 409 || err.status === 404))) throw err;
-          const current = await call((c) => c.getOptional<Lease>(PATH));
-          // Our own earlier renewal whose answer was lost: same holder and start; retry on its version.
-          if (
-            attempt === 0 &&
-            current?.spec?.holderIdentity === this.identity &&
-            current.spec.acquireTime === this.lease.spec?.acquireTime
-          ) {
-            this.lease = current;
+          const current = await this.call((c) => c.getOptional<Lease>(PATH));
+          // Our own earlier renewal whose answer was lost: retry on its version.
+          if (attempt === 0 && this.isOurs(current)) {
+            this.lease = current!;
             continue;
           }
           this.lost = current?.spec?.holderIdentity
@@ -228,6 +223,18 @@ export class ClusterLock {
         this.lost = `it could not be renewed since ${this.lastRenewed.toISOString()} (${(err as Error).message}), so another run may hold it`;
       }
     }
+  }
+
+  private call<T>(fn: (c: KubeClient) => Promise<T>): Promise<T> {
+    return firstAnswering(this.clients, fn);
+  }
+
+  /** Still the lease this run took: same holder, same start (a renewal's answer may have been lost). */
+  private isOurs(current: Lease | undefined): boolean {
+    return (
+      current?.spec?.holderIdentity === this.identity &&
+      current.spec.acquireTime === this.lease.spec?.acquireTime
+    );
   }
 
   /** At a step boundary: renews, and stops the run when the lock is no longer ours. */
@@ -260,16 +267,26 @@ export class ClusterLock {
       return;
     }
     try {
-      const rv = this.lease.metadata.resourceVersion;
-      await firstAnswering(this.clients, (c) => c.delete(PATH, { resourceVersion: rv }));
-      this.reporter.info(`cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} released`);
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 409) {
-        this.reporter.warn(
-          `cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} left as it is: another run changed it since our last renewal`,
-        );
-        return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const rv = this.lease.metadata.resourceVersion;
+          await this.call((c) => c.delete(PATH, { resourceVersion: rv }));
+          this.reporter.info(`cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} released`);
+          return;
+        } catch (err) {
+          if (!(err instanceof KubeApiError && err.status === 409)) throw err;
+          const current = await this.call((c) => c.getOptional<Lease>(PATH));
+          if (attempt === 0 && this.isOurs(current)) {
+            this.lease = current!;
+            continue;
+          }
+          this.reporter.warn(
+            `cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} left as it is: it is now held by ${current?.spec?.holderIdentity ?? "nobody"}`,
+          );
+          return;
+        }
       }
+    } catch (err) {
       this.reporter.warn(
         `cluster lock ${LEASE_NAMESPACE}/${LEASE_NAME} not released (${(err as Error).message}); ` +
           `it expires ${LEASE_SECONDS}s after its last renewal, or remove it: kubectl -n ${LEASE_NAMESPACE} delete lease ${LEASE_NAME}`,
