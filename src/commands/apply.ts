@@ -9,6 +9,7 @@ import { Journal } from "../plan/journal.js";
 import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
 import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
+import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
 import { plural } from "../ui/plural.js";
 
@@ -18,11 +19,12 @@ import { plural } from "../ui/plural.js";
  */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
   const r = ctx.reporter;
+  let lock: ClusterLock | undefined;
   process.once("SIGINT", () => {
     r.error(
       "interrupted: the cluster is left as the last finished step made it; run `kubeha apply` again to resume",
     );
-    process.exit(ExitCode.interrupted);
+    void (lock?.release(5000) ?? Promise.resolve()).finally(() => process.exit(ExitCode.interrupted));
   });
   return withRunContext(ctx, async (runCtx, inv) => {
     const steps = await buildPlan(runCtx);
@@ -45,15 +47,23 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       }
     }
     if (evaluated.some((s) => !s.done)) {
+      // Taken after the plan (no one waits on a prompt) and before the backup, the first change.
+      const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, "apply"));
       const journal = new Journal(inv.options.stateDir);
       r.info(`journal: ${journal.path}`);
       try {
-        const result = await runPlan(runCtx, steps, journal, async () => {
-          r.info(`backup to ${backupDir} ...`);
-          const b = await takeBackup(runCtx, backupDir);
-          for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
-          r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
-        });
+        const result = await runPlan(
+          runCtx,
+          steps,
+          journal,
+          async () => {
+            r.info(`backup to ${backupDir} ...`);
+            const b = await takeBackup(runCtx, backupDir);
+            for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
+            r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
+          },
+          () => held.checkpoint(),
+        );
         r.info(`${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed()})`);
         journal.finish("done");
       } catch (err) {
@@ -64,6 +74,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           });
         }
         throw err;
+      } finally {
+        await held.release();
       }
     }
     const checks = await verifyCluster(runCtx);

@@ -9,6 +9,7 @@ import { KUBERNETES_DIR, nodePkiInput, pkiFileChanges, stalePkiFiles } from "../
 import { planNodePki, renderNodePki, sharedPki } from "../pki/render.js";
 import { checkKubeconfig, checkPair } from "../pki/check.js";
 import type { Host } from "../ssh/types.js";
+import { ClusterLock, lockClients } from "../lock/lease.js";
 import { inventoryFrom, withHosts } from "./session.js";
 import { plural } from "../ui/plural.js";
 
@@ -56,6 +57,23 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
   const force = Boolean(ctx.values.force);
   const r = ctx.reporter;
   return withPrimaryContext(ctx, inv, push ? [node] : [], async (run) => {
+    if (!push) return render(run);
+    // Writing onto a master changes the cluster: not while another kubeha run changes it.
+    const lock = await ClusterLock.acquire(lockClients(run), r, "certs render --push");
+    const onSigint = () => {
+      r.error(`interrupted: some of ${node.name}'s files may be written; run the same command again`);
+      void lock.release(5000).finally(() => process.exit(ExitCode.interrupted));
+    };
+    process.once("SIGINT", onSigint);
+    try {
+      return await render(run);
+    } finally {
+      process.removeListener("SIGINT", onSigint);
+      await lock.release();
+    }
+  });
+
+  async function render(run: RunContext): Promise<ExitCode> {
     const m = await run.material();
     const items = planNodePki(nodePkiInput(run, node, m.cas));
     r.print(
@@ -97,7 +115,7 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
     }
     if (keep.size) r.info(`kept ${plural(keep.size, "valid file")} (use --force to re-issue them)`);
     return ExitCode.ok;
-  });
+  }
 }
 
 async function validLocalFiles(

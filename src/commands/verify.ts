@@ -2,6 +2,7 @@ import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { failoverChecks } from "../verify/failover.js";
+import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
 
 /** `kubeha verify`: check the end state against the live cluster; non-zero exit on any failure. */
@@ -13,10 +14,16 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       if (ctx.values.failover) {
         // Stopping a master is only safe on a cluster that already verifies.
         if (checks.every((c) => c.ok)) {
-          ctx.reporter.info(
-            "failover test: stopping the primary's apiserver and etcd (they are put back after)",
-          );
-          checks.push(...(await failoverChecks(runCtx)));
+          // Stopping the primary's apiserver and etcd is a change: not while another run changes the cluster.
+          const lock = await ClusterLock.acquire(lockClients(runCtx), ctx.reporter, "verify --failover");
+          try {
+            ctx.reporter.info(
+              "failover test: stopping the primary's apiserver and etcd (they are put back after)",
+            );
+            checks.push(...(await failoverChecks(runCtx)));
+          } finally {
+            await lock.release();
+          }
         } else {
           checks.push({
             name: "failover",

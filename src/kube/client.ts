@@ -57,6 +57,9 @@ export class KubeClient {
     private readonly agent?: Agent,
   ) {}
 
+  /** The apiserver's clock (its last Date header, to the second): what times in the cluster are set by. */
+  serverDate?: Date;
+
   async get<T = KubeObject>(path: string): Promise<T> {
     return (await this.call("GET", path)) as T;
   }
@@ -83,10 +86,14 @@ export class KubeClient {
     return (await this.call("POST", collectionPath, object)) as T;
   }
 
-  /** DELETE; false when it was already gone (404). */
-  async delete(path: string): Promise<boolean> {
+  /**
+   * DELETE; false when it was already gone (404). With `preconditions`, only if the object still has
+   * that resourceVersion/uid (else 409), so an object someone else changed is never removed.
+   */
+  async delete(path: string, preconditions?: { resourceVersion?: string; uid?: string }): Promise<boolean> {
+    const options = preconditions && { kind: "DeleteOptions", apiVersion: "v1", preconditions };
     try {
-      await this.call("DELETE", path);
+      await this.call("DELETE", path, options);
       return true;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return false;
@@ -153,9 +160,11 @@ export class KubeClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-          );
+          res.on("end", () => {
+            const date = Date.parse(res.headers.date ?? "");
+            if (!Number.isNaN(date)) this.serverDate = new Date(date);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+          });
           res.on("error", reject);
         },
       );

@@ -8,7 +8,7 @@ import {
   removeMember,
   type EtcdMember,
 } from "../etcd/members.js";
-import { clusterHealth } from "../etcd/health.js";
+import { clusterHealth, endpointStatus } from "../etcd/health.js";
 import {
   etcdPeerURL,
   manifestPath,
@@ -20,6 +20,7 @@ import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
 import { pollUntil } from "./wait.js";
+import { etcdUndoAdvice } from "./etcd-undo.js";
 
 const ETCD_DATA_DIR = "/var/lib/etcd";
 
@@ -97,7 +98,24 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       ...preview.changes.map((c) => `manifest: ${c}`),
       `the primary's etcd manifest stays as it is: --initial-cluster only matters at a member's first start`,
     ],
-    rollback: `etcdctl member remove <id of ${node.name}>, then move /etc/kubernetes/manifests/etcd.yaml away on ${node.name} and clear ${ETCD_DATA_DIR}`,
+    rollback: `if ${node.name}'s member is a learner or has not started: etcdctl member remove <its id>; never remove it once it is a started, healthy voter; then move ${manifestPath("etcd")} away on ${node.name} and clear ${ETCD_DATA_DIR}`,
+    undo: async (c) => {
+      const members = await withPrimary(c, listMembers).catch(() => undefined);
+      const m = members?.find((x) => x.peerUrls.includes(peerUrl));
+      const healthy =
+        m?.started === true &&
+        (await c
+          .etcdEndpoint(node.name)
+          .then((ep) => withEndpoint(ep, c.access.etcdTls, endpointStatus, { timeoutMs: 3000 }))
+          .then((st) => st.ok && st.leader !== undefined && st.leader !== "0")
+          .catch(() => false));
+      return etcdUndoAdvice(
+        node.name,
+        members ? m && { ...m, healthy } : "unknown",
+        manifestPath("etcd"),
+        ETCD_DATA_DIR,
+      );
+    },
     isDone: async (c) => {
       const members = await withPrimary(c, listMembers);
       const m = members.find((x) => x.peerUrls.includes(peerUrl));

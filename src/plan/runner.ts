@@ -24,6 +24,7 @@ export class StepFailure extends KubehaError {
     readonly step: Step,
     readonly completed: string[],
     cause: unknown,
+    undo = step.rollback,
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
@@ -32,7 +33,7 @@ export class StepFailure extends KubehaError {
         `state: ${completed.length ? `done before it: ${completed.join(", ")}` : "no step had completed"}; ` +
           `this step may be partly done.`,
         `next: fix the cause, then run \`kubeha apply\` again to resume (finished steps are skipped); ` +
-          `to undo this step by hand: ${step.rollback}`,
+          `to undo this step by hand: ${undo}`,
       ].join("\n"),
       ExitCode.failed,
       { cause },
@@ -44,19 +45,21 @@ export class StepFailure extends KubehaError {
 /**
  * Carries out the steps in order. A step already done (by the live state) is skipped; the others run,
  * then check their own result. `beforeFirstChange` runs once, before the first step that changes
- * something (the backup).
+ * something (the backup); `atStepBoundary` before every step, and may stop the run (the cluster lock).
  */
 export async function runPlan(
   ctx: RunContext,
   steps: Step[],
   journal: Journal,
   beforeFirstChange: () => Promise<void>,
+  atStepBoundary: () => Promise<void> = async () => {},
 ): Promise<{ ran: number; skipped: number }> {
   const completed: string[] = [];
   let ran = 0;
   let skipped = 0;
   let prepared = false;
   for (const step of steps) {
+    await atStepBoundary();
     let started = Date.now();
     try {
       if (await step.isDone(ctx).catch(() => false)) {
@@ -83,7 +86,8 @@ export async function runPlan(
     } catch (err) {
       ctx.reporter.end();
       journal.record(step.id, "failed", err instanceof Error ? err.message : String(err));
-      throw new StepFailure(step, completed, err);
+      const undo = step.undo ? await step.undo(ctx).catch(() => step.rollback) : step.rollback;
+      throw new StepFailure(step, completed, err, undo);
     }
   }
   return { ran, skipped };

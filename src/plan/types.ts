@@ -32,6 +32,8 @@ export interface Step {
   run(ctx: RunContext): Promise<void>;
   /** Throws when the result is not what it should be. */
   verify(ctx: RunContext): Promise<void>;
-  /** What undoing this step by hand means, for the failure report. */
+  /** What undoing this step by hand means, for the plan and the failure report. */
   rollback: string;
+  /** The same, from the live state, for the failure report (when it depends on what happened). */
+  undo?(ctx: RunContext): Promise<string>;
 }

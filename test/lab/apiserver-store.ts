@@ -15,6 +15,8 @@ export interface Resource {
   apiVersion: string;
   namespaced: boolean;
   shortNames: string[];
+  /** A status subresource: the main resource ignores status changes (not ConfigMaps, not Leases). */
+  hasStatus: boolean;
 }
 
 export const RESOURCES: Resource[] = [
@@ -25,6 +27,7 @@ export const RESOURCES: Resource[] = [
     apiVersion: "v1",
     namespaced: true,
     shortNames: ["cm"],
+    hasStatus: false,
   },
   {
     plural: "nodes",
@@ -33,6 +36,7 @@ export const RESOURCES: Resource[] = [
     apiVersion: "v1",
     namespaced: false,
     shortNames: ["no"],
+    hasStatus: true,
   },
   {
     plural: "namespaces",
@@ -41,6 +45,7 @@ export const RESOURCES: Resource[] = [
     apiVersion: "v1",
     namespaced: false,
     shortNames: ["ns"],
+    hasStatus: true,
   },
   {
     plural: "daemonsets",
@@ -49,6 +54,16 @@ export const RESOURCES: Resource[] = [
     apiVersion: "apps/v1",
     namespaced: true,
     shortNames: ["ds"],
+    hasStatus: true,
+  },
+  {
+    plural: "leases",
+    storage: "leases",
+    kind: "Lease",
+    apiVersion: "coordination.k8s.io/v1",
+    namespaced: true,
+    shortNames: [],
+    hasStatus: false,
   },
 ];
 
@@ -144,7 +159,7 @@ export class Store {
     const rv = expectRv ?? next.metadata.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, name);
     // With a status subresource, the main resource ignores status changes and /status everything else.
-    const hasStatus = r.kind !== "ConfigMap";
+    const hasStatus = r.hasStatus;
     const base = subresource === "status" ? { ...current, status: next.status } : next;
     const merged: Obj = {
       ...base,
@@ -183,12 +198,36 @@ export class Store {
     return merged;
   }
 
-  async delete(r: Resource, ns: string | undefined, name: string): Promise<Obj> {
+  /**
+   * Delete, atomically on the version read; with DeleteOptions preconditions, only if the object
+   * still has that uid and resourceVersion (else 409 Conflict, as the real apiserver answers).
+   */
+  async delete(
+    r: Resource,
+    ns: string | undefined,
+    name: string,
+    preconditions: { uid?: string; resourceVersion?: string } = {},
+  ): Promise<Obj> {
     const current = await this.get(r, ns, name);
-    await this.etcd
-      .delete()
-      .key(key(r, ns, name))
-      .exec();
+    for (const [field, meta] of [
+      ["uid", "UID"],
+      ["resourceVersion", "ResourceVersion"],
+    ] as const) {
+      const want = preconditions[field];
+      if (want !== undefined && want !== current.metadata[field]) {
+        throw new ApiError(
+          409,
+          "Conflict",
+          `Operation cannot be fulfilled on ${r.plural} "${name}": Precondition failed: ${meta} in precondition: ${want}, ${meta} in object meta: ${String(current.metadata[field])}`,
+        );
+      }
+    }
+    const k = key(r, ns, name);
+    const txn = await this.etcd
+      .if(k, "Mod", "==", current.metadata.resourceVersion!)
+      .then(this.etcd.delete().key(k))
+      .commit();
+    if (!txn.succeeded) throw conflict(r, name);
     return current;
   }
 }

@@ -66,6 +66,10 @@ const COLUMNS: Record<string, Columns> = {
     ],
     ["Age", age],
   ],
+  Lease: [
+    ["Holder", (o) => String(field(o, "spec", "holderIdentity") ?? "")],
+    ["Age", age],
+  ],
   Namespace: [
     ["Status", (o) => String(field(o, "status", "phase") ?? "Active")],
     ["Age", age],

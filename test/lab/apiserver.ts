@@ -82,6 +82,9 @@ async function etcdReady(): Promise<string | undefined> {
   }
 }
 
+/** The API groups served besides the core group, each at v1. */
+const GROUPS = ["apps", "coordination.k8s.io"];
+
 function discovery(path: string): unknown {
   const resourceList = (groupVersion: string) => ({
     kind: "APIResourceList",
@@ -109,11 +112,15 @@ function discovery(path: string): unknown {
         : []),
     ]),
   });
-  const apps = {
-    name: "apps",
-    versions: [{ groupVersion: "apps/v1", version: "v1" }],
-    preferredVersion: { groupVersion: "apps/v1", version: "v1" },
-  };
+  const groups = GROUPS.map((name) => ({
+    name,
+    versions: [{ groupVersion: `${name}/v1`, version: "v1" }],
+    preferredVersion: { groupVersion: `${name}/v1`, version: "v1" },
+  }));
+  const group = groups.find((g) => path === `/apis/${g.name}`);
+  if (group) return { kind: "APIGroup", apiVersion: "v1", ...group };
+  const version = groups.find((g) => path === `/apis/${g.name}/v1`);
+  if (version) return resourceList(`${version.name}/v1`);
   switch (path) {
     case "/api":
       return {
@@ -122,13 +129,9 @@ function discovery(path: string): unknown {
         serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `${advertise}:${port}` }],
       };
     case "/apis":
-      return { kind: "APIGroupList", apiVersion: "v1", groups: [apps] };
-    case "/apis/apps":
-      return { kind: "APIGroup", apiVersion: "v1", ...apps };
+      return { kind: "APIGroupList", apiVersion: "v1", groups };
     case "/api/v1":
       return resourceList("v1");
-    case "/apis/apps/v1":
-      return resourceList("apps/v1");
     default:
       return undefined;
   }
@@ -143,10 +146,10 @@ interface Route {
 
 /** /api/v1/namespaces/NS/configmaps/NAME, /api/v1/nodes/NAME/status, /apis/apps/v1/daemonsets, ... */
 function route(path: string): Route | undefined {
-  const m = /^\/(?:api\/v1|apis\/apps\/v1)\/(.*)$/.exec(path);
-  if (!m) return undefined;
-  const group = path.startsWith("/api/v1") ? "v1" : "apps/v1";
-  let parts = m[1]!.split("/").filter(Boolean);
+  const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/(.*)$/.exec(path);
+  if (!m || (m[1] && !GROUPS.includes(m[1]))) return undefined;
+  const group = m[1] ? `${m[1]}/v1` : "v1";
+  let parts = m[2]!.split("/").filter(Boolean);
   let ns: string | undefined;
   if (parts[0] === "namespaces" && parts.length >= 3) {
     ns = parts[1];
@@ -259,7 +262,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   } else if (method === "PATCH" && r.name) {
     result = await patchObject(r, req);
   } else if (method === "DELETE" && r.name) {
-    result = await store.delete(r.resource, r.ns, r.name);
+    const options = (await body(req)) as { preconditions?: { uid?: string; resourceVersion?: string } };
+    result = await store.delete(r.resource, r.ns, r.name, options?.preconditions);
   } else {
     throw new ApiError(405, "MethodNotAllowed", `${method} ${path} is not supported by the lab apiserver`);
   }

@@ -423,6 +423,64 @@ describe("stand-ins on loopback", () => {
     assert.match(r.stdout, /kube-proxy/);
   });
 
+  test("leases: create once (AlreadyExists), stale update conflicts, delete only with matching preconditions", async () => {
+    const lease = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "demo-lock", namespace: "kube-system" },
+      spec: { holderIdentity: "ann@ws pid 1", leaseDurationSeconds: 60 },
+    };
+    await writeFile(join(dir, "lease.json"), JSON.stringify(lease));
+    let r = await kubectl("create", "--validate=false", "-f", join(dir, "lease.json"));
+    assert.equal(r.code, 0, r.stderr);
+    r = await kubectl("create", "--validate=false", "-f", join(dir, "lease.json"));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /AlreadyExists|already exists/);
+    r = await kubectl("get", "lease", "demo-lock", "-n", "kube-system", "-o", "json");
+    const stale = JSON.parse(r.stdout) as typeof lease & {
+      metadata: { resourceVersion: string; uid: string };
+    };
+    r = await kubectl(
+      "patch",
+      "lease",
+      "demo-lock",
+      "-n",
+      "kube-system",
+      "--type=merge",
+      "-p",
+      '{"spec":{"holderIdentity":"bob@ws pid 2"}}',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await writeFile(
+      join(dir, "stale-lease.json"),
+      JSON.stringify({ ...stale, spec: { ...stale.spec, holderIdentity: "carl@ws pid 3" } }),
+    );
+    r = await kubectl("replace", "--validate=false", "-f", join(dir, "stale-lease.json"));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Conflict|the object has been modified/);
+    r = await kubectl("get", "leases", "-n", "kube-system");
+    assert.match(r.stdout, /demo-lock\s+bob@ws pid 2\s+/);
+    const path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/demo-lock";
+    const deleteWith = async (preconditions: object) => {
+      await writeFile(
+        join(dir, "delete.json"),
+        JSON.stringify({ kind: "DeleteOptions", apiVersion: "v1", preconditions }),
+      );
+      return kubectl("delete", "--raw", path, "-f", join(dir, "delete.json"));
+    };
+    r = await deleteWith({ resourceVersion: stale.metadata.resourceVersion });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Precondition failed: ResourceVersion in precondition/);
+    r = await kubectl("get", "lease", "demo-lock", "-n", "kube-system", "-o", "json");
+    const current = JSON.parse(r.stdout) as { metadata: { resourceVersion: string; uid: string } };
+    r = await deleteWith({ uid: "another-uid", resourceVersion: current.metadata.resourceVersion });
+    assert.match(r.stderr, /Precondition failed: UID in precondition/);
+    r = await deleteWith({ uid: current.metadata.uid, resourceVersion: current.metadata.resourceVersion });
+    assert.equal(r.code, 0, r.stderr);
+    r = await kubectl("get", "lease", "demo-lock", "-n", "kube-system");
+    assert.match(r.stderr, /NotFound|not found/);
+  });
+
   test("a scheduler manifest runs the component stand-in, which checks its kubeconfig", async () => {
     await kubeconfig(join(dir, "scheduler.conf"), `https://127.0.0.1:${ports.api}`, pki, "admin", true);
     await writeFile(
