@@ -40,6 +40,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           ExitCode.badInput,
         );
       }
+      await ClusterLock.refuseIfHeld(lockClients(runCtx));
       const ok = await confirm({ message: "Apply this plan?", default: false });
       if (!ok) {
         r.info("not applied; nothing was changed");

@@ -95,6 +95,22 @@ export function lockClients(run: RunContext): (() => Promise<KubeClient>)[] {
   return run.masters.filter((m) => run.hosts.has(m.name)).map((m) => () => run.kube(m.name));
 }
 
+/** Reads the lease and decides; refuses (exit 2) naming its holder when another run holds it. */
+async function look(clients: (() => Promise<KubeClient>)[], me: Self) {
+  const { current, offsetMs } = await firstAnswering(clients, async (c) => {
+    const sent = Date.now();
+    const lease = await c.getOptional<Lease>(PATH);
+    return { current: lease, offsetMs: serverOffsetMs(sent, Date.now(), c.serverDate) };
+  });
+  const now = new Date(Date.now() + offsetMs);
+  const decision = decide(current?.spec, now, me);
+  if (decision.kind === "held") {
+    const cmd = current?.metadata.annotations as Record<string, string> | undefined;
+    throw new InputError(heldMessage(decision, cmd?.[COMMAND_ANNOTATION]));
+  }
+  return { current, offsetMs, now, decision };
+}
+
 export class ClusterLock {
   private lost?: string;
   private renewing?: Promise<void>;
@@ -119,6 +135,14 @@ export class ClusterLock {
   }
 
   /**
+   * Refuses (exit 2) when another run holds the lock, without taking it: asked before a question, so
+   * that an operator is not asked to confirm a plan another run is already carrying out.
+   */
+  static async refuseIfHeld(clients: (() => Promise<KubeClient>)[]): Promise<void> {
+    await look(clients, self());
+  }
+
+  /**
    * Takes the lock or refuses (exit 2) naming its holder. `clients`: apiservers to ask, in order.
    * `command`: what this run is ("apply"), shown to whoever is refused.
    */
@@ -132,17 +156,7 @@ export class ClusterLock {
     const call = <T>(fn: (c: KubeClient) => Promise<T>) => firstAnswering(clients, fn);
     // Two rounds: a create or takeover that loses a race reads the winner's lease and refuses.
     for (let round = 0; round < 2; round++) {
-      const { current, offsetMs } = await call(async (c) => {
-        const sent = Date.now();
-        const lease = await c.getOptional<Lease>(PATH);
-        return { current: lease, offsetMs: serverOffsetMs(sent, Date.now(), c.serverDate) };
-      });
-      const now = new Date(Date.now() + offsetMs);
-      const decision = decide(current?.spec, now, me);
-      if (decision.kind === "held") {
-        const cmd = current?.metadata.annotations as Record<string, string> | undefined;
-        throw new InputError(heldMessage(decision, cmd?.[COMMAND_ANNOTATION]));
-      }
+      const { current, offsetMs, now, decision } = await look(clients, me);
       const spec: LeaseSpec = {
         holderIdentity: identity,
         leaseDurationSeconds: LEASE_SECONDS,

@@ -12,6 +12,9 @@ import {
   type Self,
 } from "../../src/lock/decide.js";
 import { etcdUndoAdvice, type JoinedMember } from "../../src/phases/etcd-undo.js";
+import { ClusterLock } from "../../src/lock/lease.js";
+import type { KubeClient } from "../../src/kube/client.js";
+import { ExitCode, KubehaError } from "../../src/errors.js";
 
 const now = new Date("2026-05-01T10:00:00.000Z");
 const me: Self = { user: "ann", host: "ws-ann", pid: 100, isAlive: (pid) => pid === 100 || pid === 200 };
@@ -134,5 +137,30 @@ describe("undo advice after a failed etcd join", () => {
     const u = advice("unknown");
     assert.doesNotMatch(u, /etcdctl member remove/);
     assert.match(u, /never a started, healthy voter/);
+  });
+});
+
+describe("ClusterLock.refuseIfHeld (asked before the confirmation question)", () => {
+  const clientWith = (spec: LeaseSpec | undefined) => async () =>
+    ({
+      serverDate: new Date(),
+      getOptional: async () =>
+        spec && { metadata: { name: "kubeha-lock", resourceVersion: "7", annotations: {} }, spec },
+    }) as unknown as KubeClient;
+
+  test("a lease another machine renewed just now refuses with exit 2, naming the holder", async () => {
+    const fresh = { ...lease("bob@ws-bob pid 7", 0), renewTime: microTime(new Date()) };
+    await assert.rejects(ClusterLock.refuseIfHeld([clientWith(fresh)]), (err: unknown) => {
+      assert.ok(err instanceof KubehaError);
+      assert.equal(err.exitCode, ExitCode.badInput);
+      assert.match(err.message, /bob@ws-bob pid 7/);
+      return true;
+    });
+  });
+
+  test("no lease, or an expired one, lets the question be asked", async () => {
+    await ClusterLock.refuseIfHeld([clientWith(undefined)]);
+    const old = { ...lease("bob@ws-bob pid 7", 0), renewTime: microTime(new Date(Date.now() - 600_000)) };
+    await ClusterLock.refuseIfHeld([clientWith(old)]);
   });
 });
