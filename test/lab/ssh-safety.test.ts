@@ -216,6 +216,9 @@ describe("SSH: host keys, identity files and stalled links", { skip, timeout: 60
         `host lb \\(\\S+\\): (\`[^\`]+\`|write \\S+|read \\S+): no answer from the host for ${BOUND}s \\(ssh\\.stallTimeoutSeconds\\)`,
       ),
     );
+    console.log(
+      [...r.stdout.split("\n").filter((x) => x.includes("waiting for")), r.stderr.trim()].join("\n"),
+    );
     const secs = (end - cutAt) / 1000;
     console.log(`run ended ${secs.toFixed(1)}s after the cut (bound ${BOUND}s)`);
     assert.ok(secs < BOUND + 20, `the run took ${secs.toFixed(1)}s after the cut`);
