@@ -162,7 +162,7 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
  * declared gone between 2/3 of the bound and the bound after it last answered. Long commands and transfers
  * are not cut short: the host answers pings while it works.
  */
-export function keepalive(stallTimeoutSeconds: number): {
+function keepalive(stallTimeoutSeconds: number): {
   keepaliveInterval: number;
   keepaliveCountMax: number;
 } {
