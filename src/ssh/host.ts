@@ -203,13 +203,19 @@ export class SshHost implements Host {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new KubehaError(`${this.label}: the SSH connection is closed`);
+    if (this.closed) {
+      throw new KubehaError(
+        `${this.label}: the SSH connection is closed${this.lost ? ` (${this.lost})` : ""}`,
+      );
+    }
   }
 }
 
 /** A command on one line, shortened further: for the progress line and the stall error. */
 function brief(command: string[] | string): string {
-  const text = display(command).replace(/\s+/g, " ");
+  const text = display(command)
+    .replace(/\s*\n\s*/g, "; ")
+    .replace(/\s+/g, " ");
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
