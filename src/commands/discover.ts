@@ -10,7 +10,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
   ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
-  const result = await withHosts(hosts, (byName) => discover(inv, byName));
+  const result = await withHosts(hosts, (byName) => discover(inv, byName), ctx.reporter);
   if (ctx.values.output === "json") {
     const { manifests: _manifests, ...cluster } = result.cluster;
     ctx.reporter.result({ ...result, cluster });

@@ -5,7 +5,7 @@ import type { Inventory } from "../inventory/types.js";
 import { RunContext } from "../phases/context.js";
 import { formatFindings } from "./discover.js";
 import { inventoryFrom, withHosts } from "./session.js";
-import { SshHost } from "../ssh/index.js";
+import { SshHost, UnreachableError, connectFailure } from "../ssh/index.js";
 import { settleAll } from "../ssh/limit.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
@@ -24,15 +24,19 @@ export async function withRunContext<T>(
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
   ctx.reporter.info(`connecting to ${plural(hosts.length, "host")} (${hosts.map((h) => h.name).join(", ")})`);
-  return withHosts(hosts, async (byName) => {
-    const workers = await connectWorkers(inv.workers, ctx.reporter);
-    for (const w of workers) byName.set(w.name, w);
-    try {
-      return await withDiscovery(byName);
-    } finally {
-      await Promise.allSettled(workers.map((w) => (w instanceof SshHost ? w.close() : undefined)));
-    }
-  });
+  return withHosts(
+    hosts,
+    async (byName) => {
+      const workers = await connectWorkers(inv.workers, ctx.reporter);
+      for (const w of workers) byName.set(w.name, w);
+      try {
+        return await withDiscovery(byName);
+      } finally {
+        await Promise.allSettled(workers.map((w) => (w instanceof SshHost ? w.close() : undefined)));
+      }
+    },
+    ctx.reporter,
+  );
 
   async function withDiscovery(byName: Map<string, Host>): Promise<T> {
     const discovery = await discover(inv, byName);
@@ -84,14 +88,25 @@ export class UnreachableHost implements Host {
   }
 }
 
-/** One connection per worker, in parallel; an unreachable worker becomes an UnreachableHost and a warning. */
+/**
+ * One connection per worker, in parallel. A worker that cannot be reached at all becomes an UnreachableHost
+ * and a warning; any other failure (a changed or unknown host key: a possible man-in-the-middle; a failed
+ * login) stops the run here, before any change.
+ */
 async function connectWorkers(workers: readonly InventoryHost[], reporter: Reporter): Promise<Host[]> {
   if (workers.length === 0) return [];
   reporter.info(`connecting to ${plural(workers.length, "worker")}`);
   const results = await settleAll(
-    workers.map((w) => () => SshHost.connect(w)),
+    workers.map((w) => () => SshHost.connect(w, { observer: reporter })),
     8,
   );
+  const refused = results.flatMap((r) =>
+    r.status === "rejected" && !(r.reason instanceof UnreachableError) ? [r.reason as unknown] : [],
+  );
+  if (refused.length) {
+    await Promise.allSettled(results.map((r) => (r.status === "fulfilled" ? r.value.close() : undefined)));
+    throw connectFailure(refused, workers.length);
+  }
   return workers.map((w, i) => {
     const r = results[i]!;
     if (r.status === "fulfilled") return r.value;

@@ -1,7 +1,7 @@
 import { loadInventory } from "../inventory/index.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import { connectAll, closeAll } from "../ssh/index.js";
-import type { Host } from "../ssh/types.js";
+import type { Host, SshObserver } from "../ssh/types.js";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { CommandContext } from "./context.js";
@@ -22,8 +22,9 @@ export async function inventoryFrom(ctx: CommandContext): Promise<Inventory> {
 export async function withHosts<T>(
   hosts: readonly InventoryHost[],
   fn: (byName: Map<string, Host>) => Promise<T>,
+  observer?: SshObserver,
 ): Promise<T> {
-  const connected = await connectAll(hosts, { concurrency: 8 });
+  const connected = await connectAll(hosts, { concurrency: 8, ...(observer && { observer }) });
   try {
     return await fn(new Map(connected.map((h) => [h.name, h as Host])));
   } finally {

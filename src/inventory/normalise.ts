@@ -9,6 +9,7 @@ export const defaults = {
   sudo: false,
   acceptNewHostKeys: false,
   connectTimeoutSeconds: 10,
+  stallTimeoutSeconds: 30,
   knownHostsFile: "~/.ssh/known_hosts",
   loadBalancerPort: 6443,
   workerConcurrency: 3,
@@ -109,6 +110,7 @@ function resolveSsh(
     ...(hostKeyFingerprint !== undefined && { hostKeyFingerprint }),
     acceptNewHostKeys: pick("acceptNewHostKeys") ?? defaults.acceptNewHostKeys,
     connectTimeoutSeconds: pick("connectTimeoutSeconds") ?? defaults.connectTimeoutSeconds,
+    stallTimeoutSeconds: pick("stallTimeoutSeconds") ?? defaults.stallTimeoutSeconds,
   };
   if (jump) {
     const jumpIdentity = path(jump.identityFile) ?? identityFile;

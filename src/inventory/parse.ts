@@ -1,16 +1,26 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { normalise } from "./normalise.js";
 import type { Problem } from "./problems.js";
-import { checkRules, checkWarnings, type FileCheck, type FileState } from "./rules.js";
+import { privateKeyState } from "../ssh/credentials.js";
+import {
+  checkRules,
+  checkWarnings,
+  type FileCheck,
+  type FileState,
+  type KeyCheck,
+  type KeyState,
+} from "./rules.js";
 import { checkSchema } from "./schema.js";
 import type { Inventory } from "./types.js";
 
 export interface ParseOptions {
   /** How to check identity and known_hosts files; default: the local file system. */
   fileState?: FileCheck;
+  /** How to check identity files (readable, and a private key); default: `fileState` when given, else the local one. */
+  keyState?: KeyCheck;
   /** What `~` means; default: the current user's home. */
   homeDir?: string;
 }
@@ -46,7 +56,9 @@ export function parseInventory(text: string, path: string, options: ParseOptions
     homeDir: options.homeDir ?? homedir(),
   });
   const withLine = (p: Problem): Problem => ({ ...p, line: nearestLine(schema.lines, p.path) });
-  const errors = checkRules(normalised, options.fileState ?? localFileState).map(withLine);
+  const fileState = options.fileState ?? localFileState;
+  const keyState = options.keyState ?? (options.fileState ? fileState : localKeyState);
+  const errors = checkRules(normalised, fileState, keyState).map(withLine);
   const warnings = checkWarnings(normalised).map(withLine);
   return errors.length > 0 ? { errors, warnings } : { inventory: normalised.inventory, warnings };
 }
@@ -71,4 +83,10 @@ export function localFileState(path: string): FileState {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : "unreadable";
   }
+}
+
+/** The identity file check used outside tests: readable, and a private key kubeha can parse. */
+export function localKeyState(path: string): KeyState {
+  const state = localFileState(path);
+  return state === "ok" ? privateKeyState(readFileSync(path)) : state;
 }

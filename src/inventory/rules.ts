@@ -12,8 +12,23 @@ const fileProblem: Record<Exclude<FileState, "ok">, string> = {
   "not-a-file": "is not a regular file",
 };
 
+/** What an identity file holds: a usable private key, one that needs a passphrase, or none. */
+export type KeyState = FileState | "not-a-key" | "encrypted";
+export type KeyCheck = (path: string) => KeyState;
+
+const keyProblem: Record<Exclude<KeyState, "ok">, string> = {
+  ...fileProblem,
+  "not-a-key": "is not a private key kubeha can read (OpenSSH or PEM format)",
+  encrypted:
+    "is encrypted; kubeha does not ask for passphrases: add it to ssh-agent (ssh-add) and set agent: true",
+};
+
 /** Rules that span fields: counts, duplicates, roles, credentials and the files they name. */
-export function checkRules({ inventory, hosts }: Normalised, fileState: FileCheck): Problem[] {
+export function checkRules(
+  { inventory, hosts }: Normalised,
+  fileState: FileCheck,
+  keyState: KeyCheck = fileState,
+): Problem[] {
   const problems: Problem[] = [];
   const add = (path: string, message: string) => {
     if (!problems.some((p) => p.path === path && p.message === message)) problems.push({ path, message });
@@ -40,7 +55,7 @@ export function checkRules({ inventory, hosts }: Normalised, fileState: FileChec
     );
   }
 
-  for (const h of hosts) checkCredentials(h, fileState, add);
+  for (const h of hosts) checkCredentials(h, fileState, keyState, add);
   return problems;
 }
 
@@ -69,9 +84,15 @@ function duplicates(
 function checkCredentials(
   { host, path, origins }: LocatedHost,
   fileState: FileCheck,
+  keyState: KeyCheck,
   add: (path: string, message: string) => void,
 ): void {
   const ssh = host.ssh;
+  // An encrypted key is of use only through the agent, which holds it decrypted.
+  const keyFault = (file: string): string | undefined => {
+    const state = keyState(file);
+    return state === "ok" || (state === "encrypted" && ssh.agent) ? undefined : keyProblem[state];
+  };
   // A defaulted setting is reported once, where the shared default would be written.
   const at = (field: keyof typeof origins) => origins[field] ?? `ssh.${field}`;
 
@@ -84,16 +105,12 @@ function checkCredentials(
   if (!ssh.identityFile && !ssh.agent) {
     add(`${path}.ssh`, `no way to authenticate to ${host.name}: set identityFile or agent: true`);
   }
-  if (ssh.identityFile) {
-    const state = fileState(ssh.identityFile);
-    if (state !== "ok") add(at("identityFile"), `identity file ${ssh.identityFile} ${fileProblem[state]}`);
-  }
+  const keyProblemOf = ssh.identityFile && keyFault(ssh.identityFile);
+  if (keyProblemOf) add(at("identityFile"), `identity file ${ssh.identityFile} ${keyProblemOf}`);
   const jump = ssh.jumpHost;
-  if (jump?.identityFile && jump.identityFile !== ssh.identityFile) {
-    const state = fileState(jump.identityFile);
-    if (state !== "ok")
-      add(`${at("jumpHost")}.identityFile`, `identity file ${jump.identityFile} ${fileProblem[state]}`);
-  }
+  const jumpProblem =
+    jump?.identityFile && jump.identityFile !== ssh.identityFile && keyFault(jump.identityFile);
+  if (jumpProblem) add(`${at("jumpHost")}.identityFile`, `identity file ${jump.identityFile} ${jumpProblem}`);
 
   const needsKnownHosts = !ssh.hostKeyFingerprint || (jump !== undefined && !jump.hostKeyFingerprint);
   if (needsKnownHosts && ssh.knownHostsFile && !ssh.acceptNewHostKeys) {

@@ -45,6 +45,7 @@ const ssh: Spec = {
     hostKeyFingerprint: fingerprint,
     acceptNewHostKeys: bool,
     connectTimeoutSeconds: { kind: "int", min: 1, max: 600 },
+    stallTimeoutSeconds: { kind: "int", min: 2, max: 3600 },
     jumpHost,
   },
 };
@@ -99,6 +100,7 @@ export interface RawSsh {
   hostKeyFingerprint?: string;
   acceptNewHostKeys?: boolean;
   connectTimeoutSeconds?: number;
+  stallTimeoutSeconds?: number;
   jumpHost?: {
     address: string;
     port?: number;

@@ -15,6 +15,11 @@ export interface SshSettings {
   /** Accept and record a host key not yet in known_hosts (never a changed one). */
   acceptNewHostKeys?: boolean;
   connectTimeoutSeconds?: number;
+  /**
+   * An open connection whose host has not answered for this long is given up: the command or file
+   * transfer on it fails, naming the host. Work the host is busy with does not count: it still answers.
+   */
+  stallTimeoutSeconds?: number;
   /** Jump host ("bastion"): reached first, then tunnelled through. */
   jumpHost?: JumpHost;
 }
@@ -38,6 +43,7 @@ export interface ResolvedSsh {
   hostKeyFingerprint?: string;
   acceptNewHostKeys: boolean;
   connectTimeoutSeconds: number;
+  stallTimeoutSeconds: number;
   jumpHost?: Required<Pick<JumpHost, "address" | "port" | "user">> & JumpHost;
 }
 

@@ -1,6 +1,6 @@
 import ssh2, { type Client } from "ssh2";
 import type { Duplex } from "node:stream";
-import { KubehaError } from "../errors.js";
+import { InputError, KubehaError } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { loadCredentials } from "./credentials.js";
 import { hostKeyAlgorithms, readKnownHosts, verifyHostKey, type HostKeyPolicy } from "./host-key.js";
@@ -13,7 +13,19 @@ interface Endpoint {
   identityFile?: string;
   agent: boolean;
   timeoutSeconds: number;
+  stallTimeoutSeconds: number;
   policy: HostKeyPolicy;
+}
+
+/**
+ * The host could not be reached at all (refused, timed out, no route, DNS): the one connection failure
+ * after which a worker may be left for a later run. A refused host key or failed login is not this.
+ */
+export class UnreachableError extends KubehaError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnreachableError";
+  }
 }
 
 /** An open connection to a host, with the jump host connection it runs through, if any. */
@@ -43,6 +55,7 @@ export async function connect(host: InventoryHost): Promise<Connection> {
     ...(ssh.identityFile !== undefined && { identityFile: ssh.identityFile }),
     agent: ssh.agent,
     timeoutSeconds: ssh.connectTimeoutSeconds,
+    stallTimeoutSeconds: ssh.stallTimeoutSeconds,
     policy: {
       address: host.address,
       port: ssh.port,
@@ -60,6 +73,7 @@ export async function connect(host: InventoryHost): Promise<Connection> {
     ...(jumpHost.identityFile !== undefined && { identityFile: jumpHost.identityFile }),
     agent: ssh.agent,
     timeoutSeconds: ssh.connectTimeoutSeconds,
+    stallTimeoutSeconds: ssh.stallTimeoutSeconds,
     policy: {
       address: jumpHost.address,
       port: jumpHost.port,
@@ -74,7 +88,7 @@ export async function connect(host: InventoryHost): Promise<Connection> {
         err ? reject(err) : resolve(stream),
       ),
     ).catch((err: Error) => {
-      throw new KubehaError(`${target.label}: the jump host cannot reach it: ${err.message}`);
+      throw new UnreachableError(`${target.label}: the jump host cannot reach it: ${err.message}`);
     });
     return { client: await login(target, sock), jump };
   } catch (err) {
@@ -85,7 +99,12 @@ export async function connect(host: InventoryHost): Promise<Connection> {
 
 async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
   const credentials = await loadCredentials(e.label, e.identityFile, e.agent);
-  const entries = await readKnownHosts(e.policy.hostKeyFingerprint ? undefined : e.policy.knownHostsFile);
+  const knownHostsFile = e.policy.hostKeyFingerprint ? undefined : e.policy.knownHostsFile;
+  const entries = await readKnownHosts(knownHostsFile).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(
+      `${e.label}: cannot read known_hosts file ${knownHostsFile} (${err.code ?? err.message})`,
+    );
+  });
   const client = new ssh2.Client();
   let refusal: string | undefined;
 
@@ -97,7 +116,14 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
       if (settled) return;
       settled = true;
       client.end();
-      reject(new KubehaError(`${e.label}: ${refusal ?? explain(err, e, credentials.description)}`));
+      // A refused host key is bad input (a possible man-in-the-middle), never a host that is merely down.
+      if (refusal) return reject(new InputError(`${e.label}: ${refusal}`));
+      const why = explain(err, e, credentials.description);
+      reject(
+        why.unreachable
+          ? new UnreachableError(`${e.label}: ${why.text}`)
+          : new KubehaError(`${e.label}: ${why.text}`),
+      );
     });
     client.once("ready", () => {
       settled = true;
@@ -111,7 +137,7 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
       ...(credentials.agent && { agent: credentials.agent }),
       ...(sock && { sock }),
       readyTimeout: e.timeoutSeconds * 1000,
-      keepaliveInterval: 15_000,
+      ...keepalive(e.stallTimeoutSeconds),
       algorithms: { serverHostKey: hostKeyAlgorithms(entries, e.policy) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         verifyHostKey(e.policy, entries, key).then(
@@ -131,26 +157,49 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
   });
 }
 
-function explain(err: Error & { code?: string; level?: string }, e: Endpoint, credentials: string): string {
+/**
+ * A ping every third of the bound, the connection given up after the third without an answer: the host is
+ * declared gone between 2/3 of the bound and the bound after it last answered. Long commands and transfers
+ * are not cut short: the host answers pings while it works.
+ */
+function keepalive(stallTimeoutSeconds: number): {
+  keepaliveInterval: number;
+  keepaliveCountMax: number;
+} {
+  return {
+    keepaliveInterval: Math.max(500, Math.round((stallTimeoutSeconds * 1000) / 3)),
+    keepaliveCountMax: 2,
+  };
+}
+
+function explain(
+  err: Error & { code?: string; level?: string },
+  e: Endpoint,
+  credentials: string,
+): { text: string; unreachable: boolean } {
+  const down = (text: string) => ({ text, unreachable: true });
   switch (err.code) {
     case "ECONNREFUSED":
-      return `connection refused on port ${e.policy.port} (is sshd running and listening there?)`;
+      return down(`connection refused on port ${e.policy.port} (is sshd running and listening there?)`);
     case "ETIMEDOUT":
-      return `connection timed out (connectTimeoutSeconds: ${e.timeoutSeconds})`;
+      return down(`connection timed out (connectTimeoutSeconds: ${e.timeoutSeconds})`);
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return `DNS lookup of ${e.policy.address} failed (${err.code})`;
+      return down(`DNS lookup of ${e.policy.address} failed (${err.code})`);
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return `host unreachable (${err.code})`;
+      return down(`host unreachable (${err.code})`);
     case "ECONNRESET":
-      return "connection reset by the server during the SSH handshake";
+      return down("connection reset by the server during the SSH handshake");
   }
   if (err.level === "client-timeout") {
-    return `connection timed out after ${e.timeoutSeconds}s (connectTimeoutSeconds)`;
+    return down(`connection timed out after ${e.timeoutSeconds}s (connectTimeoutSeconds)`);
   }
   if (err.level === "client-authentication") {
-    return `authentication failed for user ${e.user} with ${credentials || "no credentials"}`;
+    return {
+      text: `authentication failed for user ${e.user} with ${credentials || "no credentials"}`,
+      unreachable: false,
+    };
   }
-  return `SSH connection failed: ${err.message}`;
+  return { text: `SSH connection failed: ${err.message}`, unreachable: false };
 }

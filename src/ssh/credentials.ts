@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import ssh2 from "ssh2";
-import { KubehaError } from "../errors.js";
+import { InputError } from "../errors.js";
 
 export interface Credentials {
   privateKey?: Buffer;
@@ -11,7 +11,8 @@ export interface Credentials {
 
 /**
  * Reads the identity file and finds the agent socket. Encrypted keys are only usable through the agent:
- * kubeha never asks for a passphrase. Errors name the file, never its content.
+ * kubeha never asks for a passphrase. Errors name the file, never its content; they are bad input (exit 2):
+ * the inventory check catches them before any host is contacted, this one if the file changed since.
  */
 export async function loadCredentials(
   label: string,
@@ -20,7 +21,7 @@ export async function loadCredentials(
 ): Promise<Credentials> {
   const agent = useAgent ? process.env.SSH_AUTH_SOCK : undefined;
   if (useAgent && !agent) {
-    throw new KubehaError(`${label}: agent: true but SSH_AUTH_SOCK is not set (is ssh-agent running?)`);
+    throw new InputError(`${label}: agent: true but SSH_AUTH_SOCK is not set (is ssh-agent running?)`);
   }
   let privateKey: Buffer | undefined;
   if (identityFile) {
@@ -28,15 +29,15 @@ export async function loadCredentials(
       privateKey = await readFile(identityFile);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "error";
-      throw new KubehaError(`${label}: cannot read identity file ${identityFile} (${code})`);
+      throw new InputError(`${label}: cannot read identity file ${identityFile} (${code})`);
     }
-    const parsed = ssh2.utils.parseKey(privateKey);
-    if (parsed instanceof Error) {
-      if (!/encrypted/i.test(parsed.message)) {
-        throw new KubehaError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
+    const state = privateKeyState(privateKey);
+    if (state !== "ok") {
+      if (state === "not-a-key") {
+        throw new InputError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
       }
       if (!agent) {
-        throw new KubehaError(
+        throw new InputError(
           `${label}: identity file ${identityFile} is encrypted; kubeha does not ask for passphrases: add it to ssh-agent (ssh-add ${identityFile}) and set agent: true`,
         );
       }
@@ -48,4 +49,13 @@ export async function loadCredentials(
     .filter(Boolean)
     .join(" and ");
   return { ...(privateKey && { privateKey }), ...(agent && { agent }), description };
+}
+
+/** Whether a file's bytes are a private key kubeha can use as it is, one that needs a passphrase, or none. */
+export function privateKeyState(data: Buffer): "ok" | "encrypted" | "not-a-key" {
+  const parsed = ssh2.utils.parseKey(data);
+  if (parsed instanceof Error) return /encrypted/i.test(parsed.message) ? "encrypted" : "not-a-key";
+  // A public key parses too (a common slip: identityFile: ~/.ssh/id_ed25519.pub).
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return key?.isPrivateKey() ? "ok" : "not-a-key";
 }

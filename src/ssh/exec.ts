@@ -41,9 +41,12 @@ export function execRaw(
       });
       channel.on("close", () => {
         clearTimeout(timer);
+        // No exit status at all: the connection dropped under the command, which may or may not have run.
+        if (code === undefined && signal === undefined) {
+          return reject(new KubehaError(`${what}: the connection closed before the command finished`));
+        }
         resolve({
-          // No exit status at all means the connection dropped under the command.
-          code: code ?? (signal ? 128 : 255),
+          code: code ?? 128,
           ...(signal !== undefined && { signal }),
           stdout: Buffer.concat(stdout),
           stderr: Buffer.concat(stderr),

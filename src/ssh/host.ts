@@ -7,11 +7,13 @@ import { readRemoteFile, tail, writeRemoteFile, type FileChannel } from "./files
 import { forwardPort } from "./forward.js";
 import { limiter } from "./limit.js";
 import { shellQuote } from "./shell-quote.js";
-import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "./types.js";
+import type { ExecOptions, ExecResult, Forward, Host, SshObserver, WriteOptions } from "./types.js";
 
 // OpenSSH allows 10 sessions per connection (MaxSessions); the SFTP session holds one of them.
 const maxParallelCommands = 6;
 const defaultTimeoutMs = 60_000;
+/** An operation still running after this long (or a third of the stall bound) is shown, then every second. */
+const waitNoticeMs = 2000;
 
 /**
  * A host reached over one SSH connection, reused by every command, file and tunnel of a run.
@@ -24,25 +26,39 @@ export class SshHost implements Host {
   private readonly gate = limiter(maxParallelCommands);
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
+  private closing = false;
+  /** Why the connection went away under us ("no answer from the host for 30s ..."), once it has. */
+  private lost: string | undefined;
 
   private constructor(
     readonly host: InventoryHost,
     private readonly connection: Connection,
+    private readonly observer?: SshObserver,
   ) {
     this.name = host.name;
     this.address = host.address;
     this.label = hostLabel(host);
-    connection.client.on("close", () => (this.closed = true));
+    connection.client.on("close", () => {
+      this.closed = true;
+      if (!this.closing) this.lost ??= "the connection was closed by the host";
+    });
+    const bound = `no answer from the host for ${host.ssh.stallTimeoutSeconds}s (ssh.stallTimeoutSeconds)`;
+    const onError = (via: string) => (err: Error & { level?: string }) => {
+      // ssh2 ends a connection whose keepalives went unanswered with a client-timeout error.
+      this.lost ??= `${via}${err.level === "client-timeout" ? bound : `connection lost: ${err.message}`}`;
+    };
+    connection.client.on("error", onError(""));
+    connection.jump?.on("error", onError("jump host: "));
   }
 
   /** Opens the connection (through the jump host, if any); rejects with a message naming the host. */
-  static async connect(host: InventoryHost): Promise<SshHost> {
-    return new SshHost(host, await connect(host));
+  static async connect(host: InventoryHost, options: { observer?: SshObserver } = {}): Promise<SshHost> {
+    return new SshHost(host, await connect(host), options.observer);
   }
 
   /** Runs argv (quoted) or a string (given to `sh -c`); as root unless `sudo: false`. Never throws on exit codes. */
   async exec(command: string[] | string, options: ExecOptions = {}): Promise<ExecResult> {
-    const r = await this.execBytes(command, options);
+    const r = await this.track(`\`${brief(command)}\``, () => this.execBytes(command, options));
     return { ...r, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   }
 
@@ -58,7 +74,7 @@ export class SshHost implements Host {
 
   /** The file's content, undefined when it does not exist. */
   readFile(path: string): Promise<Buffer | undefined> {
-    return readRemoteFile(this.files(), path);
+    return this.track(`read ${path}`, () => readRemoteFile(this.files(), path));
   }
 
   /**
@@ -66,7 +82,7 @@ export class SshHost implements Host {
    * root:root), creating parent directories; `backup` keeps the old file as `<path>.kubeha-<UTC time>.bak`.
    */
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
-    return writeRemoteFile(this.files(), path, data, options);
+    return this.track(`write ${path}`, () => writeRemoteFile(this.files(), path, data, options));
   }
 
   /** A local port on 127.0.0.1 tunnelled to remoteHost:remotePort as this host sees it. */
@@ -78,6 +94,7 @@ export class SshHost implements Host {
   /** Closes the connection (and the jump host's). Safe to call twice. */
   async close(): Promise<void> {
     const { client, jump } = this.connection;
+    this.closing = true;
     if (!this.closed) {
       await new Promise<void>((resolve) => {
         client.once("close", () => resolve());
@@ -85,6 +102,38 @@ export class SshHost implements Host {
       });
     }
     jump?.end();
+  }
+
+  /**
+   * Runs one operation, telling the observer while it takes long; if the connection went away under it,
+   * the error says so, naming the operation, rather than whatever the half-done operation saw.
+   */
+  private async track<T>(what: string, op: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    let shown = false;
+    let repeat: NodeJS.Timeout | undefined;
+    const notice = () => {
+      shown = true;
+      this.observer?.waiting(this.name, what, Math.round((Date.now() - started) / 1000));
+    };
+    // Early enough to be seen before a stalled link is given up.
+    const first = setTimeout(
+      () => {
+        notice();
+        repeat = setInterval(notice, 1000).unref();
+      },
+      Math.min(waitNoticeMs, (this.host.ssh.stallTimeoutSeconds * 1000) / 3),
+    ).unref();
+    try {
+      return await op();
+    } catch (err) {
+      if (this.lost) throw new KubehaError(`${this.label}: ${what}: ${this.lost}`, undefined, { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(first);
+      clearInterval(repeat);
+      if (shown) this.observer?.waited(this.name, what);
+    }
   }
 
   private async execBytes(command: string[] | string, options: ExecOptions): Promise<RawResult> {
@@ -154,8 +203,20 @@ export class SshHost implements Host {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new KubehaError(`${this.label}: the SSH connection is closed`);
+    if (this.closed) {
+      throw new KubehaError(
+        `${this.label}: the SSH connection is closed${this.lost ? ` (${this.lost})` : ""}`,
+      );
+    }
   }
+}
+
+/** A command on one line, shortened further: for the progress line and the stall error. */
+function brief(command: string[] | string): string {
+  const text = display(command)
+    .replace(/\s*\n\s*/g, "; ")
+    .replace(/\s+/g, " ");
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 /** A command as the operator would type it, shortened: for messages only. */

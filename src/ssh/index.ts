@@ -1,5 +1,6 @@
 export { SshHost } from "./host.js";
-export { connectAll, closeAll } from "./pool.js";
+export { connectAll, connectFailure, closeAll } from "./pool.js";
+export { UnreachableError } from "./connect.js";
 export { shellQuote } from "./shell-quote.js";
 export {
   checkHostKey,

@@ -46,3 +46,14 @@ export interface Host {
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void>;
   forward(remotePort: number, remoteHost?: string): Promise<Forward>;
 }
+
+/**
+ * Told about SSH operations that take a while, so the operator sees which host kubeha is waiting for
+ * and on what (the progress line). Never told anything secret: `what` is a command line or a path.
+ */
+export interface SshObserver {
+  /** `what` ("`systemctl restart kubelet`", "write /etc/...") on `host` has run for `seconds` so far. */
+  waiting(host: string, what: string, seconds: number): void;
+  /** That operation is over, whatever its outcome. */
+  waited(host: string, what: string): void;
+}

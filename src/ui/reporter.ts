@@ -32,6 +32,8 @@ export class Reporter {
     timer: NodeJS.Timeout;
   };
   private lastPlain = new Map<string, number>();
+  /** SSH operations taking long, by host and operation: the text each last put on the live line. */
+  private waits = new Map<string, string>();
 
   private log: string | undefined;
 
@@ -97,6 +99,33 @@ export class Reporter {
     if (Date.now() - last >= PLAIN_PROGRESS_INTERVAL_MS) {
       this.lastPlain.set(key, Date.now());
       this.line("step", `[${host}] ${detail}`);
+    }
+  }
+
+  /**
+   * An SSH operation on `host` has taken `seconds` so far: the progress line says which host kubeha is
+   * waiting for and on what, so a stalled link shows at once rather than after the stall bound.
+   */
+  waiting(host: string, what: string, seconds: number): void {
+    const detail = `waiting for ${what} (${seconds}s)`;
+    if (this.live && this.tty) {
+      const text = `[${host}] ${detail}`;
+      this.waits.set(`${host}\0${what}`, text);
+      this.toLog("progress", text);
+      this.live.detail = text;
+      this.drawLive();
+      return;
+    }
+    this.progress(host, detail);
+  }
+
+  /** That operation is over: the live line no longer shows it. */
+  waited(host: string, what: string): void {
+    const key = `${host}\0${what}`;
+    const text = this.waits.get(key);
+    this.waits.delete(key);
+    if (this.live && text !== undefined && this.live.detail === text) {
+      this.live.detail = [...this.waits.values()].at(-1) ?? "";
     }
   }
 

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { defaults } from "../inventory/normalise.js";
 import { resolvePath } from "../inventory/paths.js";
 import type { HostRole, InventoryHost } from "../inventory/types.js";
 
@@ -102,6 +103,7 @@ export function probeHostOf(
       knownHostsFile: resolvePath(s.knownHostsFile, base.cwd, base.home),
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutSeconds,
+      stallTimeoutSeconds: defaults.stallTimeoutSeconds,
     },
   };
 }

@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
+import { labSkip } from "../helpers/skip.js";
 import { CLI, kubeha, type CliResult } from "./kubeha.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 /** `kubeha ARGS`, calling `onMatch` once (without stopping the run) when its output matches `when`. */
 function kubehaWatched(

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { InputError } from "../../src/errors.js";
-import { loadInventory, parseInventory, type FileState, type Problem } from "../../src/inventory/index.js";
+import {
+  loadInventory,
+  parseInventory,
+  type FileState,
+  type KeyState,
+  type Problem,
+} from "../../src/inventory/index.js";
 
 const home = "/home/op";
 /** Every file exists except those listed. */
@@ -56,6 +63,7 @@ describe("inventory defaults and merging", () => {
       knownHostsFile: "/home/op/.ssh/known_hosts",
       acceptNewHostKeys: false,
       connectTimeoutSeconds: 10,
+      stallTimeoutSeconds: 30,
     });
     assert.equal(inv.primary.role, "primary");
     assert.deepEqual(
@@ -249,6 +257,53 @@ describe("inventory errors", () => {
     assert.equal(errors.filter((e) => e.path === "ssh.identityFile").length, 1);
   });
 
+  it("names an identity file that is not a private key, or is encrypted without the agent", () => {
+    const keys: Record<string, KeyState> = { "/home/op/.ssh/id_ed25519": "encrypted", "/k/pub": "not-a-key" };
+    const text = minimal.replace(
+      "primary: { name: master-1, address: 10.0.0.11 }",
+      "primary: { name: master-1, address: 10.0.0.11, ssh: { identityFile: /k/pub } }",
+    );
+    const r = parseInventory(text, "/ops/cluster/inventory.yaml", {
+      fileState: files(),
+      keyState: (path) => keys[path] ?? "ok",
+      homeDir: home,
+    });
+    assert.ok("errors" in r);
+    assert.match(
+      at(r.errors, "ssh.identityFile").message,
+      /^identity file \/home\/op\/.ssh\/id_ed25519 is encrypted; kubeha does not ask for passphrases: add it to ssh-agent/,
+    );
+    assert.match(
+      at(r.errors, "primary.ssh.identityFile").message,
+      /^identity file \/k\/pub is not a private key/,
+    );
+    // Through the agent, an encrypted key is fine: the agent holds it decrypted.
+    const agent = parseInventory(minimal.replace("ssh:\n", "ssh:\n  agent: true\n"), "/ops/i.yaml", {
+      fileState: files(),
+      keyState: (path) => keys[path] ?? "ok",
+      homeDir: home,
+    });
+    assert.ok("inventory" in agent, JSON.stringify(agent));
+  });
+
+  it("takes ssh.stallTimeoutSeconds per host, 30 by default, within bounds", () => {
+    const { inventory: inv } = ok(
+      minimal.replace(
+        "{ name: master-3, address: 10.0.0.13 }",
+        "{ name: master-3, address: 10.0.0.13, ssh: { stallTimeoutSeconds: 5 } }",
+      ),
+    );
+    assert.deepEqual(
+      [inv.primary, ...inv.masters].map((h) => h.ssh.stallTimeoutSeconds),
+      [30, 30, 5],
+    );
+    assert.equal(
+      at(errorsOf(minimal.replace("ssh:\n", "ssh:\n  stallTimeoutSeconds: 1\n")), "ssh.stallTimeoutSeconds")
+        .message,
+      "must be 2–3600, not 1",
+    );
+  });
+
   it("needs no known_hosts file with acceptNewHostKeys or a pinned fingerprint", () => {
     const missing = { "/home/op/.ssh/known_hosts": "missing" } as const;
     ok(minimal.replace("ssh:\n", "ssh:\n  acceptNewHostKeys: true\n"), missing);
@@ -304,7 +359,7 @@ describe("loadInventory", () => {
   it("reads the file and resolves paths against its directory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kubeha-inv-"));
     try {
-      await writeFile(join(dir, "id"), "key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id")]);
       await writeFile(join(dir, "kh"), "");
       const file = join(dir, "inv.yaml");
       await writeFile(file, minimal.replace("~/.ssh/id_ed25519", "id\n  knownHostsFile: kh"));
@@ -343,6 +398,16 @@ describe("loadInventory", () => {
         new RegExp(`${file}:3: ssh.identityFile: identity file ${dir}/missing-key does not exist`),
       );
       await assert.rejects(loadInventory(join(dir, "nope.yaml")), /nope.yaml: cannot read it \(ENOENT\)/);
+      // A file that is there but holds no private key (here: a public key) is refused too, naming the field.
+      await writeFile(
+        join(dir, "id.pub"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPalE+8msGn4YHeH2IkoZh4gptgd5LnWmgURULIMTntC\n",
+      );
+      await writeFile(file, minimal.replace("~/.ssh/id_ed25519", "id.pub"));
+      await assert.rejects(
+        loadInventory(file),
+        new RegExp(`${file}:3: ssh.identityFile: identity file ${dir}/id.pub is not a private key`),
+      );
     } finally {
       await rm(dir, { recursive: true });
     }

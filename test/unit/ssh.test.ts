@@ -10,12 +10,14 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, connect as tcpConnect, type Server } from "node:net";
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { InventoryHost, ResolvedSsh } from "../../src/inventory/types.js";
-import { closeAll, connectAll, fingerprint, SshHost } from "../../src/ssh/index.js";
+import { ExitCode, InputError } from "../../src/errors.js";
+import { closeAll, connectAll, fingerprint, SshHost, UnreachableError } from "../../src/ssh/index.js";
+import type { SshObserver } from "../../src/ssh/types.js";
 import { skipUnlessCi } from "../helpers/skip.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -102,6 +104,47 @@ async function startSshd(name: string): Promise<Sshd> {
   return sshd;
 }
 
+/**
+ * A TCP relay to `port` whose cut() stops passing bytes either way while keeping both sockets open: what a
+ * link that goes down looks like to both ends (no FIN, no RST, just silence).
+ */
+async function relay(port: number): Promise<{ port: number; cut(): void; close(): Promise<void> }> {
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((down) => {
+    const up = tcpConnect(port, "127.0.0.1");
+    for (const [from, to] of [
+      [down, up],
+      [up, down],
+    ] as const) {
+      sockets.add(from);
+      from.on("data", (chunk) => cut || to.write(chunk));
+      from.on("error", () => to.destroy());
+      from.on("close", () => to.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => (cut = true),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Records what an SshHost says it is waiting for. */
+function recorder(): SshObserver & { seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen,
+    waiting: (host, what, seconds) => seen.push(`${host} ${what} ${seconds}s`),
+    waited: (host, what) => seen.push(`${host} ${what} done`),
+  };
+}
+
 function knownHosts(name: string, lines: string[]): string {
   const file = join(dir, name);
   writeFileSync(file, lines.map((l) => `${l}\n`).join(""));
@@ -122,6 +165,7 @@ function host(name: string, s: { port: number }, ssh: Partial<ResolvedSsh> = {})
       sudo: false,
       acceptNewHostKeys: false,
       connectTimeoutSeconds: 5,
+      stallTimeoutSeconds: 30,
       ...ssh,
     },
   };
@@ -328,8 +372,34 @@ describe("SSH transport against a real sshd", { skip }, () => {
       await assert.rejects(
         SshHost.connect(host("master-9", a, { knownHostsFile: empty })),
         new RegExp(
-          `^KubehaError: host master-9 \\(127.0.0.1:${a.port}\\): host key unknown: server offered ${escape(fingerprint(a.hostKey))} \\(ssh-ed25519\\), which is not in ${empty};`,
+          `^InputError: host master-9 \\(127.0.0.1:${a.port}\\): host key unknown: server offered ${escape(fingerprint(a.hostKey))} \\(ssh-ed25519\\), which is not in ${empty};`,
         ),
+      );
+    });
+
+    it("a refused key is bad input (exit 2), never an unreachable host", async () => {
+      const other = Buffer.from(readFileSync(`${dir}/b/host_key.pub`, "utf8").split(" ")[1]!, "base64");
+      for (const file of [knownHosts("kh-none", []), knownHosts("kh-other", [line(a, other)])]) {
+        await assert.rejects(SshHost.connect(host("w", a, { knownHostsFile: file })), (err: unknown) => {
+          assert.ok(err instanceof InputError, String(err));
+          assert.ok(!(err instanceof UnreachableError));
+          assert.equal(err.exitCode, ExitCode.badInput);
+          return true;
+        });
+      }
+      await assert.rejects(
+        connectAll([
+          host("good", a, { knownHostsFile: kh }),
+          host("w", a, { knownHostsFile: knownHosts("kh-none2", []) }),
+        ]),
+        (err: unknown) => {
+          assert.equal((err as InputError).exitCode, ExitCode.badInput);
+          assert.match(
+            (err as Error).message,
+            /^cannot connect to 1 of 2 hosts: host w \(127.0.0.1:\d+\): host key unknown/,
+          );
+          return true;
+        },
       );
     });
 
@@ -407,7 +477,7 @@ describe("SSH transport against a real sshd", { skip }, () => {
       );
     });
 
-    it("refuses an encrypted key without an agent, naming the file", async () => {
+    it("refuses an encrypted key without an agent, naming the file: bad input", async () => {
       const encrypted = join(dir, "encrypted_ed25519");
       keygen(encrypted, "passphrase");
       await assert.rejects(
@@ -416,6 +486,23 @@ describe("SSH transport against a real sshd", { skip }, () => {
           `identity file ${encrypted} is encrypted; kubeha does not ask for passphrases: add it to ssh-agent`,
         ),
       );
+      for (const identityFile of [encrypted, join(dir, "no-such-key"), `${key}.pub`]) {
+        await assert.rejects(
+          SshHost.connect(host("m", a, { knownHostsFile: kh, identityFile })),
+          (err: unknown) =>
+            err instanceof InputError && err.message.includes(`identity file ${identityFile}`),
+        );
+      }
+    });
+
+    it("only a host that cannot be reached at all is an UnreachableError", async () => {
+      const port = await freePort();
+      await assert.rejects(SshHost.connect(host("m", { port }, { knownHostsFile: kh })), UnreachableError);
+      const failed = await SshHost.connect(
+        host("m", a, { knownHostsFile: kh, identityFile: wrongKey }),
+      ).catch((err: unknown) => err);
+      assert.ok(failed instanceof Error && !(failed instanceof UnreachableError), String(failed));
+      assert.match(failed.message, /authentication failed/);
     });
 
     it("says connection refused for a closed port", async () => {
@@ -465,6 +552,88 @@ describe("SSH transport against a real sshd", { skip }, () => {
           return true;
         },
       );
+    });
+  });
+
+  describe("a host that stops answering (link down)", () => {
+    const BOUND = 2;
+    const through = async (name: string, r: { port: number }, observer?: SshObserver) =>
+      SshHost.connect(
+        host(name, r, {
+          knownHostsFile: knownHosts(`kh-relay-${r.port}`, [line({ ...a, port: r.port })]),
+          stallTimeoutSeconds: BOUND,
+        }),
+        { ...(observer && { observer }) },
+      );
+
+    it("a long silent command is not cut short while the host answers; the observer sees it", async () => {
+      const r = await relay(a.port);
+      const seen = recorder();
+      const h = await through("busy", r, seen);
+      try {
+        const started = Date.now();
+        assert.equal((await h.exec(["sleep", String(BOUND * 2)])).code, 0);
+        assert.ok(Date.now() - started >= BOUND * 2000);
+        assert.ok(
+          seen.seen.some((x) => /^busy `sleep 4` [1-4]s$/.test(x)),
+          seen.seen.join("; "),
+        );
+        assert.equal(seen.seen.at(-1), "busy `sleep 4` done");
+      } finally {
+        await h.close();
+        await r.close();
+      }
+    });
+
+    it("a command on a stalled link fails after the bound, naming host, command and seconds", async () => {
+      const r = await relay(a.port);
+      const seen = recorder();
+      const h = await through("w1", r, seen);
+      try {
+        assert.equal(await h.run(["echo", "up"]), "up\n");
+        r.cut();
+        const started = Date.now();
+        await assert.rejects(
+          h.run(["systemctl", "restart", "kubelet"]),
+          new RegExp(
+            `^KubehaError: host w1 \\(127.0.0.1:${r.port}\\): \`systemctl restart kubelet\`: no answer from the host for ${BOUND}s \\(ssh.stallTimeoutSeconds\\)$`,
+          ),
+        );
+        const ms = Date.now() - started;
+        assert.ok(ms >= ((BOUND * 2) / 3) * 1000 - 100 && ms <= BOUND * 1000 + 1500, `failed after ${ms} ms`);
+        assert.ok(
+          seen.seen.some((x) => /^w1 `systemctl restart kubelet` [1-2]s$/.test(x)),
+          seen.seen.join("; "),
+        );
+        // Later calls fail at once, for the same reason.
+        await assert.rejects(
+          h.readFile("/etc/hostname"),
+          /read \/etc\/hostname: no answer from the host for 2s/,
+        );
+      } finally {
+        await h.close();
+        await r.close();
+      }
+    });
+
+    it("a file write on a stalled link fails after the bound, naming the file", async () => {
+      const r = await relay(a.port);
+      const h = await through("w2", r);
+      try {
+        await h.writeFile(join(dir, "stall-before"), "x");
+        r.cut();
+        const started = Date.now();
+        await assert.rejects(
+          h.writeFile(join(dir, "stall.conf"), Buffer.alloc(256 * 1024, 1)),
+          new RegExp(
+            `host w2 \\(127.0.0.1:${r.port}\\): write ${dir}/stall.conf: no answer from the host for ${BOUND}s`,
+          ),
+        );
+        assert.ok(Date.now() - started <= BOUND * 1000 + 1500);
+      } finally {
+        await h.close();
+        await r.close();
+      }
     });
   });
 

@@ -187,6 +187,7 @@ describe("wizard defaults", () => {
         knownHostsFile: "/home/op/.ssh/known_hosts",
         acceptNewHostKeys: false,
         connectTimeoutSeconds: 5,
+        stallTimeoutSeconds: 30,
       },
     });
   });
@@ -217,6 +218,7 @@ describe("the inventory the wizard writes", () => {
       knownHostsFile: "/home/op/.ssh/known_hosts",
       acceptNewHostKeys: false,
       connectTimeoutSeconds: 10,
+      stallTimeoutSeconds: 30,
     });
     assert.deepEqual(
       inv.masters.map((m) => [m.name, m.address, m.ssh.user, m.ssh.sudo]),

@@ -1,0 +1,51 @@
+// What the operator sees while an SSH operation takes long: the host and what kubeha waits for.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Reporter } from "../../src/ui/reporter.js";
+
+/** Runs `fn` with stdout captured, as a terminal (`tty`) or not. */
+function capture(tty: boolean, fn: (r: Reporter) => void): string {
+  const out = process.stdout;
+  const saved = { write: out.write, isTTY: out.isTTY };
+  let text = "";
+  out.write = ((chunk: string) => ((text += chunk), true)) as typeof out.write;
+  out.isTTY = tty;
+  try {
+    fn(new Reporter({ json: false, color: true }));
+  } finally {
+    out.write = saved.write;
+    out.isTTY = saved.isTTY;
+  }
+  return text;
+}
+
+describe("reporter: waiting on a host", () => {
+  test("plain output: one line naming host, operation and seconds, repeated at most every 2s", () => {
+    const text = capture(false, (r) => {
+      r.waiting("lb", "`nginx -t`", 2);
+      r.waiting("lb", "`nginx -t`", 3);
+      r.waiting("worker-1", "write /etc/kubernetes/kubelet.conf", 2);
+      r.waited("lb", "`nginx -t`");
+    });
+    const lines = text.trim().split("\n");
+    assert.equal(lines.length, 2, text);
+    assert.match(lines[0]!, /^\S+Z \[lb\] waiting for `nginx -t` \(2s\)$/);
+    assert.match(lines[1]!, /^\S+Z \[worker-1\] waiting for write \/etc\/kubernetes\/kubelet.conf \(2s\)$/);
+  });
+
+  test("on a terminal: the step's live line shows it, and no longer once it is over", () => {
+    const text = capture(true, (r) => {
+      r.begin("workers", "kubelet.conf");
+      r.waiting("worker-3", "`systemctl restart kubelet`", 7);
+      r.waited("worker-3", "`systemctl restart kubelet`");
+      r.info("redrawn"); // a printed line redraws the live line under it
+      r.end();
+    });
+    const draws = text.split("\r\x1b[K").filter((d) => d.includes("kubelet.conf ("));
+    assert.match(
+      draws.find((d) => d.includes("waiting")) ?? "",
+      /\[workers\] kubelet\.conf \(\d+\.\ds\) \[worker-3\] waiting for `systemctl restart kubelet` \(7s\)/,
+    );
+    assert.doesNotMatch(draws.at(-1)!, /waiting/);
+  });
+});
