@@ -257,6 +257,12 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     assert.equal(backup.text, edited);
     assert.equal(backup.mode, 0o600);
     assert.notEqual(await readFile(path, "utf8"), edited);
+    const restore = /how to restore: (\S+)/.exec(r.stdout);
+    assert.ok(restore, r.stdout);
+    assert.match(
+      await readFile(restore[1]!, "utf8"),
+      /manifests kubeha replaces: in \/etc\/kubernetes\/tmp\/kubeha-\*\/ on that host/,
+    );
     await assertHighlyAvailable(lab);
   });
 });
