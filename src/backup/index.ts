@@ -7,6 +7,7 @@ import { KubehaError, wrap } from "../errors.js";
 import { checkSnapshot, saveSnapshot } from "../etcd/snapshot.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../phases/context.js";
+import { MANIFEST_BACKUPS } from "../phases/manifest-backup.js";
 
 const execFileP = promisify(execFile);
 
@@ -105,6 +106,7 @@ export async function takeBackup(ctx: RunContext, dir: string): Promise<BackupRe
     `  etcdutl snapshot restore (etcd 3.5+; on 3.4: ETCDCTL_API=3 etcdctl snapshot restore) ${snapshotFile} --data-dir /var/lib/etcd-restored --name ${primary.name} --initial-cluster ${primary.name}=https://${primary.address}:2380 --initial-advertise-peer-urls https://${primary.address}:2380`,
     `  and point the etcd manifest's hostPath at /var/lib/etcd-restored`,
     `/etc/kubernetes: tar -C /etc -xzf ${tarFile} (on ${primary.name})`,
+    `static pod manifests kubeha replaces: in ${MANIFEST_BACKUPS}/ on that host; copy one back over the manifest of the same name (never leave a second copy in /etc/kubernetes/manifests: the kubelet runs every file there)`,
     `ConfigMaps: kubectl replace -f <file> after removing metadata.resourceVersion`,
   ];
   await writePrivate(join(dir, "RESTORE.txt"), restore.join("\n") + "\n");

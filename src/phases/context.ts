@@ -14,6 +14,8 @@ export class RunContext {
   private materialPromise?: Promise<PrimaryMaterial>;
   private readonly etcdEndpoints = new Map<string, Promise<string>>();
   private readonly kubeClients = new Map<string, Promise<KubeClient>>();
+  /** When this run began: names the run's backup directory on the hosts. */
+  readonly started = new Date();
 
   private constructor(
     readonly inventory: Inventory,

@@ -11,6 +11,7 @@ import {
 import { healthz } from "../cluster/tls.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
+import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
 import { pollUntil } from "./wait.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
@@ -68,6 +69,8 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
       after: m.text,
     })),
   );
+  const backupDir = manifestBackupDir(ctx.started);
+  const replaced = files.filter((f) => f.before !== undefined && f.before !== f.after).map((f) => f.path);
   const isWritten = async (): Promise<boolean> => {
     for (const m of manifests) {
       if ((await host.readFile(m.path))?.toString("utf8") !== m.text) return false;
@@ -84,15 +87,21 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
     files,
     details: [
       ...manifests.flatMap((m) => m.changes.map((c) => `${m.component}: ${c}`)),
+      ...(replaced.length ? [`the manifests it replaces are kept in ${backupDir}/ on ${node.name}`] : []),
       `wait for /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
     ],
-    rollback: `move ${COMPONENTS.map((c) => manifestPath(c as Component)).join(", ")} away on ${node.name}`,
+    rollback:
+      `on ${node.name}: move ${COMPONENTS.map((c) => manifestPath(c as Component)).join(", ")} out of ` +
+      `/etc/kubernetes/manifests (under another name there the kubelet still runs them)` +
+      (replaced.length ? `; the ones they replaced are in the newest ${MANIFEST_BACKUPS}/` : ""),
     isDone: async (c) => (await isWritten()) && (await ready(c, node)) === undefined,
     run: async (c) => {
       for (const m of manifests) {
-        if ((await host.readFile(m.path))?.toString("utf8") !== m.text) {
-          await host.writeFile(m.path, m.text, { mode: 0o600, backup: true });
-        }
+        const old = (await host.readFile(m.path))?.toString("utf8");
+        if (old === m.text) continue;
+        await host.writeFile(m.path, m.text, { mode: 0o600, backup: { dir: backupDir } });
+        if (old !== undefined)
+          c.reporter.step(node.name, `control-plane: the old ${m.path} is kept in ${backupDir}/`);
       }
       c.reporter.step(node.name, "control-plane: manifests written; waiting for the components to serve");
       await pollUntil(async () => (lastProblem = await ready(c, node)) === undefined, {

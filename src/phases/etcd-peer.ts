@@ -5,6 +5,7 @@ import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../r
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
+import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
 import { stalePkiFiles, writePki } from "./pki.js";
 import { waitEtcdHealthy } from "./etcd.js";
 
@@ -36,6 +37,7 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
   if (!problems.length && !localPeer(ctx.cluster.etcd.primaryPeerUrls)) return undefined;
   const rewrite = rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, node);
   const host = () => ctx.host(p.name);
+  const backupDir = manifestBackupDir(ctx.started);
   const memberUpdated = async (c: RunContext) => {
     const ep = await c.etcdEndpoint(p.name);
     const members = await withEndpoint(ep, c.access.etcdTls, listMembers);
@@ -74,10 +76,13 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
     ],
     details: [
       ...rewrite.changes.map((c) => `manifest: ${c}`),
+      `the old manifest is kept as ${backupDir}/etcd.yaml, the old certificates and keys beside them as *.kubeha-<time>.bak`,
       `etcd: member update ${p.name} --peer-urls=${rewrite.peerURL}, checked before any member is added`,
       "the kubelet restarts etcd when its manifest changes: the apiserver on this node waits a few seconds for it",
     ],
-    rollback: `put back /etc/kubernetes/manifests/etcd.yaml and pki/etcd/{server,peer}.* from the .bak files on ${p.name}, then etcdctl member update back to the old peer URL`,
+    rollback:
+      `on ${p.name}: put back ${manifestPath("etcd")} from the newest ${MANIFEST_BACKUPS}/etcd.yaml (cp -p) ` +
+      `and pki/etcd/{server,peer}.* from the .bak files next to them, then etcdctl member update back to the old peer URL`,
     isDone: async (c) =>
       (await stalePkiFiles(c, p, ETCD_CERTS, false)).stale.length === 0 &&
       (await host().readFile(manifestPath("etcd")))?.toString("utf8") === rewrite.text &&
@@ -86,8 +91,12 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
       const { stale } = await stalePkiFiles(c, p, ETCD_CERTS, false);
       if (stale.length) await writePki(c, p, stale, ETCD_CERTS);
       if ((await host().readFile(manifestPath("etcd")))?.toString("utf8") !== rewrite.text) {
-        await host().writeFile(manifestPath("etcd"), rewrite.text, { mode: 0o600, backup: true });
-        c.reporter.progress(p.name, "etcd: manifest rewritten; waiting for the kubelet to restart etcd");
+        await host().writeFile(manifestPath("etcd"), rewrite.text, {
+          mode: 0o600,
+          backup: { dir: backupDir },
+        });
+        c.reporter.step(p.name, `etcd: manifest rewritten, the old one kept as ${backupDir}/etcd.yaml`);
+        c.reporter.progress(p.name, "etcd: waiting for the kubelet to restart etcd");
       }
       const ep = await c.etcdEndpoint(p.name);
       // etcd comes back on its new URLs; the member's peer URL is then changed to match.

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { basename } from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { KubehaError } from "../errors.js";
 import type { RawResult } from "./exec.js";
@@ -49,12 +50,18 @@ umask 077
 cp -- "$staging" "$tmp"
 chown -- "$owner" "$tmp"
 chmod -- "$mode" "$tmp"
-if [ -n "$backup" ] && [ -e "$target" ]; then cp -p -- "$target" "$backup"; fi
+# The first copy is kept: the file as it was before this run, not an earlier write of the same run.
+if [ -n "$backup" ] && [ -e "$target" ] && [ ! -e "$backup" ]; then
+  mkdir -p -- "$(dirname -- "$backup")"
+  cp -p -- "$target" "$backup"
+fi
 mv -f -- "$tmp" "$target"`;
 
 /**
  * Writes a file atomically with its mode and owner (default 0644 root:root), creating parent directories;
- * with `backup`, the replaced file is kept as `<path>.kubeha-<UTC timestamp>.bak`.
+ * with `backup`, the replaced file is kept (mode and owner preserved) as `<path>.kubeha-<UTC timestamp>.bak`,
+ * or as `<dir>/<file name>` with `backup: { dir }`. The temp file is a dot-file: nothing that reads
+ * every non-hidden file of the directory (the kubelet's static pods) ever sees it.
  */
 export async function writeRemoteFile(
   ch: FileChannel,
@@ -65,7 +72,7 @@ export async function writeRemoteFile(
 ): Promise<void> {
   const mode = (options.mode ?? 0o644).toString(8);
   const owner = options.owner ?? "root:root";
-  const backup = options.backup ? `${path}.kubeha-${timestamp(now)}.bak` : "";
+  const backup = backupPath(path, options.backup, now);
   // Uploaded by the SSH user, readable only by it; the root-side script removes it.
   const staging = `/tmp/.kubeha-upload-${randomBytes(8).toString("hex")}`;
   const sftp = await ch.sftp();
@@ -80,8 +87,15 @@ export async function writeRemoteFile(
   if (r.code !== 0) throw new KubehaError(`${ch.label}: write ${path}: ${tail(r.stderr)}`);
 }
 
+/** Where `backup` keeps the file at `path` ("" for no backup). */
+function backupPath(path: string, backup: WriteOptions["backup"], now: Date): string {
+  if (!backup) return "";
+  if (backup === true) return `${path}.kubeha-${timestamp(now)}.bak`;
+  return `${backup.dir.replace(/\/+$/, "")}/${basename(path)}`;
+}
+
 /** 20240131T235959Z: sortable, and no characters a shell or a file system minds. */
-function timestamp(d: Date): string {
+export function timestamp(d: Date): string {
   return d
     .toISOString()
     .replace(/[-:]/g, "")

@@ -78,8 +78,8 @@ export class SshHost implements Host {
   }
 
   /**
-   * Writes atomically (temp file in the same directory, then rename) with mode and owner (default 0644
-   * root:root), creating parent directories; `backup` keeps the old file as `<path>.kubeha-<UTC time>.bak`.
+   * Writes atomically (hidden temp file in the same directory, then rename) with mode and owner (default
+   * 0644 root:root), creating parent directories; `backup` keeps the old file (see WriteOptions).
    */
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     return this.track(`write ${path}`, () => writeRemoteFile(this.files(), path, data, options));

@@ -20,8 +20,11 @@ export interface WriteOptions {
   mode?: number;
   /** "uid:gid" or "user:group"; default root:root. */
   owner?: string;
-  /** Keep the file it replaces as `<path>.kubeha-<timestamp>.bak`. */
-  backup?: boolean;
+  /**
+   * Keep the file it replaces: `true` as `<path>.kubeha-<timestamp>.bak` next to it; `{ dir }` as
+   * `<dir>/<file name>` (created 0700), for a file whose directory must hold nothing else.
+   */
+  backup?: boolean | { dir: string };
 }
 
 export interface Forward {

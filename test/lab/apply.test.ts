@@ -5,10 +5,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
+import { DUPLICATE_POD_ERROR } from "./kubelet-pods.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
@@ -83,8 +84,43 @@ function etcdctl(lab: Lab, endpoints: string[], ...args: string[]) {
   ]);
 }
 
+const hostDir = (lab: Lab, name: string, ...rel: string[]) => join(lab.dir, "h", name, ...rel);
+
+/**
+ * Each master's static pod directory holds its four manifests and nothing else (the kubelet runs every
+ * non-hidden file there), and its kubelet stand-in never saw one pod defined by two files.
+ */
+async function assertManifestsClean(lab: Lab): Promise<void> {
+  for (const m of [lab.primary, ...lab.masters]) {
+    assert.deepEqual(
+      (await readdir(hostDir(lab, m.name, "etc-kubernetes", "manifests"))).sort(),
+      ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"],
+      `${m.name}:/etc/kubernetes/manifests`,
+    );
+    const log = await readFile(hostDir(lab, m.name, "kubelet.log"), "utf8");
+    const dup = log.split("\n").find((l) => l.includes(DUPLICATE_POD_ERROR));
+    assert.equal(dup, undefined, `${m.name}'s kubelet stand-in: ${dup}`);
+  }
+}
+
+/** The one manifest backup of `file` kept under a host's /etc/kubernetes/tmp/kubeha-<time>/. */
+async function manifestBackup(
+  lab: Lab,
+  host: string,
+  file: string,
+): Promise<{ path: string; text: string; mode: number }> {
+  const tmp = hostDir(lab, host, "etc-kubernetes", "tmp");
+  const dirs = (await readdir(tmp)).filter((d) => /^kubeha-\d{8}T\d{6}Z$/.test(d));
+  const found = [];
+  for (const d of dirs) if ((await readdir(join(tmp, d))).includes(file)) found.push(join(tmp, d, file));
+  assert.equal(found.length, 1, `${host}: backups of ${file} under /etc/kubernetes/tmp: ${found.join(", ")}`);
+  const path = found[0]!;
+  return { path, text: await readFile(path, "utf8"), mode: (await stat(path)).mode & 0o7777 };
+}
+
 /** The end state, seen by etcdctl and kubectl: three started voters, equal hashes, all data everywhere. */
 async function assertHighlyAvailable(lab: Lab): Promise<void> {
+  await assertManifestsClean(lab);
   const addresses = [lab.primary, ...lab.masters].map((m) => m.address);
   const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
   assert.equal(list.code, 0, list.stderr);
@@ -239,6 +275,46 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     assert.match(r.stdout, /nothing to do/);
     assert.deepEqual(await trees(lab), before);
   });
+
+  test("a manifest changed by hand is put back; the old one is kept under /etc/kubernetes/tmp, not beside it", async () => {
+    const path = hostDir(lab, "master-2", "etc-kubernetes", "manifests", "kube-scheduler.yaml");
+    const edited = (await readFile(path, "utf8")) + "# changed by hand\n";
+    await writeFile(path, edited, { mode: 0o600 });
+    const plan = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /the manifests it replaces are kept in \/etc\/kubernetes\/tmp\/kubeha-\d{8}T\d{6}Z\/ on master-2/,
+    );
+    const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const kept =
+      /\[master-2\] control-plane: the old \/etc\/kubernetes\/manifests\/kube-scheduler\.yaml is kept in (\/etc\/kubernetes\/tmp\/kubeha-\d{8}T\d{6}Z)\//.exec(
+        r.stdout,
+      );
+    assert.ok(kept, r.stdout);
+    const backup = await manifestBackup(lab, "master-2", "kube-scheduler.yaml");
+    assert.equal(
+      backup.path,
+      hostDir(
+        lab,
+        "master-2",
+        "etc-kubernetes",
+        kept[1]!.slice("/etc/kubernetes/".length),
+        "kube-scheduler.yaml",
+      ),
+    );
+    assert.equal(backup.text, edited);
+    assert.equal(backup.mode, 0o600);
+    assert.notEqual(await readFile(path, "utf8"), edited);
+    const restore = /how to restore: (\S+)/.exec(r.stdout);
+    assert.ok(restore, r.stdout);
+    assert.match(
+      await readFile(restore[1]!, "utf8"),
+      /manifests kubeha replaces: in \/etc\/kubernetes\/tmp\/kubeha-\*\/ on that host/,
+    );
+    await assertHighlyAvailable(lab);
+  });
 });
 
 describe("apply: killed at several points, resumed by running it again", { skip }, () => {
@@ -361,9 +437,17 @@ describe("apply: an older kubeadm layout whose etcd listens on localhost only", 
   });
 
   test("the primary's etcd gets its address first, then the cluster is converted", async () => {
+    const original = await readFile(
+      hostDir(lab, "master-1", "etc-kubernetes", "manifests", "etcd.yaml"),
+      "utf8",
+    );
     const plan = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /make master-1's etcd reachable by peers/);
+    assert.match(
+      plan.stdout,
+      /the old manifest is kept as \/etc\/kubernetes\/tmp\/kubeha-\d{8}T\d{6}Z\/etcd\.yaml/,
+    );
     assert.match(plan.stdout, /member update master-1 --peer-urls=https:\/\/[\d.]+:2380/);
     const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -373,6 +457,9 @@ describe("apply: an older kubeadm layout whose etcd listens on localhost only", 
     assert.deepEqual(members.find((m) => m.name === "master-1")?.peerURLs, [
       `https://${lab.primary.address}:2380`,
     ]);
+    const backup = await manifestBackup(lab, "master-1", "etcd.yaml");
+    assert.equal(backup.text, original, "the old-layout manifest, as it was");
+    assert.equal(backup.mode, 0o600);
     await assertHighlyAvailable(lab);
   });
 });

@@ -10,8 +10,13 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 
+/** Starts the kubelet stand-in's log line when two manifest files define the same pod; tests look for it. */
+export const DUPLICATE_POD_ERROR = "ERROR duplicate static pod";
+
 export interface PodSpec {
   pod: string;
+  /** metadata.namespace, "default" when absent (as the kubelet has it): with the name, the pod's identity. */
+  namespace: string;
   container: string;
   image: string;
   argv: string[];
@@ -37,7 +42,7 @@ interface ContainerYaml {
 export function parseManifest(text: string, launchers: Launchers): PodSpec {
   const doc = parse(text) as {
     kind?: string;
-    metadata?: { name?: string };
+    metadata?: { name?: string; namespace?: string };
     spec?: { containers?: ContainerYaml[] };
   };
   if (doc?.kind !== "Pod") throw new Error(`kind is ${doc?.kind ?? "missing"}, not Pod`);
@@ -52,6 +57,7 @@ export function parseManifest(text: string, launchers: Launchers): PodSpec {
   const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? ""]));
   return {
     pod,
+    namespace: doc.metadata?.namespace || "default",
     container: c.name,
     image,
     argv: launch(command, launchers),

@@ -3,15 +3,17 @@
  *   [--root-dir /var/lib/kubelet | --state-dir /var/lib/kubelet/standin] [--log-dir /var/log/pods]
  *   [--pid-file /run/kubelet-standin.pid] [--kubeconfig /etc/kubernetes/kubelet.conf]
  *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd]`
- * Runs static pods (kubelet-pods.ts), reports the Node (kubelet-node.ts). SIGHUP = `systemctl restart
- * kubelet`: re-register, pods keep running, then /run/kubelet-standin.registered is rewritten (the
- * shim waits for it). SIGTERM/SIGINT: stop every pod, then exit.
+ * Runs static pods (kubelet-pods.ts) from every non-hidden file in the manifests directory, whatever
+ * its name (two files defining one pod: neither runs, and an error is logged); reports the Node
+ * (kubelet-node.ts). SIGHUP = `systemctl restart kubelet`: re-register, pods keep running, then
+ * /run/kubelet-standin.registered is rewritten (the shim waits for it). SIGTERM/SIGINT: stop every
+ * pod, then exit.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NodeReporter } from "./kubelet-node.js";
-import { Pod, parseManifest, type PodSpec, type PodState } from "./kubelet-pods.js";
+import { DUPLICATE_POD_ERROR, Pod, parseManifest, type PodSpec, type PodState } from "./kubelet-pods.js";
 import { errorText, parseFlags } from "./standin-flags.js";
 
 const f = parseFlags(process.argv.slice(2));
@@ -33,9 +35,13 @@ const pods = new Map<string, Pod>();
 /** Parsed manifests by file, reused while the file's content is unchanged. */
 const parsed = new Map<string, { text: string; spec?: PodSpec }>();
 
+/** The duplicate-pod error last logged: logged when it changes, not on every scan. */
+let duplicateReport = "";
+
 function scan(): void {
   const files = existsSync(manifests) ? readdirSync(manifests).filter((n) => !n.startsWith(".")) : [];
-  const wanted = new Map<string, PodSpec>();
+  // Every file, whatever its name, as the kubelet reads them: which files define each pod (namespace/name).
+  const byPod = new Map<string, { spec: PodSpec; files: string[] }>();
   for (const name of files.sort()) {
     const file = join(manifests, name);
     let text: string;
@@ -56,16 +62,35 @@ function scan(): void {
       parsed.set(file, entry);
     }
     if (!entry.spec) continue;
-    if (wanted.has(entry.spec.pod))
-      console.log(`manifest ${file}: pod ${entry.spec.pod} is defined twice; skipped`);
-    else wanted.set(entry.spec.pod, entry.spec);
+    const key = `${entry.spec.namespace}/${entry.spec.pod}`;
+    const seen = byPod.get(key);
+    if (seen) seen.files.push(file);
+    else byPod.set(key, { spec: entry.spec, files: [file] });
   }
   for (const file of parsed.keys())
     if (!files.includes(file.slice(manifests.length + 1))) parsed.delete(file);
-  for (const [name, pod] of pods) if (!wanted.has(name)) void pod.want(undefined);
-  for (const [name, spec] of wanted) {
-    let pod = pods.get(name);
-    if (!pod) pods.set(name, (pod = new Pod(name, { state: stateDir, logs: logDir, node: node.nodeName })));
+  // Two files defining one pod: which one the real kubelet runs is undefined, and may be the outdated
+  // copy (kubernetes/kubernetes#136962). The stand-in fails loudly instead of picking one: it runs
+  // neither and logs an error line a test looks for, so a stray copy (a backup, a temp file) in the
+  // directory fails the test rather than passing because the right file happened to sort first.
+  const wanted = new Map<string, PodSpec>();
+  const duplicates: string[] = [];
+  for (const [key, { spec, files: defining }] of byPod) {
+    if (defining.length > 1) duplicates.push(`pod ${key} is defined by ${defining.join(" and ")}`);
+    else wanted.set(key, spec);
+  }
+  const report = duplicates.join("; ");
+  if (report !== duplicateReport) {
+    console.log(
+      report ? `${DUPLICATE_POD_ERROR}: ${report}; running none of them` : "duplicate static pods gone",
+    );
+    duplicateReport = report;
+  }
+  for (const [key, pod] of pods) if (!wanted.has(key)) void pod.want(undefined);
+  for (const [key, spec] of wanted) {
+    let pod = pods.get(key);
+    if (!pod)
+      pods.set(key, (pod = new Pod(spec.pod, { state: stateDir, logs: logDir, node: node.nodeName })));
     void pod.want(spec);
   }
 }

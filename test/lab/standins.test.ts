@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PodState } from "./kubelet-pods.js";
+import { DUPLICATE_POD_ERROR, type PodState } from "./kubelet-pods.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const SHIMS = join(HERE, "../../../test/lab/shims");
@@ -164,6 +164,8 @@ describe("stand-ins on loopback", () => {
   let pki = "";
   let manifests = "";
   let kubelet: ChildProcess | undefined;
+  /** The kubelet stand-in's output so far. */
+  let kubeletOut = "";
   const ports = { etcd: 0, peer: 0, api: 0, sched: 0 };
   const seen = new Set<number>();
   const env = (): Record<string, string> => ({
@@ -274,10 +276,9 @@ describe("stand-ins on loopback", () => {
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
-    let out = "";
-    kubelet.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-    kubelet.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-    kubelet.on("exit", () => (process.env.STANDINS_DEBUG ? console.log(out) : undefined));
+    kubelet.stdout?.on("data", (c: Buffer) => (kubeletOut += c.toString()));
+    kubelet.stderr?.on("data", (c: Buffer) => (kubeletOut += c.toString()));
+    kubelet.on("exit", () => (process.env.STANDINS_DEBUG ? console.log(kubeletOut) : undefined));
   });
 
   after(async () => {
@@ -555,6 +556,39 @@ describe("stand-ins on loopback", () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr + r.stdout, /etcd/);
     assert.ok(alive(after), "a malformed manifest does not disturb the others");
+  });
+
+  test("every non-hidden file is a manifest; two files defining one pod run neither and log an error", async () => {
+    const current = join(manifests, "kube-apiserver.yaml");
+    const pid = await until("apiserver pid", () => runningPid("kube-apiserver"));
+    // A hidden file (how kubeha writes atomically) is not read, whatever it holds.
+    const hidden = join(manifests, ".kube-apiserver.yaml.kubeha-tmp.1");
+    await writeFile(hidden, apiManifest());
+    await new Promise((r) => setTimeout(r, 1000)); // several scans
+    assert.ok(alive(pid), "a dot-file copy of a manifest does not disturb its pod");
+    assert.doesNotMatch(kubeletOut, new RegExp(DUPLICATE_POD_ERROR));
+    await unlink(hidden);
+    // Any other name is read as the kubelet reads it: an outdated copy kept beside the manifest, as
+    // kubeha once kept its backups, defines the same pod a second time.
+    const copy = join(manifests, "kube-apiserver.yaml.kubeha-20261204T120000Z.bak");
+    await writeFile(copy, apiManifest());
+    const line = await until("the duplicate-pod error", async () =>
+      kubeletOut.split("\n").find((l) => l.startsWith(DUPLICATE_POD_ERROR)),
+    );
+    assert.ok(
+      line.includes(`pod kube-system/kube-apiserver is defined by ${current} and ${copy}`),
+      `the error names both files: ${line}`,
+    );
+    await until(
+      "apiserver stopped",
+      async () => !alive(pid) && (await state("kube-apiserver")).state === "exited",
+    );
+    assert.ok(await runningPid("kube-scheduler"), "the other pods keep running");
+    await unlink(copy);
+    const again = await until("apiserver running again", () => runningPid("kube-apiserver", pid));
+    assert.ok((await state("kube-apiserver")).command.includes("--v=2"), "the manifest's own flags");
+    assert.ok(alive(again));
+    assert.match(kubeletOut, /duplicate static pods gone/);
   });
 
   test("SIGTERM stops the kubelet and every pod it runs", async () => {

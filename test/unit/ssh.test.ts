@@ -278,6 +278,21 @@ describe("SSH transport against a real sshd", { skip }, () => {
       assert.equal(readFileSync(path, "utf8"), "new");
     });
 
+    it("keeps the backup in another directory when asked: mode kept, nothing beside the file", async () => {
+      const manifests = join(dir, "files/manifests");
+      const path = join(manifests, "etcd.yaml");
+      const aside = join(dir, "files/tmp/kubeha-20261204T120000Z");
+      await root.writeFile(path, "old", { mode: 0o600 });
+      await root.writeFile(path, "new", { mode: 0o600, backup: { dir: aside } });
+      await root.writeFile(path, "newer", { mode: 0o600, backup: { dir: aside } });
+      assert.equal(execFileSync("ls", ["-A", manifests], { encoding: "utf8" }).trim(), "etcd.yaml");
+      assert.equal(readFileSync(path, "utf8"), "newer");
+      const backup = join(aside, "etcd.yaml");
+      assert.equal(readFileSync(backup, "utf8"), "old", "the first copy is kept, not overwritten");
+      assert.equal(statSync(backup).mode & 0o777, 0o600);
+      assert.equal(statSync(aside).mode & 0o777, 0o700);
+    });
+
     it("round-trips binary content; a missing file reads as undefined", async () => {
       const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
       await root.writeFile(join(dir, "files/bin"), bytes);
