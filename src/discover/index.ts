@@ -22,8 +22,8 @@ import {
   readCertificates,
   readManifests,
 } from "./primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings } from "./rules.js";
-import type { ClusterFacts, DiscoveryResult, Finding, HostFacts } from "./types.js";
+import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "./rules.js";
+import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
 export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
@@ -172,17 +172,12 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
   // A learner that never started has no name yet: it is ours when its peer URL is one of our masters'.
-  const ourPeer = (url: string) =>
-    [inv.primary, ...inv.masters].some((h) => {
-      try {
-        return new URL(url).hostname.replace(/^\[|\]$/g, "") === h.address;
-      } catch {
-        return false;
-      }
-    });
+  const peersOf = (address: string) => (m: EtcdMemberFact) =>
+    m.peerUrls.some((u) => peerHost(u) === address.replace(/^\[|\]$/g, ""));
+  const ourPeer = (m: EtcdMemberFact) => [inv.primary, ...inv.masters].some((h) => peersOf(h.address)(m));
   findings.push(
     ...clusterFindings(cluster, {
-      member: (m) => ours.has(m.name) || m.peerUrls.some(ourPeer),
+      member: (m) => ours.has(m.name) || ourPeer(m),
       node: (n) => ours.has(n),
     }),
   );
@@ -202,11 +197,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     }
     hostFacts.push(p.facts);
     if (h.role === "master") {
-      const joined =
-        memberNames.has(h.name) ||
-        cluster.etcd.members.some((m) =>
-          m.peerUrls.some((u) => u.includes(`//${h.address}:`) || u.includes(`[${h.address}]`)),
-        );
+      const joined = memberNames.has(h.name) || cluster.etcd.members.some(peersOf(h.address));
       const f = masterFindings(p.facts, cluster).filter(
         (x) =>
           !joined ||

@@ -55,12 +55,14 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
       fix: "to add a master to an HA cluster use `kubeadm join --control-plane`, or `kubeha certs render` for its certificates",
     });
   }
-  if (!resumed && c.etcd.members.some((m) => m.isLearner)) {
+  // A learner of our own is a run to resume (no finding when all else is ours). A foreign one did
+  // not come from kubeha: resuming cannot help, and a learner does not vote, so removing it is safe.
+  for (const m of c.etcd.members.filter((x) => x.isLearner && !own?.member(x))) {
     f.push({
       severity: "error",
       host: "cluster",
-      message: `etcd has a learner member (${c.etcd.members.filter((m) => m.isLearner).map((m) => m.name || m.id)}): an earlier run may have stopped half-way`,
-      fix: "run `kubeha apply` to resume, or remove the learner with `etcdctl member remove`",
+      message: `etcd learner ${m.name || "(not started)"} (id ${m.id}, peer ${m.peerUrls.join(",") || "none"}) is not one of the inventory's hosts: kubeha did not add it`,
+      fix: `if nothing of yours is joining with it, remove it on ${host} as root: ${etcdctl(c, `member remove ${m.id}`)}`,
     });
   }
   if (!c.etcd.healthy) {
@@ -72,6 +74,30 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
     });
   }
   return f;
+}
+
+/** An etcdctl command line run on the primary, with its kubeadm client certificate and loopback endpoint. */
+export function etcdctl(c: ClusterFacts, args: string): string {
+  const endpoint =
+    c.etcd.listenClientUrls.find((u) => peerHost(u) === "127.0.0.1") ??
+    c.etcd.listenClientUrls[0] ??
+    "https://127.0.0.1:2379";
+  const has = (p: string) => c.certificates.some((x) => x.path === p);
+  const client =
+    has("etcd/healthcheck-client.crt") || !has("apiserver-etcd-client.crt")
+      ? "etcd/healthcheck-client"
+      : "apiserver-etcd-client";
+  const d = c.certificatesDir;
+  return `etcdctl --endpoints=${endpoint} --cacert=${d}/etcd/ca.crt --cert=${d}/${client}.crt --key=${d}/${client}.key ${args}`;
+}
+
+/** The host of a URL without IPv6 brackets, for exact comparisons (10.0.0.1 is not 10.0.0.11). */
+export function peerHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined;
+  }
 }
 
 /** A host that is to become a master: same kubelet minor, free ports, kernel settings, empty manifests. */

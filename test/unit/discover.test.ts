@@ -11,7 +11,7 @@ import {
   streamModuleState,
 } from "../../src/discover/probe.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings } from "../../src/discover/rules.js";
+import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "../../src/discover/rules.js";
 import { parseManifest } from "../../src/render/manifest.js";
 import type { ClusterFacts, HostFacts } from "../../src/discover/types.js";
 import type { InventoryHost } from "../../src/inventory/types.js";
@@ -186,6 +186,78 @@ describe("what blocks a conversion", () => {
         .join("\n"),
       /already has 2 control-plane nodes/,
     );
+  });
+
+  test("a foreign learner: not ours, its peer URL, and the etcdctl command that removes it", () => {
+    const c = cluster({
+      certificates: [
+        { path: "etcd/healthcheck-client.crt" } as ClusterFacts["certificates"][number],
+        { path: "apiserver-etcd-client.crt" } as ClusterFacts["certificates"][number],
+      ],
+      etcd: {
+        ...cluster().etcd,
+        listenClientUrls: ["https://127.0.0.1:2379", "https://10.0.0.11:2379"],
+        members: [
+          {
+            id: "8e9e05c52164694d",
+            name: "master-1",
+            peerUrls: ["https://10.0.0.11:2380"],
+            clientUrls: [],
+            isLearner: false,
+          },
+          {
+            id: "2f1b6e2a7c3d4e5f",
+            name: "",
+            peerUrls: ["https://10.0.0.99:2380"],
+            clientUrls: [],
+            isLearner: true,
+          },
+        ],
+      },
+    });
+    const own = { member: (m: { name: string }) => m.name === "master-1", node: () => true };
+    const f = clusterFindings(c, own);
+    assert.equal(f.length, 1, JSON.stringify(f));
+    assert.match(
+      f[0]!.message,
+      /learner \(not started\) \(id 2f1b6e2a7c3d4e5f, peer https:\/\/10\.0\.0\.99:2380\) is not one of the inventory's hosts/,
+    );
+    assert.doesNotMatch(f[0]!.fix!, /kubeha apply/);
+    assert.match(
+      f[0]!.fix!,
+      /on master-1 as root: etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 --cacert=\/etc\/kubernetes\/pki\/etcd\/ca\.crt --cert=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.crt --key=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.key member remove 2f1b6e2a7c3d4e5f$/,
+    );
+  });
+
+  test("a foreign voter that is started: refused, and never advised to be removed", () => {
+    const c = cluster({
+      etcd: {
+        ...cluster().etcd,
+        members: [
+          {
+            id: "1",
+            name: "master-1",
+            peerUrls: ["https://10.0.0.11:2380"],
+            clientUrls: [],
+            isLearner: false,
+          },
+          { id: "2", name: "other", peerUrls: ["https://10.0.0.99:2380"], clientUrls: [], isLearner: false },
+        ],
+      },
+    });
+    const f = clusterFindings(c, { member: (m) => m.name === "master-1", node: () => true });
+    assert.match(f.map((x) => x.message).join("\n"), /already has 2 control-plane nodes or etcd members/);
+    assert.ok(
+      f.every((x) => !/member remove/.test(x.fix ?? "")),
+      JSON.stringify(f),
+    );
+  });
+
+  test("peer URLs are matched by exact host: 10.0.0.1 is not 10.0.0.11", () => {
+    assert.equal(peerHost("https://10.0.0.11:2380"), "10.0.0.11");
+    assert.notEqual(peerHost("https://10.0.0.11:2380"), "10.0.0.1");
+    assert.equal(peerHost("https://[fd00::1]:2380"), "fd00::1");
+    assert.equal(peerHost("not a url"), undefined);
   });
 
   test("a new master: kubelet minor, runtime, ports, kernel settings, clock, leftover manifests", () => {
