@@ -22,6 +22,7 @@ import {
   readCertificates,
   readManifests,
 } from "./primary.js";
+import { foreignStreamBlocks, nginxTestError } from "./nginx.js";
 import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "./rules.js";
 import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
@@ -38,9 +39,11 @@ interface Probed {
 /** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
 export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   const before = Date.now();
-  const res = await host.exec(
-    probeScript + `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes`,
-  );
+  const lbScript =
+    `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes` +
+    // The whole effective configuration, includes resolved, and whether it passes nginx's own test.
+    `\nif command -v nginx >/dev/null; then echo '@@kubeha-probe@@ nginxT'; nginx -T 2>&1; rc=$?; echo '@@kubeha-probe@@ nginxTExit'; echo $rc; fi`;
+  const res = await host.exec(probeScript + (h.role === "loadBalancer" ? lbScript : ""));
   const after = Date.now();
   if (!res.stdout.includes("@@kubeha-probe@@ os")) {
     const why = (res.stderr.trim() || `exit ${res.code}`).split("\n").slice(-2).join(" ");
@@ -66,7 +69,13 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   };
   if (h.role === "loadBalancer") {
     const v = /nginx version: (\S+)/.exec(s.nginx ?? "")?.[1];
-    if (v) facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
+    const lbs = s as Record<string, string>;
+    if (v) {
+      facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
+      if (lbs.nginxTExit !== undefined && lbs.nginxTExit.trim() !== "0")
+        facts.nginx.testError = nginxTestError(lbs.nginxT ?? "") || `nginx -T exit ${lbs.nginxTExit.trim()}`;
+      else facts.nginx.otherStreamBlocks = foreignStreamBlocks(lbs.nginxT ?? "", KUBEHA_STREAM_CONF);
+    }
     facts.busyPorts = [...ports];
   }
   return {

@@ -1,3 +1,4 @@
+import { STREAM_CONF_PATH } from "../render/nginx.js";
 import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 /** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
@@ -156,6 +157,22 @@ export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {
       host: h.name,
       message: "nginx has no stream module (needed for a layer-4 load balancer)",
       fix: "apt-get install libnginx-mod-stream (Debian/Ubuntu), or use nginx-full / nginx-extras; on RHEL: nginx-mod-stream",
+    });
+  }
+  if (h.nginx?.testError) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: `nginx's current configuration fails its own test (nginx -T: ${h.nginx.testError})`,
+      fix: "fix it first (`nginx -t` says where): kubeha does not change an nginx that is already broken",
+    });
+  }
+  for (const b of h.nginx?.otherStreamBlocks ?? []) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: `nginx already has a stream {} block (${b.file} line ${b.line}); nginx allows only one, and kubeha's load balancer is a stream {} block of its own (${STREAM_CONF_PATH})`,
+      fix: "move what that stream {} block serves to another host and remove the block, or use another host as loadBalancer; merging kubeha's upstream into an existing stream {} block is not supported yet",
     });
   }
   if (h.busyPorts.includes(port)) {

@@ -77,7 +77,14 @@ export interface HostFacts {
   clockSkewMs?: number;
   /** Files in /etc/kubernetes/manifests. */
   manifests: string[];
-  nginx?: { version?: string; stream: "builtin" | "loaded" | "available" | "missing" };
+  nginx?: {
+    version?: string;
+    stream: "builtin" | "loaded" | "available" | "missing";
+    /** Top-level stream {} blocks that are not kubeha's, from `nginx -T`. */
+    otherStreamBlocks?: { file: string; line: number }[];
+    /** What `nginx -T` said when the current configuration fails its test. */
+    testError?: string;
+  };
 }
 
 export interface DiscoveryResult {

@@ -10,6 +10,7 @@ import {
   probeScript,
   streamModuleState,
 } from "../../src/discover/probe.js";
+import { foreignStreamBlocks, nginxTestError } from "../../src/discover/nginx.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
 import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "../../src/discover/rules.js";
 import { parseManifest } from "../../src/render/manifest.js";
@@ -72,6 +73,56 @@ describe("the host probe", () => {
       streamModuleState("configure arguments: --with-http_ssl_module", "ngx_http_echo_module.so"),
       "missing",
     );
+  });
+});
+
+describe("the LB's nginx -T", () => {
+  const nginxT = (extra: string) =>
+    [
+      "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok",
+      "nginx: configuration file /etc/nginx/nginx.conf test is successful",
+      "# configuration file /etc/nginx/nginx.conf:",
+      "user www-data;",
+      "include /etc/nginx/modules-enabled/*.conf;",
+      "events { worker_connections 768; }",
+      "http {",
+      "  # stream { } in a comment is not a block",
+      "  include /etc/nginx/conf.d/*.conf;",
+      "}",
+      "include /etc/nginx/stream.d/*.conf;",
+      "",
+      "# configuration file /etc/nginx/modules-enabled/50-mod-stream.conf:",
+      "load_module modules/ngx_stream_module.so;",
+      "",
+      "# configuration file /etc/nginx/stream.d/kubeha-apiservers.conf:",
+      "stream {",
+      "    upstream kubeha_apiservers { server 10.0.0.11:6443; }",
+      "    server { listen 6443; proxy_pass kubeha_apiservers; }",
+      "}",
+      extra,
+    ].join("\n");
+
+  test("kubeha's own stream {} is not a foreign one", () => {
+    assert.deepEqual(foreignStreamBlocks(nginxT("")), []);
+  });
+
+  test("another stream {} in an included file is found, with its file and line", () => {
+    const other = [
+      "# configuration file /etc/nginx/modules-enabled/60-proxy.conf:",
+      "# a TCP proxy of the operator's",
+      "stream {",
+      "    server { listen 9999; proxy_pass 127.0.0.1:22; }",
+      "}",
+    ].join("\n");
+    assert.deepEqual(foreignStreamBlocks(nginxT(other)), [
+      { file: "/etc/nginx/modules-enabled/60-proxy.conf", line: 2 },
+    ]);
+  });
+
+  test("a failed test names nginx's complaint", () => {
+    const out =
+      'nginx: [emerg] "stream" directive is duplicate in /etc/nginx/stream.d/x.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n';
+    assert.match(nginxTestError(out), /"stream" directive is duplicate/);
   });
 });
 
@@ -290,5 +341,18 @@ describe("what blocks a conversion", () => {
       loadBalancerFindings({ ...lb, nginx: { stream: "loaded" }, busyPorts: [6443] }, 6443)[0]!.message,
       /port 6443 is already in use/,
     );
+    const other = loadBalancerFindings(
+      {
+        ...lb,
+        nginx: { stream: "loaded", otherStreamBlocks: [{ file: "/etc/nginx/nginx.conf", line: 40 }] },
+      },
+      6443,
+    );
+    assert.equal(other[0]!.severity, "error");
+    assert.match(
+      other[0]!.message,
+      /already has a stream \{\} block \(\/etc\/nginx\/nginx\.conf line 40\); nginx allows only one/,
+    );
+    assert.doesNotMatch(other[0]!.fix!, /stream\.d/);
   });
 });
