@@ -7,6 +7,7 @@ import { buildPlan } from "../plan/build.js";
 import { formatPlan } from "../plan/format.js";
 import { Journal } from "../plan/journal.js";
 import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
+import { pullMissingImages } from "../phases/images.js";
 import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { withRunContext } from "./prepare.js";
@@ -44,6 +45,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       }
     }
     if (evaluated.some((s) => !s.done)) {
+      await pullMissingImages(runCtx);
       const journal = new Journal(inv.options.stateDir);
       r.info(`journal: ${journal.path}`);
       try {

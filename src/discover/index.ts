@@ -15,7 +15,9 @@ import {
   probeScript,
   streamModuleState,
 } from "./probe.js";
+import { kubeletCgroupDriver, probeRuntime } from "./runtime.js";
 import {
+  COMPONENTS,
   clusterConfigurationFacts,
   manifestFacts,
   readCaKeys,
@@ -27,6 +29,7 @@ import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from 
 import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+const KUBELET_CONFIG = "/var/lib/kubelet/config.yaml";
 export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
 
 interface Probed {
@@ -89,10 +92,11 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
 export async function discoverCluster(inv: Inventory, primary: Host): Promise<ClusterFacts> {
   const { text, parsed } = await readManifests(primary);
   const m = manifestFacts(inv.primary, parsed);
-  const [certificates, caKeys, hostname] = await Promise.all([
+  const [certificates, caKeys, hostname, kubeletConfig] = await Promise.all([
     readCertificates(primary, m.certificatesDir),
     readCaKeys(primary, m.certificatesDir),
     primary.run("hostname").then((s) => s.trim()),
+    primary.readFile(KUBELET_CONFIG),
   ]);
   const access = await ClusterAccess.open(primary, m.certificatesDir);
   try {
@@ -153,6 +157,8 @@ export async function discoverCluster(inv: Inventory, primary: Host): Promise<Cl
           return CONTROL_PLANE_LABELS.some((l) => l in labels);
         })
         .map((n) => n.metadata.name),
+      controlPlaneImages: [...new Set(COMPONENTS.map((c) => parsed[c].image))],
+      kubeletCgroupDriver: kubeletCgroupDriver(kubeletConfig?.toString("utf8")),
       manifests: text,
     };
   } finally {
@@ -177,6 +183,11 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     probeHost(inv.primary, get(inv.primary.name)),
     ...others.map((h) => probeHost(h, get(h.name))),
   ]);
+  // Only once the primary's images are known: what each new master must have.
+  const runtimes = await Promise.all(
+    inv.masters.map((h) => probeRuntime(get(h.name), cluster.controlPlaneImages ?? [])),
+  );
+  inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
   const findings: Finding[] = [];
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));

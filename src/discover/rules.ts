@@ -1,4 +1,5 @@
 import { STREAM_CONF_PATH } from "../render/nginx.js";
+import { runtimeFindings } from "./runtime.js";
 import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 /** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
@@ -133,6 +134,7 @@ export function masterFindings(h: HostFacts, c: ClusterFacts): Finding[] {
       "run NTP (chrony) on every node",
     );
   }
+  f.push(...runtimeFindings(h, c));
   if (h.manifests.length) {
     err(
       `/etc/kubernetes/manifests is not empty (${h.manifests.join(", ")}): this host already runs static pods`,
