@@ -37,6 +37,8 @@ interface Probed {
   /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
   offsetMs?: number;
   managedLb: boolean;
+  /** The primary's: what the new masters' kubelets will use. */
+  kubeletCgroupDriver?: "systemd" | "cgroupfs";
 }
 
 /** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
@@ -46,7 +48,10 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
     `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes` +
     // The whole effective configuration, includes resolved, and whether it passes nginx's own test.
     `\nif command -v nginx >/dev/null; then echo '@@kubeha-probe@@ nginxT'; nginx -T 2>&1; rc=$?; echo '@@kubeha-probe@@ nginxTExit'; echo $rc; fi`;
-  const res = await host.exec(probeScript + (h.role === "loadBalancer" ? lbScript : ""));
+  // The kubelet configuration kubeha copies to new masters, read with the probe (no extra round trip).
+  const primaryScript = `\necho '@@kubeha-probe@@ kubeletConfig'; cat ${KUBELET_CONFIG} 2>/dev/null`;
+  const extra = h.role === "loadBalancer" ? lbScript : h.role === "primary" ? primaryScript : "";
+  const res = await host.exec(probeScript + extra);
   const after = Date.now();
   if (!res.stdout.includes("@@kubeha-probe@@ os")) {
     const why = (res.stderr.trim() || `exit ${res.code}`).split("\n").slice(-2).join(" ");
@@ -85,18 +90,22 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
     facts,
     offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
     managedLb: (s as Record<string, string>).managed?.trim() === "yes",
+    kubeletCgroupDriver: kubeletCgroupDriver((s as Record<string, string>).kubeletConfig),
   };
 }
 
 /** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
-export async function discoverCluster(inv: Inventory, primary: Host): Promise<ClusterFacts> {
-  const { text, parsed } = await readManifests(primary);
+export async function discoverCluster(
+  inv: Inventory,
+  primary: Host,
+  manifests: ReturnType<typeof readManifests> = readManifests(primary),
+): Promise<ClusterFacts> {
+  const { text, parsed } = await manifests;
   const m = manifestFacts(inv.primary, parsed);
-  const [certificates, caKeys, hostname, kubeletConfig] = await Promise.all([
+  const [certificates, caKeys, hostname] = await Promise.all([
     readCertificates(primary, m.certificatesDir),
     readCaKeys(primary, m.certificatesDir),
     primary.run("hostname").then((s) => s.trim()),
-    primary.readFile(KUBELET_CONFIG),
   ]);
   const access = await ClusterAccess.open(primary, m.certificatesDir);
   try {
@@ -157,13 +166,17 @@ export async function discoverCluster(inv: Inventory, primary: Host): Promise<Cl
           return CONTROL_PLANE_LABELS.some((l) => l in labels);
         })
         .map((n) => n.metadata.name),
-      controlPlaneImages: [...new Set(COMPONENTS.map((c) => parsed[c].image))],
-      kubeletCgroupDriver: kubeletCgroupDriver(kubeletConfig?.toString("utf8")),
+      controlPlaneImages: controlPlaneImages(parsed),
       manifests: text,
     };
   } finally {
     await access.close();
   }
+}
+
+/** The images of the primary's static pods, each once. */
+function controlPlaneImages(parsed: Awaited<ReturnType<typeof readManifests>>["parsed"]): string[] {
+  return [...new Set(COMPONENTS.map((c) => parsed[c].image))];
 }
 
 /**
@@ -178,16 +191,18 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     return h;
   };
   const others = [...inv.masters, inv.loadBalancer.host];
-  const [cluster, primaryProbe, ...probes] = await Promise.all([
-    discoverCluster(inv, get(inv.primary.name)),
+  const manifests = readManifests(get(inv.primary.name));
+  const [cluster, runtimes, primaryProbe, ...probes] = await Promise.all([
+    discoverCluster(inv, get(inv.primary.name), manifests),
+    // As soon as the primary's images are known, alongside the rest of the cluster's discovery.
+    manifests.then(({ parsed }) =>
+      Promise.all(inv.masters.map((h) => probeRuntime(get(h.name), controlPlaneImages(parsed)))),
+    ),
     probeHost(inv.primary, get(inv.primary.name)),
     ...others.map((h) => probeHost(h, get(h.name))),
   ]);
-  // Only once the primary's images are known: what each new master must have.
-  const runtimes = await Promise.all(
-    inv.masters.map((h) => probeRuntime(get(h.name), cluster.controlPlaneImages ?? [])),
-  );
   inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
+  cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
   const findings: Finding[] = [];
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));

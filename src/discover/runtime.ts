@@ -11,15 +11,20 @@ import type { ClusterFacts, Finding, HostFacts, RuntimeFacts } from "./types.js"
 export type CgroupDriver = "systemd" | "cgroupfs";
 const MARK = "@@kubeha-runtime@@";
 
-/** One round trip: `crictl info` and its exit code, then present/missing per image. */
+/**
+ * One round trip: present/missing per image, then `crictl info` and its exit code. The crictl calls
+ * run at once (each is a process and a gRPC connection); only the one-line image answers interleave.
+ */
 export function runtimeScript(images: readonly string[]): string {
   return [
-    `echo '${MARK} info'; crictl info 2>&1; rc=$?; echo '${MARK} infoExit'; echo $rc`,
     `echo '${MARK} images'`,
     ...images.map(
       (i) =>
-        `if crictl inspecti -q ${shellQuote([i])} >/dev/null 2>&1; then echo present ${shellQuote([i])}; else echo missing ${shellQuote([i])}; fi`,
+        `(if crictl inspecti -q ${shellQuote([i])} >/dev/null 2>&1; then echo present ${shellQuote([i])}; else echo missing ${shellQuote([i])}; fi) &`,
     ),
+    `info=$(crictl info 2>&1); rc=$?`,
+    "wait",
+    `echo '${MARK} info'; printf '%s\\n' "$info"; echo '${MARK} infoExit'; echo $rc`,
   ].join("\n");
 }
 
