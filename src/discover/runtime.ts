@@ -116,7 +116,9 @@ export function parseRuntimeProbe(out: string): RuntimeFacts {
 
 export async function probeRuntime(host: Host, images: readonly string[]): Promise<RuntimeFacts> {
   const res = await host.exec(runtimeScript(images));
-  return parseRuntimeProbe(res.stdout);
+  const facts = parseRuntimeProbe(res.stdout);
+  // The answers come in any order; name the images in the manifests' order.
+  return { ...facts, missingImages: images.filter((i) => facts.missingImages.includes(i)) };
 }
 
 /** A new master's runtime: it answers, its cgroup driver is the kubelet's, its images are there or to pull. */
