@@ -131,7 +131,7 @@ export function runtimeFindings(h: HostFacts, c: ClusterFacts): Finding[] {
       severity: "error",
       host: h.name,
       message: `the container runtime does not answer (${r.error ?? "crictl info failed"})`,
-      fix: "start it and check `crictl info` on the host (crictl's runtime-endpoint in /etc/crictl.yaml)",
+      fix: "start it, and check that `crictl info` answers on the host (crictl comes with cri-tools; its runtime-endpoint is set in /etc/crictl.yaml)",
     });
   }
   const kubelet = c.kubeletCgroupDriver;
