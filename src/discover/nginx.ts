@@ -35,11 +35,13 @@ export function foreignStreamBlocks(nginxT: string, ownFile = STREAM_CONF_PATH):
   return found;
 }
 
-/** The last lines of a failed `nginx -T`, where nginx says what is wrong. */
+/**
+ * What a failed `nginx -T` complains about: its [emerg]/[alert]/[crit] lines (as `nginx: [emerg] ...`
+ * or, once the error log is set up, `<time> [emerg] <pid>#<tid>: ...`), else its last `nginx:` lines.
+ */
 export function nginxTestError(nginxT: string): string {
-  return nginxT
-    .split("\n")
-    .filter((l) => l.startsWith("nginx: "))
-    .slice(-2)
-    .join(" ");
+  const lines = nginxT.split("\n");
+  const level = /^.*?\[(emerg|alert|crit)\]\s*(\d+#\d+:\s*)?/;
+  const why = lines.filter((l) => level.test(l)).map((l) => l.replace(level, "[$1] "));
+  return (why.length ? why : lines.filter((l) => l.startsWith("nginx: "))).slice(-2).join(" ");
 }

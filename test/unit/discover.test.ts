@@ -122,7 +122,16 @@ describe("the LB's nginx -T", () => {
   test("a failed test names nginx's complaint", () => {
     const out =
       'nginx: [emerg] "stream" directive is duplicate in /etc/nginx/stream.d/x.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n';
-    assert.match(nginxTestError(out), /"stream" directive is duplicate/);
+    assert.match(
+      nginxTestError(out),
+      /^\[emerg\] "stream" directive is duplicate in \/etc\/nginx\/stream\.d\/x\.conf:1$/,
+    );
+    const logged =
+      '2026/12/04 21:08:49 [emerg] 20401#20401: unknown directive "this" in /etc/nginx/conf.d/zz-broken.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n';
+    assert.equal(
+      nginxTestError(logged),
+      '[emerg] unknown directive "this" in /etc/nginx/conf.d/zz-broken.conf:1',
+    );
   });
 });
 
