@@ -7,6 +7,7 @@ import { buildPlan } from "../plan/build.js";
 import { formatPlan } from "../plan/format.js";
 import { Journal } from "../plan/journal.js";
 import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
+import { pullMissingImages } from "../phases/images.js";
 import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
@@ -50,6 +51,11 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     if (evaluated.some((s) => !s.done)) {
       // Taken after the plan (no one waits on a prompt) and before the backup, the first change.
       const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, "apply"));
+      // Images are pulled under the lock (two runs would pull twice) but before the backup: no change yet.
+      await pullMissingImages(runCtx).catch(async (err: unknown) => {
+        await held.release();
+        throw err;
+      });
       const journal = new Journal(inv.options.stateDir);
       r.info(`journal: ${journal.path}`);
       try {

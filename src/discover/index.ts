@@ -15,17 +15,21 @@ import {
   probeScript,
   streamModuleState,
 } from "./probe.js";
+import { kubeletCgroupDriver, probeRuntime } from "./runtime.js";
 import {
+  COMPONENTS,
   clusterConfigurationFacts,
   manifestFacts,
   readCaKeys,
   readCertificates,
   readManifests,
 } from "./primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings } from "./rules.js";
-import type { ClusterFacts, DiscoveryResult, Finding, HostFacts } from "./types.js";
+import { foreignStreamBlocks, nginxTestError } from "./nginx.js";
+import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "./rules.js";
+import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
+const KUBELET_CONFIG = "/var/lib/kubelet/config.yaml";
 export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
 
 interface Probed {
@@ -33,14 +37,21 @@ interface Probed {
   /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
   offsetMs?: number;
   managedLb: boolean;
+  /** The primary's: what the new masters' kubelets will use. */
+  kubeletCgroupDriver?: "systemd" | "cgroupfs";
 }
 
 /** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
 export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   const before = Date.now();
-  const res = await host.exec(
-    probeScript + `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes`,
-  );
+  const lbScript =
+    `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes` +
+    // The whole effective configuration, includes resolved, and whether it passes nginx's own test.
+    `\nif command -v nginx >/dev/null; then echo '@@kubeha-probe@@ nginxT'; nginx -T 2>&1; rc=$?; echo '@@kubeha-probe@@ nginxTExit'; echo $rc; fi`;
+  // The kubelet configuration kubeha copies to new masters, read with the probe (no extra round trip).
+  const primaryScript = `\necho '@@kubeha-probe@@ kubeletConfig'; cat ${KUBELET_CONFIG} 2>/dev/null`;
+  const extra = h.role === "loadBalancer" ? lbScript : h.role === "primary" ? primaryScript : "";
+  const res = await host.exec(probeScript + extra);
   const after = Date.now();
   if (!res.stdout.includes("@@kubeha-probe@@ os")) {
     const why = (res.stderr.trim() || `exit ${res.code}`).split("\n").slice(-2).join(" ");
@@ -66,19 +77,30 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   };
   if (h.role === "loadBalancer") {
     const v = /nginx version: (\S+)/.exec(s.nginx ?? "")?.[1];
-    if (v) facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
+    const lbs = s as Record<string, string>;
+    if (v) {
+      facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
+      if (lbs.nginxTExit !== undefined && lbs.nginxTExit.trim() !== "0")
+        facts.nginx.testError = nginxTestError(lbs.nginxT ?? "") || `nginx -T exit ${lbs.nginxTExit.trim()}`;
+      else facts.nginx.otherStreamBlocks = foreignStreamBlocks(lbs.nginxT ?? "", KUBEHA_STREAM_CONF);
+    }
     facts.busyPorts = [...ports];
   }
   return {
     facts,
     offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
     managedLb: (s as Record<string, string>).managed?.trim() === "yes",
+    kubeletCgroupDriver: kubeletCgroupDriver((s as Record<string, string>).kubeletConfig),
   };
 }
 
 /** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
-export async function discoverCluster(inv: Inventory, primary: Host): Promise<ClusterFacts> {
-  const { text, parsed } = await readManifests(primary);
+export async function discoverCluster(
+  inv: Inventory,
+  primary: Host,
+  manifests: ReturnType<typeof readManifests> = readManifests(primary),
+): Promise<ClusterFacts> {
+  const { text, parsed } = await manifests;
   const m = manifestFacts(inv.primary, parsed);
   const [certificates, caKeys, hostname] = await Promise.all([
     readCertificates(primary, m.certificatesDir),
@@ -144,11 +166,17 @@ export async function discoverCluster(inv: Inventory, primary: Host): Promise<Cl
           return CONTROL_PLANE_LABELS.some((l) => l in labels);
         })
         .map((n) => n.metadata.name),
+      controlPlaneImages: controlPlaneImages(parsed),
       manifests: text,
     };
   } finally {
     await access.close();
   }
+}
+
+/** The images of the primary's static pods, each once. */
+function controlPlaneImages(parsed: Awaited<ReturnType<typeof readManifests>>["parsed"]): string[] {
+  return [...new Set(COMPONENTS.map((c) => parsed[c].image))];
 }
 
 /**
@@ -163,26 +191,28 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     return h;
   };
   const others = [...inv.masters, inv.loadBalancer.host];
-  const [cluster, primaryProbe, ...probes] = await Promise.all([
-    discoverCluster(inv, get(inv.primary.name)),
+  const manifests = readManifests(get(inv.primary.name));
+  const [cluster, runtimes, primaryProbe, ...probes] = await Promise.all([
+    discoverCluster(inv, get(inv.primary.name), manifests),
+    // As soon as the primary's images are known, alongside the rest of the cluster's discovery.
+    manifests.then(({ parsed }) =>
+      Promise.all(inv.masters.map((h) => probeRuntime(get(h.name), controlPlaneImages(parsed)))),
+    ),
     probeHost(inv.primary, get(inv.primary.name)),
     ...others.map((h) => probeHost(h, get(h.name))),
   ]);
+  inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
+  cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
   const findings: Finding[] = [];
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
   // A learner that never started has no name yet: it is ours when its peer URL is one of our masters'.
-  const ourPeer = (url: string) =>
-    [inv.primary, ...inv.masters].some((h) => {
-      try {
-        return new URL(url).hostname.replace(/^\[|\]$/g, "") === h.address;
-      } catch {
-        return false;
-      }
-    });
+  const peersOf = (address: string) => (m: EtcdMemberFact) =>
+    m.peerUrls.some((u) => peerHost(u) === address.replace(/^\[|\]$/g, ""));
+  const ourPeer = (m: EtcdMemberFact) => [inv.primary, ...inv.masters].some((h) => peersOf(h.address)(m));
   findings.push(
     ...clusterFindings(cluster, {
-      member: (m) => ours.has(m.name) || m.peerUrls.some(ourPeer),
+      member: (m) => ours.has(m.name) || ourPeer(m),
       node: (n) => ours.has(n),
     }),
   );
@@ -202,11 +232,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     }
     hostFacts.push(p.facts);
     if (h.role === "master") {
-      const joined =
-        memberNames.has(h.name) ||
-        cluster.etcd.members.some((m) =>
-          m.peerUrls.some((u) => u.includes(`//${h.address}:`) || u.includes(`[${h.address}]`)),
-        );
+      const joined = memberNames.has(h.name) || cluster.etcd.members.some(peersOf(h.address));
       const f = masterFindings(p.facts, cluster).filter(
         (x) =>
           !joined ||

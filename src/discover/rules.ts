@@ -1,3 +1,5 @@
+import { STREAM_CONF_PATH } from "../render/nginx.js";
+import { runtimeFindings } from "./runtime.js";
 import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 /** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
@@ -55,12 +57,14 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
       fix: "to add a master to an HA cluster use `kubeadm join --control-plane`, or `kubeha certs render` for its certificates",
     });
   }
-  if (!resumed && c.etcd.members.some((m) => m.isLearner)) {
+  // A learner of our own is a run to resume (no finding when all else is ours). A foreign one did
+  // not come from kubeha: resuming cannot help, and a learner does not vote, so removing it is safe.
+  for (const m of c.etcd.members.filter((x) => x.isLearner && !own?.member(x))) {
     f.push({
       severity: "error",
       host: "cluster",
-      message: `etcd has a learner member (${c.etcd.members.filter((m) => m.isLearner).map((m) => m.name || m.id)}): an earlier run may have stopped half-way`,
-      fix: "run `kubeha apply` to resume, or remove the learner with `etcdctl member remove`",
+      message: `etcd learner ${m.name || "(not started)"} (id ${m.id}, peer ${m.peerUrls.join(",") || "none"}) is not one of the inventory's hosts: kubeha did not add it`,
+      fix: `if nothing of yours is joining with it, remove it on ${host} as root: ${etcdctl(c, `member remove ${m.id}`)}`,
     });
   }
   if (!c.etcd.healthy) {
@@ -72,6 +76,30 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
     });
   }
   return f;
+}
+
+/** An etcdctl command line run on the primary, with its kubeadm client certificate and loopback endpoint. */
+export function etcdctl(c: ClusterFacts, args: string): string {
+  const endpoint =
+    c.etcd.listenClientUrls.find((u) => peerHost(u) === "127.0.0.1") ??
+    c.etcd.listenClientUrls[0] ??
+    "https://127.0.0.1:2379";
+  const has = (p: string) => c.certificates.some((x) => x.path === p);
+  const client =
+    has("etcd/healthcheck-client.crt") || !has("apiserver-etcd-client.crt")
+      ? "etcd/healthcheck-client"
+      : "apiserver-etcd-client";
+  const d = c.certificatesDir;
+  return `etcdctl --endpoints=${endpoint} --cacert=${d}/etcd/ca.crt --cert=${d}/${client}.crt --key=${d}/${client}.key ${args}`;
+}
+
+/** The host of a URL without IPv6 brackets, for exact comparisons (10.0.0.1 is not 10.0.0.11). */
+export function peerHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined;
+  }
 }
 
 /** A host that is to become a master: same kubelet minor, free ports, kernel settings, empty manifests. */
@@ -106,6 +134,7 @@ export function masterFindings(h: HostFacts, c: ClusterFacts): Finding[] {
       "run NTP (chrony) on every node",
     );
   }
+  f.push(...runtimeFindings(h, c));
   if (h.manifests.length) {
     err(
       `/etc/kubernetes/manifests is not empty (${h.manifests.join(", ")}): this host already runs static pods`,
@@ -130,6 +159,22 @@ export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {
       host: h.name,
       message: "nginx has no stream module (needed for a layer-4 load balancer)",
       fix: "apt-get install libnginx-mod-stream (Debian/Ubuntu), or use nginx-full / nginx-extras; on RHEL: nginx-mod-stream",
+    });
+  }
+  if (h.nginx?.testError) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: `nginx's current configuration fails its own test (nginx -T: ${h.nginx.testError})`,
+      fix: "fix it first (`nginx -t` says where): kubeha does not change an nginx that is already broken",
+    });
+  }
+  for (const b of h.nginx?.otherStreamBlocks ?? []) {
+    f.push({
+      severity: "error",
+      host: h.name,
+      message: `nginx already has a stream {} block (${b.file} line ${b.line}); nginx allows only one, and kubeha's load balancer is a stream {} block of its own (${STREAM_CONF_PATH})`,
+      fix: "move what that stream {} block serves to another host and remove the block, or use another host as loadBalancer; merging kubeha's upstream into an existing stream {} block is not supported yet",
     });
   }
   if (h.busyPorts.includes(port)) {

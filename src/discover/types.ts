@@ -58,8 +58,22 @@ export interface ClusterFacts {
   };
   /** Nodes labelled as control-plane in the API. */
   controlPlaneNodes: string[];
+  /** The images of the primary's static pods: what every new master must have or pull. */
+  controlPlaneImages?: string[];
+  /** cgroupDriver in the primary's /var/lib/kubelet/config.yaml, which kubeha copies to new masters. */
+  kubeletCgroupDriver?: "systemd" | "cgroupfs";
   /** Static pod manifests on the primary, by component, as text. */
   manifests: Record<"etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler", string>;
+}
+
+/** A new master's container runtime, as `crictl` sees it. */
+export interface RuntimeFacts {
+  /** `crictl info` succeeded and the runtime says it is ready. */
+  answers: boolean;
+  error?: string;
+  cgroupDriver?: "systemd" | "cgroupfs";
+  /** Images of the primary's static pods that `crictl inspecti` does not find. */
+  missingImages: string[];
 }
 
 /** A host that is to become a master, or the LB, or a worker. */
@@ -75,9 +89,18 @@ export interface HostFacts {
   brNetfilter?: boolean;
   /** Host clock minus the primary's, in milliseconds (round trip accounted for). */
   clockSkewMs?: number;
+  /** New masters only. */
+  runtime?: RuntimeFacts;
   /** Files in /etc/kubernetes/manifests. */
   manifests: string[];
-  nginx?: { version?: string; stream: "builtin" | "loaded" | "available" | "missing" };
+  nginx?: {
+    version?: string;
+    stream: "builtin" | "loaded" | "available" | "missing";
+    /** Top-level stream {} blocks that are not kubeha's, from `nginx -T`. */
+    otherStreamBlocks?: { file: string; line: number }[];
+    /** What `nginx -T` said when the current configuration fails its test. */
+    testError?: string;
+  };
 }
 
 export interface DiscoveryResult {

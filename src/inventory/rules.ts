@@ -42,10 +42,10 @@ export function checkRules(
     );
   }
 
-  duplicates(hosts, (h) => h.host.name, "name", add);
-  duplicates(hosts, (h) => h.host.address, "address", add);
-
   const lb = inventory.loadBalancer;
+  duplicates(hosts, (h) => h.host.name, "name", add);
+  duplicates(hosts, (h) => h.host.address, "address", add, lbOnMaster(lb.port));
+
   const masters = hosts.filter((h) => h.host.role === "primary" || h.host.role === "master");
   const clash = masters.find((m) => m.host.address === lb.address);
   if (clash && lb.address !== lb.host.address) {
@@ -59,11 +59,22 @@ export function checkRules(
   return problems;
 }
 
+/** kubeadm's apiserver port, the only one the inventory can know before discovery. */
+const APISERVER_PORT = 6443;
+
+/** Why a load balancer cannot share a master's address, true to the port it would listen on. */
+function lbOnMaster(port: number): string {
+  return port === APISERVER_PORT
+    ? `; the load balancer needs its own host: the master's apiserver already listens on ${APISERVER_PORT}, the load balancer's port`
+    : `; nginx on a master (here on port ${port}) is not supported yet, a later version will allow it: for now the load balancer needs its own host`;
+}
+
 function duplicates(
   hosts: LocatedHost[],
   key: (h: LocatedHost) => string,
   field: string,
   add: (path: string, message: string) => void,
+  lbWhy = "",
 ): void {
   const seen = new Map<string, LocatedHost>();
   for (const h of hosts) {
@@ -73,10 +84,7 @@ function duplicates(
       continue;
     }
     const roles = new Set([first.host.role, h.host.role]);
-    const why =
-      roles.has("loadBalancer") && (roles.has("master") || roles.has("primary"))
-        ? "; the load balancer needs its own host (a master's apiserver already listens on its port)"
-        : "";
+    const why = roles.has("loadBalancer") && (roles.has("master") || roles.has("primary")) ? lbWhy : "";
     add(`${h.path}.${field}`, `"${key(h)}" is already the ${field} of ${first.path}${why}`);
   }
 }

@@ -164,7 +164,7 @@ export function ensureStreamInclude(
   }
   if (directives.some((d) => d.depth === 0 && d.block && d.name === "stream")) {
     throw new KubehaError(
-      `${file}: already has a top-level stream {} block; move it into ${STREAM_DIR}/ as a file of its own, or merge kubeha's upstream into it`,
+      `${file}: already has a top-level stream {} block, and nginx allows only one (kubeha's ${STREAM_CONF_PATH} is one): move what it serves to another host and remove it, or use another host as loadBalancer`,
     );
   }
   const sep = nginxConf.endsWith("\n") || nginxConf === "" ? "" : "\n";

@@ -29,6 +29,17 @@ export function etcdImage(version: string): string {
   return "registry.k8s.io/etcd:3.5.15-0";
 }
 
+/** The images of the four static pods kubeadm writes for a version (what a new master must have). */
+export function controlPlaneImages(version: string): string[] {
+  const v = version.replace(/^v/, "");
+  return [
+    etcdImage(v),
+    ...["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map(
+      (c) => `registry.k8s.io/${c}:v${v}`,
+    ),
+  ];
+}
+
 /** The kubernetes Service's ClusterIP: the service CIDR's first address. */
 export function firstServiceIp(cidr: string): string {
   const [net] = ipaddr.parseCIDR(cidr);

@@ -50,6 +50,31 @@ export interface HostSetup {
   lbWithoutStream: boolean;
   /** What `kubelet --version` says on this host: the cluster's version unless a test wants a mismatch. */
   kubeletVersion: string;
+  /** What the host's container runtime (the crictl shim) answers. */
+  runtime: LabRuntime;
+  /** The control-plane images; present on the host unless `runtime.images` is "none". */
+  images: string[];
+}
+
+/** A host's container runtime in the lab: by default up, systemd cgroups, every image present. */
+export interface LabRuntime {
+  /** `crictl` cannot reach the runtime (connection refused). */
+  down?: boolean;
+  cgroupDriver?: "systemd" | "cgroupfs";
+  /** No image present yet ("none"), so apply must pull them. */
+  images?: "all" | "none";
+  /** `crictl pull` fails with a registry error. */
+  pullFails?: boolean;
+}
+
+/** Writes what the crictl shim answers on a host (/etc/kubeha-lab/runtime.json and images). */
+export async function writeRuntime(h: LabHost, runtime: LabRuntime, images: string[]): Promise<void> {
+  const { images: which, ...rest } = runtime;
+  await writeFile(join(h.dir, "kubeha-lab/runtime.json"), JSON.stringify(rest));
+  await writeFile(
+    join(h.dir, "kubeha-lab/images"),
+    which === "none" ? "" : images.map((i) => `${i}\n`).join(""),
+  );
 }
 
 /** Writes the host's directory tree, account files, sudoers, host.json and init script. */
@@ -69,6 +94,7 @@ export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
       2,
     ),
   );
+  await writeRuntime(h, setup.runtime, setup.images);
   await installShims(h);
   if (h.role === "loadBalancer") await prepareNginx(h, setup.lbWithoutStream);
   await writeFile(join(h.dir, "init.sh"), initScript(h, mounts, setup.lbWithoutStream));

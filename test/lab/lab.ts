@@ -13,18 +13,19 @@ import {
   startHost,
   startInHost,
   type LabHost,
+  type LabRuntime,
 } from "./hosts.js";
 import { prepareSshd, prepareWorkstation, sshdArgv, writeKnownHosts } from "./sshd.js";
 import { writeClusterFiles } from "./fixture.js";
 import { clusterInfoKubeconfig } from "./fixture-kubeconfig.js";
 import { kubeadmObjects } from "./fixture-objects.js";
-import { minor, type ClusterSpec } from "./fixture-spec.js";
+import { controlPlaneImages, minor, type ClusterSpec } from "./fixture-spec.js";
 import { LB_DNS_NAME, writeInventory } from "./inventory.js";
 import { destroy, LAB_DIR_STEM, saveState, type LabState } from "./teardown.js";
 import { must, run, waitFor, type ExecResult } from "./proc.js";
 import { STEM } from "./netns.js";
 
-export type { LabHost, LabRole } from "./hosts.js";
+export type { LabHost, LabRole, LabRuntime } from "./hosts.js";
 export type { ExecResult } from "./proc.js";
 
 export interface LabOptions {
@@ -45,6 +46,8 @@ export interface LabOptions {
   sudoAsksPassword?: string;
   /** `kubelet --version` per host name, e.g. {"master-2": "1.30.4"} (default: the cluster's version). */
   kubeletVersions?: Record<string, string>;
+  /** The container runtime per host name (default: up, systemd cgroups, every image present). */
+  runtimes?: Record<string, LabRuntime>;
   /** ConfigMaps of bulk data put into etcd (default 3000). */
   bulkKeys?: number;
   /** Progress lines (default: silent). */
@@ -200,6 +203,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           sudoAsksPassword: h.name === opts.sudoAsksPassword,
           lbWithoutStream: opts.lbWithoutStream ?? false,
           kubeletVersion: `v${opts.kubeletVersions?.[h.name] ?? spec.version}`,
+          runtime: opts.runtimes?.[h.name] ?? {},
+          images: controlPlaneImages(spec.version),
         }),
       ),
     );

@@ -78,8 +78,12 @@ describe("load balancer and clients", { skip, timeout: 600_000 }, () => {
     await l.exec("lb", ["sh", "-c", "echo 'this is not nginx' > /etc/nginx/conf.d/zz-broken.conf"]);
     const r = await kubeha("apply", "--yes");
     outputs.broken = r;
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /already fails `nginx -t`/);
+    // Found by preflight (nginx -T), so refused before the backup as bad input.
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /lb: nginx's current configuration fails its own test \(nginx -T: \[emerg\] .* in \/etc\/nginx\/conf\.d\/zz-broken\.conf:\d+\)/,
+    );
     assert.equal(await cat("lb", "/etc/nginx/nginx.conf"), nginxConf);
     assert.notEqual(
       (await l.exec("lb", ["test", "-e", "/etc/nginx/stream.d/kubeha-apiservers.conf"])).code,

@@ -10,8 +10,9 @@ import {
   probeScript,
   streamModuleState,
 } from "../../src/discover/probe.js";
+import { foreignStreamBlocks, nginxTestError } from "../../src/discover/nginx.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings } from "../../src/discover/rules.js";
+import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "../../src/discover/rules.js";
 import { parseManifest } from "../../src/render/manifest.js";
 import type { ClusterFacts, HostFacts } from "../../src/discover/types.js";
 import type { InventoryHost } from "../../src/inventory/types.js";
@@ -71,6 +72,65 @@ describe("the host probe", () => {
     assert.equal(
       streamModuleState("configure arguments: --with-http_ssl_module", "ngx_http_echo_module.so"),
       "missing",
+    );
+  });
+});
+
+describe("the LB's nginx -T", () => {
+  const nginxT = (extra: string) =>
+    [
+      "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok",
+      "nginx: configuration file /etc/nginx/nginx.conf test is successful",
+      "# configuration file /etc/nginx/nginx.conf:",
+      "user www-data;",
+      "include /etc/nginx/modules-enabled/*.conf;",
+      "events { worker_connections 768; }",
+      "http {",
+      "  # stream { } in a comment is not a block",
+      "  include /etc/nginx/conf.d/*.conf;",
+      "}",
+      "include /etc/nginx/stream.d/*.conf;",
+      "",
+      "# configuration file /etc/nginx/modules-enabled/50-mod-stream.conf:",
+      "load_module modules/ngx_stream_module.so;",
+      "",
+      "# configuration file /etc/nginx/stream.d/kubeha-apiservers.conf:",
+      "stream {",
+      "    upstream kubeha_apiservers { server 10.0.0.11:6443; }",
+      "    server { listen 6443; proxy_pass kubeha_apiservers; }",
+      "}",
+      extra,
+    ].join("\n");
+
+  test("kubeha's own stream {} is not a foreign one", () => {
+    assert.deepEqual(foreignStreamBlocks(nginxT("")), []);
+  });
+
+  test("another stream {} in an included file is found, with its file and line", () => {
+    const other = [
+      "# configuration file /etc/nginx/modules-enabled/60-proxy.conf:",
+      "# a TCP proxy of the operator's",
+      "stream {",
+      "    server { listen 9999; proxy_pass 127.0.0.1:22; }",
+      "}",
+    ].join("\n");
+    assert.deepEqual(foreignStreamBlocks(nginxT(other)), [
+      { file: "/etc/nginx/modules-enabled/60-proxy.conf", line: 2 },
+    ]);
+  });
+
+  test("a failed test names nginx's complaint", () => {
+    const out =
+      'nginx: [emerg] "stream" directive is duplicate in /etc/nginx/stream.d/x.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n';
+    assert.match(
+      nginxTestError(out),
+      /^\[emerg\] "stream" directive is duplicate in \/etc\/nginx\/stream\.d\/x\.conf:1$/,
+    );
+    const logged =
+      '2026/12/04 21:08:49 [emerg] 20401#20401: unknown directive "this" in /etc/nginx/conf.d/zz-broken.conf:1\nnginx: configuration file /etc/nginx/nginx.conf test failed\n';
+    assert.equal(
+      nginxTestError(logged),
+      '[emerg] unknown directive "this" in /etc/nginx/conf.d/zz-broken.conf:1',
     );
   });
 });
@@ -188,6 +248,78 @@ describe("what blocks a conversion", () => {
     );
   });
 
+  test("a foreign learner: not ours, its peer URL, and the etcdctl command that removes it", () => {
+    const c = cluster({
+      certificates: [
+        { path: "etcd/healthcheck-client.crt" } as ClusterFacts["certificates"][number],
+        { path: "apiserver-etcd-client.crt" } as ClusterFacts["certificates"][number],
+      ],
+      etcd: {
+        ...cluster().etcd,
+        listenClientUrls: ["https://127.0.0.1:2379", "https://10.0.0.11:2379"],
+        members: [
+          {
+            id: "8e9e05c52164694d",
+            name: "master-1",
+            peerUrls: ["https://10.0.0.11:2380"],
+            clientUrls: [],
+            isLearner: false,
+          },
+          {
+            id: "2f1b6e2a7c3d4e5f",
+            name: "",
+            peerUrls: ["https://10.0.0.99:2380"],
+            clientUrls: [],
+            isLearner: true,
+          },
+        ],
+      },
+    });
+    const own = { member: (m: { name: string }) => m.name === "master-1", node: () => true };
+    const f = clusterFindings(c, own);
+    assert.equal(f.length, 1, JSON.stringify(f));
+    assert.match(
+      f[0]!.message,
+      /learner \(not started\) \(id 2f1b6e2a7c3d4e5f, peer https:\/\/10\.0\.0\.99:2380\) is not one of the inventory's hosts/,
+    );
+    assert.doesNotMatch(f[0]!.fix!, /kubeha apply/);
+    assert.match(
+      f[0]!.fix!,
+      /on master-1 as root: etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 --cacert=\/etc\/kubernetes\/pki\/etcd\/ca\.crt --cert=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.crt --key=\/etc\/kubernetes\/pki\/etcd\/healthcheck-client\.key member remove 2f1b6e2a7c3d4e5f$/,
+    );
+  });
+
+  test("a foreign voter that is started: refused, and never advised to be removed", () => {
+    const c = cluster({
+      etcd: {
+        ...cluster().etcd,
+        members: [
+          {
+            id: "1",
+            name: "master-1",
+            peerUrls: ["https://10.0.0.11:2380"],
+            clientUrls: [],
+            isLearner: false,
+          },
+          { id: "2", name: "other", peerUrls: ["https://10.0.0.99:2380"], clientUrls: [], isLearner: false },
+        ],
+      },
+    });
+    const f = clusterFindings(c, { member: (m) => m.name === "master-1", node: () => true });
+    assert.match(f.map((x) => x.message).join("\n"), /already has 2 control-plane nodes or etcd members/);
+    assert.ok(
+      f.every((x) => !/member remove/.test(x.fix ?? "")),
+      JSON.stringify(f),
+    );
+  });
+
+  test("peer URLs are matched by exact host: 10.0.0.1 is not 10.0.0.11", () => {
+    assert.equal(peerHost("https://10.0.0.11:2380"), "10.0.0.11");
+    assert.notEqual(peerHost("https://10.0.0.11:2380"), "10.0.0.1");
+    assert.equal(peerHost("https://[fd00::1]:2380"), "fd00::1");
+    assert.equal(peerHost("not a url"), undefined);
+  });
+
   test("a new master: kubelet minor, runtime, ports, kernel settings, clock, leftover manifests", () => {
     const msgs = (h: Partial<HostFacts>) =>
       masterFindings({ ...cleanHost, ...h }, cluster())
@@ -218,5 +350,18 @@ describe("what blocks a conversion", () => {
       loadBalancerFindings({ ...lb, nginx: { stream: "loaded" }, busyPorts: [6443] }, 6443)[0]!.message,
       /port 6443 is already in use/,
     );
+    const other = loadBalancerFindings(
+      {
+        ...lb,
+        nginx: { stream: "loaded", otherStreamBlocks: [{ file: "/etc/nginx/nginx.conf", line: 40 }] },
+      },
+      6443,
+    );
+    assert.equal(other[0]!.severity, "error");
+    assert.match(
+      other[0]!.message,
+      /already has a stream \{\} block \(\/etc\/nginx\/nginx\.conf line 40\); nginx allows only one/,
+    );
+    assert.doesNotMatch(other[0]!.fix!, /stream\.d/);
   });
 });

@@ -222,8 +222,16 @@ describe("inventory errors", () => {
     const onMaster = errorsOf(minimal.replace("address: 10.0.0.20", "address: 10.0.0.12"));
     assert.match(
       at(onMaster, "loadBalancer.address").message,
-      /already the address of masters\[0\].*its own host/,
+      /already the address of masters\[0\].*its own host: the master's apiserver already listens on 6443/,
     );
+    // Another port does not clash with the apiserver: the message says what is really refused.
+    const otherPort = at(
+      errorsOf(minimal.replace("address: 10.0.0.20", "address: 10.0.0.12, port: 8443")),
+      "loadBalancer.address",
+    ).message;
+    assert.match(otherPort, /nginx on a master \(here on port 8443\) is not supported yet/);
+    assert.match(otherPort, /later version/);
+    assert.doesNotMatch(otherPort, /already listens/);
     const clients = errorsOf(
       minimal.replace("address: 10.0.0.20", "address: 10.0.0.20, clientAddress: 10.0.0.11"),
     );

@@ -1,0 +1,223 @@
+// Preflight against the lab, one scenario after another on one lab (each puts the lab back): a new
+// master whose runtime is down, uses another cgroup driver, or cannot pull an image; a foreign etcd
+// learner; an LB whose nginx already has a stream {} block. Each is refused with exit 2 before any
+// change. Root only.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startLab, type Lab } from "./lab.js";
+import { writeRuntime, type LabRuntime } from "./hosts.js";
+import { controlPlaneImages } from "./fixture-spec.js";
+import { kubeha } from "./kubeha.js";
+
+const skip =
+  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+
+const PKI = "/etc/kubernetes/pki";
+const ETCDCTL = [
+  "etcdctl",
+  "--endpoints=https://127.0.0.1:2379",
+  `--cacert=${PKI}/etcd/ca.crt`,
+  `--cert=${PKI}/etcd/healthcheck-client.crt`,
+  `--key=${PKI}/etcd/healthcheck-client.key`,
+];
+const PROXY_CONF = "/etc/nginx/modules-enabled/60-lab-proxy.conf";
+
+describe("preflight refuses before any change", { skip }, () => {
+  let lab: Lab | undefined;
+  let images: string[] = [];
+  let nginxConf = "";
+  before(async () => {
+    lab = await startLab({ workers: 0, bulkKeys: 0 });
+    images = controlPlaneImages(lab.fixture.version);
+    nginxConf = (await lab.exec("lb", ["cat", "/etc/nginx/nginx.conf"])).stdout;
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  const cli = (...args: string[]) => kubeha(lab!, [...args, "-i", lab!.inventoryFile]);
+  const runtime = (host: string, r: LabRuntime) => writeRuntime(lab!.host(host), r, images);
+  const members = async () =>
+    (await lab!.exec("master-1", [...ETCDCTL, "member", "list"])).stdout.trim().split("\n").filter(Boolean);
+
+  /** Nothing of the cluster or the LB was touched: no stream.d file, no backup, one etcd member. */
+  async function unchanged(): Promise<void> {
+    const l = lab!;
+    assert.equal((await l.exec("lb", ["cat", "/etc/nginx/nginx.conf"])).stdout, nginxConf);
+    assert.equal((await l.exec("lb", ["test", "-e", "/etc/nginx/stream.d/kubeha-apiservers.conf"])).code, 1);
+    for (const m of ["master-2", "master-3"])
+      assert.equal((await l.exec(m, ["ls", "-A", "/etc/kubernetes/manifests"])).stdout.trim(), "");
+    assert.equal((await members()).length, 1);
+    assert.equal((await l.wsExec(["test", "-e", `${l.stateDir}/backups`])).code, 1, "no backup was taken");
+  }
+
+  test("the lab's default runtime passes: discover exits 0", async () => {
+    const r = await cli("discover");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /apply will pull/);
+  });
+
+  test("a new master whose runtime does not answer: exit 2 naming the host and crictl's error", async () => {
+    await runtime("master-2", { down: true });
+    try {
+      const d = await cli("discover");
+      assert.equal(d.code, 2, d.stdout + d.stderr);
+      assert.match(
+        d.stdout,
+        /master-2: the container runtime does not answer \(crictl info failed: .*containerd\.sock: connect: connection refused/,
+      );
+      const p = await cli("plan");
+      assert.equal(p.code, 2, p.stdout + p.stderr);
+      assert.match(p.stderr, /preflight refused.*\n.*master-2: the container runtime does not answer/);
+      await unchanged();
+    } finally {
+      await runtime("master-2", {});
+    }
+  });
+
+  test("a new master whose runtime uses another cgroup driver than the kubelet configuration: exit 2", async () => {
+    const conf = "/var/lib/kubelet/config.yaml";
+    await lab!.exec("master-1", [
+      "sh",
+      "-c",
+      `printf 'apiVersion: kubelet.config.k8s.io/v1beta1\\nkind: KubeletConfiguration\\ncgroupDriver: systemd\\n' > ${conf}`,
+    ]);
+    await runtime("master-3", { cgroupDriver: "cgroupfs" });
+    try {
+      const d = await cli("discover");
+      assert.equal(d.code, 2, d.stdout + d.stderr);
+      assert.match(
+        d.stdout,
+        /master-3: the container runtime uses the cgroupfs cgroup driver, but .* cgroupDriver: systemd/,
+      );
+      assert.doesNotMatch(d.stdout, /master-2: the container runtime uses/);
+      await unchanged();
+    } finally {
+      await runtime("master-3", {});
+      await lab!.exec("master-1", ["rm", "-f", conf]);
+    }
+  });
+
+  test("images missing: discover names what apply will pull; apply pulls, and a host that cannot pull stops it with exit 2", async () => {
+    await runtime("master-2", { images: "none" });
+    await runtime("master-3", { images: "none", pullFails: true });
+    try {
+      const d = await cli("discover");
+      assert.equal(d.code, 0, d.stdout + d.stderr);
+      for (const m of ["master-2", "master-3"])
+        assert.match(
+          d.stdout,
+          new RegExp(
+            `${m}: not present, apply will pull them before changing anything: ${images.join(", ")}`,
+          ),
+        );
+      const a = await cli("apply", "--yes");
+      assert.equal(a.code, 2, a.stdout + a.stderr);
+      assert.match(a.stdout, /\[master-2\] pulled registry\.k8s\.io\/etcd:/);
+      assert.match(
+        a.stderr,
+        new RegExp(
+          `master-3: cannot pull ${images[0]!.replace(/[.]/g, "\\.")}: .*lookup registry\\.k8s\\.io: no such host; nothing was changed`,
+        ),
+      );
+      // master-2 has its images now; master-3 still has none.
+      const present = async (h: string) =>
+        Promise.all(
+          images.map(async (i) => (await lab!.exec(h, ["crictl", "inspecti", "-q", i])).code === 0),
+        );
+      assert.deepEqual(
+        await present("master-2"),
+        images.map(() => true),
+      );
+      assert.deepEqual(
+        await present("master-3"),
+        images.map(() => false),
+      );
+      await unchanged();
+    } finally {
+      await runtime("master-2", {});
+      await runtime("master-3", {});
+    }
+  });
+
+  test("a foreign etcd learner: exit 2, named as not ours with its peer URL, and the printed command removes it", async () => {
+    const l = lab!;
+    const peer = `https://${l.primary.address.replace(/\.\d+$/, ".99")}:2380`;
+    const add = await l.exec("master-1", [
+      ...ETCDCTL,
+      "member",
+      "add",
+      "intruder",
+      "--learner",
+      `--peer-urls=${peer}`,
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    // etcdctl pads the hex ID to 16 columns.
+    const id = /Member\s+([0-9a-f]+) added/.exec(add.stdout)?.[1];
+    assert.ok(id, add.stdout);
+    if (!id) return;
+    try {
+      const d = await cli("discover");
+      assert.equal(d.code, 2, d.stdout + d.stderr);
+      assert.match(
+        d.stdout,
+        new RegExp(
+          `learner \\(not started\\) \\(id ${id}, peer ${peer.replace(/\./g, "\\.")}\\) is not one of the inventory's hosts`,
+        ),
+      );
+      assert.doesNotMatch(d.stdout, /kubeha apply/);
+      const p = await cli("plan");
+      assert.equal(p.code, 2, p.stdout + p.stderr);
+      const command = /on master-1 as root: (etcdctl .* member remove [0-9a-f]+)$/m.exec(d.stdout)?.[1];
+      assert.ok(command?.endsWith(`member remove ${id}`), d.stdout);
+      if (!command) return;
+      // The advice works as printed.
+      const removed = await l.exec("master-1", ["sh", "-c", command]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal((await members()).length, 1);
+      assert.equal((await cli("discover")).code, 0);
+    } finally {
+      // Whatever failed above, the next scenario starts from one member.
+      if ((await members()).length > 1) await l.exec("master-1", [...ETCDCTL, "member", "remove", id]);
+    }
+  });
+
+  test("the LB's nginx already has a stream {} block in an included file: exit 2, nothing changed, its proxy still serves", async () => {
+    const l = lab!;
+    const proxy = `stream {\n    server {\n        listen 127.0.0.1:9999;\n        proxy_pass ${l.lb.address}:22;\n    }\n}\n`;
+    await l.exec("lb", ["sh", "-c", `cat > ${PROXY_CONF}`], { stdin: proxy });
+    const reload = await l.exec("lb", ["nginx", "-s", "reload"]);
+    assert.equal(reload.code, 0, reload.stderr);
+    // The operator's TCP proxy reaches the LB's sshd (its banner) through nginx.
+    const banner = () =>
+      l.exec("lb", ["timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9999; head -c 7 <&3"]);
+    try {
+      await waitForBanner(banner);
+      for (const cmd of [["discover"], ["plan"], ["apply", "--yes"]]) {
+        const r = await cli(...cmd);
+        assert.equal(r.code, 2, `${cmd[0]}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stdout + r.stderr,
+          new RegExp(
+            `lb: nginx already has a stream \\{\\} block \\(${PROXY_CONF} line 1\\); nginx allows only one`,
+          ),
+          cmd[0],
+        );
+      }
+      assert.equal((await l.exec("lb", ["cat", PROXY_CONF])).stdout, proxy);
+      assert.equal((await banner()).stdout, "SSH-2.0");
+      await unchanged();
+    } finally {
+      await l.exec("lb", ["rm", "-f", PROXY_CONF]);
+      await l.exec("lb", ["nginx", "-s", "reload"]);
+    }
+  });
+});
+
+async function waitForBanner(banner: () => Promise<{ stdout: string }>): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if ((await banner()).stdout === "SSH-2.0") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail("nginx's stream proxy on 127.0.0.1:9999 never served the sshd banner");
+}
