@@ -25,7 +25,13 @@ import {
   readManifests,
 } from "./primary.js";
 import { foreignStreamBlocks, nginxTestError } from "./nginx.js";
-import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "./rules.js";
+import {
+  clusterFindings,
+  loadBalancerFindings,
+  masterFindings,
+  peerHost,
+  strayManifestFindings,
+} from "./rules.js";
 import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
@@ -224,6 +230,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       fix: "set primary.name to the Kubernetes node name of the existing control-plane node",
     });
   }
+  findings.push(...strayManifestFindings(primaryProbe.facts));
   const hostFacts: HostFacts[] = [primaryProbe.facts];
   for (const [i, h] of others.entries()) {
     const p = probes[i]!;
@@ -238,7 +245,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
           !joined ||
           !(x.message.startsWith("ports already in use") || x.message.includes("/etc/kubernetes/manifests")),
       );
-      findings.push(...f);
+      findings.push(...f, ...(joined ? strayManifestFindings(p.facts) : []));
     } else {
       const f = loadBalancerFindings(p.facts, inv.loadBalancer.port).filter(
         (x) => !(p.managedLb && x.message.startsWith("port ")),

@@ -1,4 +1,5 @@
 import { STREAM_CONF_PATH } from "../render/nginx.js";
+import { COMPONENTS } from "./primary.js";
 import { runtimeFindings } from "./runtime.js";
 import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
@@ -142,6 +143,28 @@ export function masterFindings(h: HostFacts, c: ClusterFacts): Finding[] {
     );
   }
   return f;
+}
+
+/**
+ * Copies of a control-plane manifest left in a running master's manifests directory (an editor's or
+ * an older kubeha's `kube-apiserver.yaml.bak`): the kubelet runs every non-hidden file there, and when
+ * two define one pod, which runs is undefined (kubernetes/kubernetes#136962), possibly the stale one.
+ */
+export function strayManifestFindings(h: HostFacts): Finding[] {
+  const stray = h.manifests.filter(
+    (file) =>
+      !file.startsWith(".") &&
+      COMPONENTS.some((c) => file !== `${c}.yaml` && (file.startsWith(`${c}.`) || file.startsWith(`${c}-`))),
+  );
+  if (!stray.length) return [];
+  return [
+    {
+      severity: "error",
+      host: h.name,
+      message: `/etc/kubernetes/manifests holds copies of control-plane manifests (${stray.join(", ")}): the kubelet runs every non-hidden file there, and may run a stale copy instead of the manifest`,
+      fix: `move them out of the directory, e.g. mkdir -p /etc/kubernetes/tmp/old && mv ${stray.map((f) => `/etc/kubernetes/manifests/${f}`).join(" ")} /etc/kubernetes/tmp/old/`,
+    },
+  ];
 }
 
 export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {

@@ -1,6 +1,6 @@
 // Preflight against the lab, one scenario after another on one lab (each puts the lab back): a new
 // master whose runtime is down, uses another cgroup driver, or cannot pull an image; a foreign etcd
-// learner; an LB whose nginx already has a stream {} block. Each is refused with exit 2 before any
+// learner; a stray copy of a manifest on the primary; an LB whose nginx already has a stream {} block. Each is refused with exit 2 before any
 // change. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,9 +8,9 @@ import { startLab, type Lab } from "./lab.js";
 import { writeRuntime, type LabRuntime } from "./hosts.js";
 import { controlPlaneImages } from "./fixture-spec.js";
 import { kubeha } from "./kubeha.js";
+import { labSkip } from "../helpers/skip.js";
 
-const skip =
-  process.getuid?.() === 0 ? false : "lab tests need root (network namespaces, mounts); run them as root";
+const skip = labSkip();
 
 const PKI = "/etc/kubernetes/pki";
 const ETCDCTL = [
@@ -180,6 +180,27 @@ describe("preflight refuses before any change", { skip }, () => {
       // Whatever failed above, the next scenario starts from one member.
       if ((await members()).length > 1) await l.exec("master-1", [...ETCDCTL, "member", "remove", id]);
     }
+  });
+
+  test("a copy of a control-plane manifest left in the primary's manifests directory: exit 2 naming it", async () => {
+    const l = lab!;
+    const copy = "/etc/kubernetes/manifests/kube-scheduler.yaml.bak";
+    await l.exec("master-1", ["cp", "-p", "/etc/kubernetes/manifests/kube-scheduler.yaml", copy]);
+    try {
+      for (const cmd of ["discover", "plan"]) {
+        const r = await cli(cmd);
+        assert.equal(r.code, 2, `${cmd}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stdout + r.stderr,
+          /master-1: \/etc\/kubernetes\/manifests holds copies of control-plane manifests \(kube-scheduler\.yaml\.bak\)/,
+          cmd,
+        );
+      }
+      await unchanged();
+    } finally {
+      await l.exec("master-1", ["rm", "-f", copy]);
+    }
+    assert.equal((await cli("discover")).code, 0);
   });
 
   test("the LB's nginx already has a stream {} block in an included file: exit 2, nothing changed, its proxy still serves", async () => {

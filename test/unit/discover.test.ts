@@ -12,7 +12,13 @@ import {
 } from "../../src/discover/probe.js";
 import { foreignStreamBlocks, nginxTestError } from "../../src/discover/nginx.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "../../src/discover/rules.js";
+import {
+  clusterFindings,
+  loadBalancerFindings,
+  masterFindings,
+  peerHost,
+  strayManifestFindings,
+} from "../../src/discover/rules.js";
 import { parseManifest } from "../../src/render/manifest.js";
 import type { ClusterFacts, HostFacts } from "../../src/discover/types.js";
 import type { InventoryHost } from "../../src/inventory/types.js";
@@ -363,5 +369,33 @@ describe("what blocks a conversion", () => {
       /already has a stream \{\} block \(\/etc\/nginx\/nginx\.conf line 40\); nginx allows only one/,
     );
     assert.doesNotMatch(other[0]!.fix!, /stream\.d/);
+  });
+});
+
+describe("copies of control-plane manifests left in a running master's manifests directory", () => {
+  const host = (manifests: string[]): HostFacts => ({ ...cleanHost, name: "master-1", manifests });
+
+  test("kubeadm's four manifests, other static pods and hidden files are fine", () => {
+    const ok = ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"];
+    assert.deepEqual(strayManifestFindings(host([...ok, "kube-vip.yaml", ".kube-apiserver.yaml.swp"])), []);
+  });
+
+  test("a backup or editor copy of one of them is an error naming each file and how to move it out", () => {
+    const f = strayManifestFindings(
+      host([
+        "etcd.yaml",
+        "etcd.yaml.kubeha-20261125T143400Z.bak",
+        "kube-apiserver.yaml",
+        "kube-apiserver-old.yaml",
+      ]),
+    );
+    assert.equal(f.length, 1);
+    assert.equal(f[0]!.severity, "error");
+    assert.equal(f[0]!.host, "master-1");
+    assert.match(f[0]!.message, /etcd\.yaml\.kubeha-20261125T143400Z\.bak, kube-apiserver-old\.yaml/);
+    assert.match(
+      f[0]!.fix ?? "",
+      /mv \/etc\/kubernetes\/manifests\/etcd\.yaml\.kubeha-\S+ \/etc\/kubernetes\/manifests\/kube-apiserver-old\.yaml \/etc\/kubernetes\/tmp\/old\//,
+    );
   });
 });
