@@ -2,7 +2,7 @@
  * kubelet stand-in: `node dist/test/lab/kubelet.js [--manifests /etc/kubernetes/manifests]
  *   [--root-dir /var/lib/kubelet | --state-dir /var/lib/kubelet/standin] [--log-dir /var/log/pods]
  *   [--pid-file /run/kubelet-standin.pid] [--kubeconfig /etc/kubernetes/kubelet.conf]
- *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd]`
+ *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd] [--real-binaries <cache>]`
  * Runs static pods (kubelet-pods.ts), reports the Node (kubelet-node.ts). SIGHUP = `systemctl restart
  * kubelet`: re-register, pods keep running, then /run/kubelet-standin.registered is rewritten (the
  * shim waits for it). SIGTERM/SIGINT: stop every pod, then exit.
@@ -23,6 +23,7 @@ const registeredFile = pidFile.replace(/\.pid$/, "") + ".registered";
 const launchers = {
   etcd: f.get("etcd") ?? "/usr/bin/etcd",
   standins: dirname(fileURLToPath(import.meta.url)),
+  real: f.get("real-binaries"),
 };
 
 const node = new NodeReporter(
