@@ -11,6 +11,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, ty
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NodeReporter } from "./kubelet-node.js";
+import { syncMirrorPods, type StaticPod } from "./kubelet-mirror.js";
+import { loadKubeconfig } from "./standin-kubeconfig.js";
 import { Pod, parseManifest, type PodSpec, type PodState } from "./kubelet-pods.js";
 import { errorText, parseFlags } from "./standin-flags.js";
 
@@ -26,17 +28,18 @@ const launchers = {
   real: f.get("real-binaries"),
 };
 
-const node = new NodeReporter(
-  f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf",
-  f.get("host-json") ?? "/etc/kubeha-lab/host.json",
-);
+const kubeconfig = f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf";
+const node = new NodeReporter(kubeconfig, f.get("host-json") ?? "/etc/kubeha-lab/host.json");
 const pods = new Map<string, Pod>();
 /** Parsed manifests by file, reused while the file's content is unchanged. */
 const parsed = new Map<string, { text: string; spec?: PodSpec }>();
+/** The static pods running now, for their mirror pods. */
+let running: StaticPod[] = [];
 
 function scan(): void {
   const files = existsSync(manifests) ? readdirSync(manifests).filter((n) => !n.startsWith(".")) : [];
   const wanted = new Map<string, PodSpec>();
+  const texts = new Map<string, string>();
   for (const name of files.sort()) {
     const file = join(manifests, name);
     let text: string;
@@ -59,10 +62,14 @@ function scan(): void {
     if (!entry.spec) continue;
     if (wanted.has(entry.spec.pod))
       console.log(`manifest ${file}: pod ${entry.spec.pod} is defined twice; skipped`);
-    else wanted.set(entry.spec.pod, entry.spec);
+    else {
+      wanted.set(entry.spec.pod, entry.spec);
+      texts.set(entry.spec.pod, text);
+    }
   }
   for (const file of parsed.keys())
     if (!files.includes(file.slice(manifests.length + 1))) parsed.delete(file);
+  running = [...wanted.values()].map((s) => ({ pod: s.pod, hash: s.hash, text: texts.get(s.pod) ?? "" }));
   for (const [name, pod] of pods) if (!wanted.has(name)) void pod.want(undefined);
   for (const [name, spec] of wanted) {
     let pod = pods.get(name);
@@ -104,6 +111,17 @@ try {
   // no manifests dir yet: polling picks it up once it exists
 }
 const poll = setInterval(scan, 250);
+// Only the real flavour keeps mirror pods: the apiserver stand-in stores no pods.
+let mirroring = false;
+const mirrors = launchers.real
+  ? setInterval(() => {
+      if (mirroring || !existsSync(kubeconfig)) return;
+      mirroring = true;
+      syncMirrorPods(loadKubeconfig(kubeconfig), node.nodeName, running)
+        .catch((err) => console.log(`mirror pods: ${errorText(err)}`))
+        .finally(() => (mirroring = false));
+    }, 3000)
+  : undefined;
 scan();
 void node.reload().then((outcome) => {
   console.log(outcome);
@@ -126,6 +144,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     clearInterval(poll);
+    clearInterval(mirrors);
     watcher?.close();
     node.stop();
     void Promise.all([...pods.values()].map((p) => p.want(undefined))).then(() => {

@@ -128,4 +128,27 @@ describe("real flavour", { skip, timeout: 900_000 }, () => {
       assert.equal(who.stdout, "system:serviceaccount:default:default", m.name);
     }
   });
+
+  test("kubeadm certs check-expiration on every master finds every certificate and kubeconfig", async () => {
+    const expected = [
+      "admin.conf",
+      "apiserver",
+      "apiserver-etcd-client",
+      "apiserver-kubelet-client",
+      "controller-manager.conf",
+      "etcd-healthcheck-client",
+      "etcd-peer",
+      "etcd-server",
+      "front-proxy-client",
+      "scheduler.conf",
+    ];
+    for (const m of [lab.primary, ...lab.masters]) {
+      const r = await lab.exec(m.name, [bin("kubeadm"), "certs", "check-expiration"]);
+      assert.equal(r.code, 0, `${m.name}: ${r.stderr}`);
+      // Without mirror pods kubeadm cannot find the apiserver's endpoint and falls back to defaults.
+      assert.doesNotMatch(r.stdout + r.stderr, /Error reading configuration from the Cluster/, m.name);
+      for (const c of expected)
+        assert.match(r.stdout, new RegExp(`^${c.replace(".", "\\.")} .* no\\s*$`, "m"), `${m.name}: ${c}`);
+    }
+  });
 });
