@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { startLab } from "./lab.js";
 import { downAll, saveState, type LabState } from "./teardown.js";
 
-const USAGE = `usage: node dist/test/lab/cli.js up [--workers N] [--version 1.31.2|1.24.17] [--etcd-peer-localhost] [--external-ca] [--lb-without-stream]
+const USAGE = `usage: node dist/test/lab/cli.js up [--workers N] [--version 1.31.2|1.24.17] [--etcd-peer-localhost] [--external-ca] [--lb-without-stream] [--real]
        node dist/test/lab/cli.js down [--force]   (removes labs whose owner process is gone; --force: all)`;
 
 async function up(args: string[]): Promise<void> {
@@ -17,6 +17,7 @@ async function up(args: string[]): Promise<void> {
       "etcd-peer-localhost": { type: "boolean" },
       "external-ca": { type: "boolean" },
       "lb-without-stream": { type: "boolean" },
+      real: { type: "boolean" },
     },
   });
   const lab = await startLab({
@@ -25,6 +26,7 @@ async function up(args: string[]): Promise<void> {
     etcdPeerLocalhost: values["etcd-peer-localhost"],
     externalCa: values["external-ca"],
     lbWithoutStream: values["lb-without-stream"],
+    kubernetes: values.real ? "real" : undefined,
     log: (l) => process.stderr.write(l + "\n"),
   });
   // Hand the lab over: it outlives this process until `lab:down`.

@@ -26,7 +26,8 @@ export function etcdImage(version: string): string {
   const n = minor(version);
   if (n <= 24) return "registry.k8s.io/etcd:3.5.3-0";
   if (n <= 28) return "registry.k8s.io/etcd:3.5.9-0";
-  return "registry.k8s.io/etcd:3.5.15-0";
+  if (n <= 36) return "registry.k8s.io/etcd:3.5.15-0";
+  return "registry.k8s.io/etcd:3.7.0-0"; // kubeadm v1.37's DefaultEtcdVersion: the real flavour
 }
 
 /** The images of the four static pods kubeadm writes for a version (what a new master must have). */

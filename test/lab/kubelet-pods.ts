@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -28,6 +28,11 @@ export interface Launchers {
   etcd: string;
   /** Directory of the compiled stand-ins (dist/test/lab). */
   standins: string;
+  /**
+   * The cache scripts/build-kubernetes.sh fills: when set, every container runs the real binary of
+   * its image's name and version from there, never a stand-in.
+   */
+  real?: string;
 }
 
 interface ContainerYaml {
@@ -60,10 +65,30 @@ export function parseManifest(text: string, launchers: Launchers): PodSpec {
     namespace: doc.metadata?.namespace || "default",
     container: c.name,
     image,
-    argv: launch(command, launchers),
+    argv: launchers.real ? realLaunch(image, command, launchers.real) : launch(command, launchers),
     env: { ...env, KUBE_VERSION: tag },
     hash: createHash("sha256").update(text).digest("hex"),
   };
+}
+
+/**
+ * registry.k8s.io/kube-apiserver:v1.37.2 -> <cache>/kubernetes-v1.37.2/bin/kube-apiserver;
+ * registry.k8s.io/etcd:3.7.0-0 -> <cache>/etcd-v3.7.0/bin/etcd (the -0 is the image's own revision).
+ */
+export function realBinary(image: string, cache: string): string {
+  const m = /(?:^|\/)([a-z0-9-]+):v?(\d+\.\d+\.\d+)(?:-\d+)?$/.exec(image);
+  if (!m) throw new Error(`image ${image || "(none)"} names no component and version`);
+  const [, name, version] = m as unknown as [string, string, string];
+  const dir = name === "etcd" ? `etcd-v${version}` : `kubernetes-v${version}`;
+  const bin = join(cache, dir, "bin", name);
+  if (!existsSync(bin))
+    throw new Error(`image ${image}: ${bin} is missing (run scripts/build-kubernetes.sh)`);
+  return bin;
+}
+
+function realLaunch(image: string, command: string[], cache: string): string[] {
+  const [, ...args] = command as [string, ...string[]];
+  return [realBinary(image, cache), ...args];
 }
 
 function launch(command: string[], l: Launchers): string[] {

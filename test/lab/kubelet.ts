@@ -2,7 +2,7 @@
  * kubelet stand-in: `node dist/test/lab/kubelet.js [--manifests /etc/kubernetes/manifests]
  *   [--root-dir /var/lib/kubelet | --state-dir /var/lib/kubelet/standin] [--log-dir /var/log/pods]
  *   [--pid-file /run/kubelet-standin.pid] [--kubeconfig /etc/kubernetes/kubelet.conf]
- *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd]`
+ *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd] [--real-binaries <cache>]`
  * Runs static pods (kubelet-pods.ts) from every non-hidden file in the manifests directory, whatever
  * its name (two files defining one pod: neither runs, and an error is logged); reports the Node
  * (kubelet-node.ts). SIGHUP = `systemctl restart kubelet`: re-register, pods keep running, then
@@ -13,6 +13,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, ty
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NodeReporter } from "./kubelet-node.js";
+import { syncMirrorPods, type StaticPod } from "./kubelet-mirror.js";
+import { loadKubeconfig } from "./standin-kubeconfig.js";
 import { DUPLICATE_POD_ERROR, Pod, parseManifest, type PodSpec, type PodState } from "./kubelet-pods.js";
 import { errorText, parseFlags } from "./standin-flags.js";
 
@@ -25,15 +27,16 @@ const registeredFile = pidFile.replace(/\.pid$/, "") + ".registered";
 const launchers = {
   etcd: f.get("etcd") ?? "/usr/bin/etcd",
   standins: dirname(fileURLToPath(import.meta.url)),
+  real: f.get("real-binaries"),
 };
 
-const node = new NodeReporter(
-  f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf",
-  f.get("host-json") ?? "/etc/kubeha-lab/host.json",
-);
+const kubeconfig = f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf";
+const node = new NodeReporter(kubeconfig, f.get("host-json") ?? "/etc/kubeha-lab/host.json");
 const pods = new Map<string, Pod>();
 /** Parsed manifests by file, reused while the file's content is unchanged. */
 const parsed = new Map<string, { text: string; spec?: PodSpec }>();
+/** The static pods running now, for their mirror pods. */
+let running: StaticPod[] = [];
 
 /** The duplicate-pod error last logged: logged when it changes, not on every scan. */
 let duplicateReport = "";
@@ -41,7 +44,7 @@ let duplicateReport = "";
 function scan(): void {
   const files = existsSync(manifests) ? readdirSync(manifests).filter((n) => !n.startsWith(".")) : [];
   // Every file, whatever its name, as the kubelet reads them: which files define each pod (namespace/name).
-  const byPod = new Map<string, { spec: PodSpec; files: string[] }>();
+  const byPod = new Map<string, { spec: PodSpec; files: string[]; text: string }>();
   for (const name of files.sort()) {
     const file = join(manifests, name);
     let text: string;
@@ -65,7 +68,7 @@ function scan(): void {
     const key = `${entry.spec.namespace}/${entry.spec.pod}`;
     const seen = byPod.get(key);
     if (seen) seen.files.push(file);
-    else byPod.set(key, { spec: entry.spec, files: [file] });
+    else byPod.set(key, { spec: entry.spec, files: [file], text });
   }
   for (const file of parsed.keys())
     if (!files.includes(file.slice(manifests.length + 1))) parsed.delete(file);
@@ -74,10 +77,14 @@ function scan(): void {
   // neither and logs an error line a test looks for, so a stray copy (a backup, a temp file) in the
   // directory fails the test rather than passing because the right file happened to sort first.
   const wanted = new Map<string, PodSpec>();
+  const texts = new Map<string, string>();
   const duplicates: string[] = [];
-  for (const [key, { spec, files: defining }] of byPod) {
+  for (const [key, { spec, files: defining, text }] of byPod) {
     if (defining.length > 1) duplicates.push(`pod ${key} is defined by ${defining.join(" and ")}`);
-    else wanted.set(key, spec);
+    else {
+      wanted.set(key, spec);
+      texts.set(key, text);
+    }
   }
   const report = duplicates.join("; ");
   if (report !== duplicateReport) {
@@ -86,6 +93,7 @@ function scan(): void {
     );
     duplicateReport = report;
   }
+  running = [...wanted].map(([key, s]) => ({ pod: s.pod, hash: s.hash, text: texts.get(key) ?? "" }));
   for (const [key, pod] of pods) if (!wanted.has(key)) void pod.want(undefined);
   for (const [key, spec] of wanted) {
     let pod = pods.get(key);
@@ -128,6 +136,17 @@ try {
   // no manifests dir yet: polling picks it up once it exists
 }
 const poll = setInterval(scan, 250);
+// Only the real flavour keeps mirror pods: the apiserver stand-in stores no pods.
+let mirroring = false;
+const mirrors = launchers.real
+  ? setInterval(() => {
+      if (mirroring || !existsSync(kubeconfig)) return;
+      mirroring = true;
+      syncMirrorPods(loadKubeconfig(kubeconfig), node.nodeName, running)
+        .catch((err) => console.log(`mirror pods: ${errorText(err)}`))
+        .finally(() => (mirroring = false));
+    }, 3000)
+  : undefined;
 scan();
 void node.reload().then((outcome) => {
   console.log(outcome);
@@ -150,6 +169,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     clearInterval(poll);
+    clearInterval(mirrors);
     watcher?.close();
     node.stop();
     void Promise.all([...pods.values()].map((p) => p.want(undefined))).then(() => {

@@ -18,7 +18,15 @@ import {
 import { prepareSshd, prepareWorkstation, sshdArgv, writeKnownHosts } from "./sshd.js";
 import { writeClusterFiles } from "./fixture.js";
 import { clusterInfoKubeconfig } from "./fixture-kubeconfig.js";
-import { kubeadmObjects } from "./fixture-objects.js";
+import { bulkConfigMap, kubeadmObjects } from "./fixture-objects.js";
+import {
+  initPrimary,
+  initWorkers,
+  labCache,
+  REAL_VERSION,
+  realBinaries,
+  runApiPhases,
+} from "./kubeadm-init.js";
 import { controlPlaneImages, minor, type ClusterSpec } from "./fixture-spec.js";
 import { LB_DNS_NAME, writeInventory } from "./inventory.js";
 import { destroy, LAB_DIR_STEM, saveState, type LabState } from "./teardown.js";
@@ -33,6 +41,11 @@ export interface LabOptions {
   workers?: number;
   /** Kubernetes version of the fixture, "1.24.17" or "1.31.2" (default). */
   version?: string;
+  /**
+   * "real": kubeadm v1.37.2 makes the primary and the real etcd and control plane run, from the
+   * cache scripts/build-kubernetes.sh fills; default "standin" (openssl fixture, stand-ins).
+   */
+  kubernetes?: "standin" | "real";
   serviceCidr?: string;
   podCidr?: string;
   domain?: string;
@@ -169,8 +182,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     ownerPid: process.pid,
   };
   const anchors = new Map<string, number>();
+  const real = opts.kubernetes === "real";
+  if (real && opts.version !== undefined && opts.version !== REAL_VERSION)
+    throw new Error(`the real flavour runs Kubernetes ${REAL_VERSION}, not ${opts.version}`);
+  const realBin = real ? realBinaries() : undefined; // missing binaries: refused before anything is created
   const spec: ClusterSpec = {
-    version: opts.version ?? "1.31.2",
+    version: opts.version ?? (real ? REAL_VERSION : "1.31.2"),
     serviceCidr: opts.serviceCidr ?? "10.96.0.0/12",
     podCidr: opts.podCidr ?? "10.244.0.0/16",
     domain: opts.domain ?? "cluster.local",
@@ -214,12 +231,14 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         ...hosts.map((h) => ({ ns: h.ns, address: h.address })),
         { ns: wsNs, address: wsAddress },
       ]),
-      writeClusterFiles(
-        spec,
-        nodeDirs(primary),
-        hosts.filter((h) => h.role === "worker").map(nodeDirs),
-        join(dir, "scratch"),
-      ),
+      real
+        ? undefined
+        : writeClusterFiles(
+            spec,
+            nodeDirs(primary),
+            hosts.filter((h) => h.role === "worker").map(nodeDirs),
+            join(dir, "scratch"),
+          ),
     ]);
     await Promise.all(hosts.map((h) => prepareSshd(h, ws.authorizedKeys)));
     step("network, PKI and host files ready");
@@ -237,7 +256,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         anchors.set(h.name, anchor);
         state.pids.push(anchor, child);
         state.pids.push(startInHost(anchor, sshdArgv(h), join(h.dir, "ssh/sshd.out")));
-        state.pids.push(startInHost(anchor, [process.execPath, kubeletJs], join(h.dir, "kubelet.log")));
+        const kubelet = [process.execPath, kubeletJs, ...(real ? ["--real-binaries", labCache()] : [])];
+        state.pids.push(startInHost(anchor, kubelet, join(h.dir, "kubelet.log")));
         if (h.role === "loadBalancer")
           state.pids.push(
             startInHost(anchor, ["/usr/sbin/nginx", "-g", "daemon off;"], join(h.dir, "nginx.out")),
@@ -257,10 +277,32 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       stateDir,
     });
 
-    const filled = await fillEtcd(spec, primary, dir, opts.bulkKeys ?? 3000);
-    step(`etcd filled with ${filled.keys} keys (${(filled.bytes / 1048576).toFixed(1)} MiB)`);
-    await markControlPlane(spec, exec);
-    step("apiserver ready, control-plane node labelled and tainted");
+    let filled: { keys: number; bytes: number };
+    if (realBin) {
+      const primaryExec = (argv: string[]): Promise<ExecResult> => exec(primary.name, argv);
+      await initPrimary(spec, primaryExec, realBin, join(primary.dir, "kubeadm.yaml"));
+      await initWorkers(
+        primaryExec,
+        realBin,
+        join(primary.dir, "kubeadm.yaml"),
+        hosts.filter((h) => h.role === "worker").map(nodeDirs),
+        join(primary.dir, "etc-kubernetes/pki/ca.crt"),
+      );
+      step(
+        "kubeadm init phases certs, kubeconfig, etcd local, control-plane done; workers' kubelet.conf issued",
+      );
+      await waitForPrimary(spec, exec, join(realBin, "kubectl"), "/etc/kubernetes/super-admin.conf");
+      await runApiPhases(primaryExec, realBin, join(primary.dir, "kubeadm.yaml"));
+      step("real apiserver ready; kubeadm upload-config, mark-control-plane, bootstrap-token, addon done");
+      filled = await createBulk(exec, join(realBin, "kubectl"), dir, opts.bulkKeys ?? 3000);
+      step(`${filled.keys} ConfigMaps (${(filled.bytes / 1048576).toFixed(1)} MiB) created through the API`);
+    } else {
+      filled = await fillEtcd(spec, primary, dir, opts.bulkKeys ?? 3000);
+      step(`etcd filled with ${filled.keys} keys (${(filled.bytes / 1048576).toFixed(1)} MiB)`);
+      await waitForPrimary(spec, exec, "kubectl");
+      await markControlPlane(spec, exec);
+      step("apiserver ready, control-plane node labelled and tainted");
+    }
 
     state.info = {
       wsNs,
@@ -352,20 +394,34 @@ async function fillEtcd(
   return JSON.parse(out) as { keys: number; bytes: number };
 }
 
-/** What kubeadm's mark-control-plane phase does, once the kubelet stand-in has registered the Node. */
-async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<void> {
-  const kubectl = (...args: string[]): Promise<ExecResult> =>
+/** kubectl on the primary with its admin.conf. */
+function primaryKubectl(exec: Lab["exec"], kubectl: string, kubeconfig = "/etc/kubernetes/admin.conf") {
+  return (...args: string[]): Promise<ExecResult> =>
     exec("master-1", [
-      "kubectl",
+      kubectl,
       "--kubeconfig",
-      "/etc/kubernetes/admin.conf",
+      kubeconfig,
       "--request-timeout=5s",
       // kubectl caches discovery under $HOME; keep it on the host's private /run.
       "--cache-dir=/run/kubectl-cache",
       ...args,
     ]);
+}
+
+/**
+ * The primary's apiserver answers /readyz and the kubelet stand-in has registered its Node. Real
+ * kubeadm's admin.conf has no rights until its upload-config phase binds kubeadm:cluster-admins:
+ * the real flavour waits with super-admin.conf.
+ */
+async function waitForPrimary(
+  spec: ClusterSpec,
+  exec: Lab["exec"],
+  kubectlBin: string,
+  kubeconfig?: string,
+): Promise<void> {
+  const kubectl = primaryKubectl(exec, kubectlBin, kubeconfig);
   await waitFor(
-    "the primary's apiserver stand-in /readyz",
+    "the primary's apiserver /readyz",
     20_000,
     async () => (await kubectl("get", "--raw", "/readyz")).code === 0,
     200,
@@ -376,6 +432,11 @@ async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<v
     async () => (await kubectl("get", "node", spec.primary.name)).code === 0,
     200,
   );
+}
+
+/** What kubeadm's mark-control-plane phase does, once the kubelet stand-in has registered the Node. */
+async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<void> {
+  const kubectl = primaryKubectl(exec, "kubectl");
   const taints = [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }];
   if (minor(spec.version) < 25) taints.push({ key: "node-role.kubernetes.io/master", effect: "NoSchedule" });
   const patch = {
@@ -389,4 +450,35 @@ async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<v
   };
   const r = await kubectl("patch", "node", spec.primary.name, "--type=merge", "-p", JSON.stringify(patch));
   if (r.code !== 0) throw new Error(`labelling ${spec.primary.name}: ${r.stderr.trim()}`);
+}
+
+/** The bulk ConfigMaps, created through the real API (stored as the apiserver stores them). */
+async function createBulk(
+  exec: Lab["exec"],
+  kubectlBin: string,
+  dir: string,
+  bulk: number,
+): Promise<{ keys: number; bytes: number }> {
+  const items = Array.from({ length: bulk }, (_, i) => {
+    // The apiserver sets uid and creationTimestamp itself.
+    const o = JSON.parse(bulkConfigMap(i).value) as { metadata: Record<string, unknown> };
+    delete o.metadata["uid"];
+    delete o.metadata["creationTimestamp"];
+    return o;
+  });
+  const file = join(dir, "scratch/bulk.json");
+  await mkdir(join(dir, "scratch"), { recursive: true });
+  const list = { apiVersion: "v1", kind: "List", items };
+  await writeFile(file, JSON.stringify(list));
+  const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: "lab-data" } };
+  for (const argv of [
+    ["create", "-f", "-"],
+    ["create", "-f", file],
+  ]) {
+    const r = await exec("master-1", [kubectlBin, "--kubeconfig", "/etc/kubernetes/admin.conf", ...argv], {
+      stdin: argv[2] === "-" ? JSON.stringify(ns) : undefined,
+    });
+    if (r.code !== 0) throw new Error(`kubectl ${argv.join(" ")}: ${r.stderr.trim()}`);
+  }
+  return { keys: bulk, bytes: JSON.stringify(items).length };
 }
