@@ -18,11 +18,19 @@ import {
   lbEndpoint,
   lbSans,
 } from "../render/kubeadm-config.js";
-import { serverUrl, setServer } from "../pki/kubeconfig.js";
+import { setServer } from "../pki/kubeconfig.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { pollUntil } from "./wait.js";
-import { nodeKubeletState, restartKubeletAndWait } from "./workers.js";
+import {
+  KUBELET_CONF,
+  lbServer,
+  nodeKubeletState,
+  primaryKube,
+  restartKubeletAndWait,
+  type NodeObject,
+  type Taint,
+} from "./kubelet.js";
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 interface DaemonSet extends KubeObject {
@@ -35,28 +43,6 @@ interface DaemonSet extends KubeObject {
     numberAvailable?: number;
   };
 }
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
-export interface NodeObject extends KubeObject {
-  metadata: KubeObject["metadata"] & { labels?: Record<string, string> };
-  spec?: { taints?: Taint[] };
-  status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string; reason?: string }[] };
-}
-
-/** Where every kubeconfig that goes through the LB points: the address clients use (nodes may not resolve the name). */
-export function lbServer(ctx: RunContext): string {
-  const lb = ctx.inventory.loadBalancer;
-  return serverUrl(lb.address, lb.port);
-}
-
-/** The client all API edits go through: the primary's apiserver, over its SSH connection. */
-export function primaryKube(ctx: RunContext): Promise<KubeClient> {
-  return ctx.kube(ctx.inventory.primary.name);
-}
-
 /**
  * get → change only what must change → update with the resourceVersion read; a 409 (someone else
  * changed it in between) reads again. Returns whether anything was written.
@@ -346,7 +332,6 @@ export const MASTER_LB_KUBECONFIGS = [
   "/etc/kubernetes/super-admin.conf",
   "/etc/kubernetes/kubelet.conf",
 ];
-export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
 
 /** Server of each present kubeconfig (the current context's cluster). */
 export async function kubeconfigServersOn(

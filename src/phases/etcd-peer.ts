@@ -7,7 +7,7 @@ import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
 import { stalePkiFiles, writePki } from "./pki.js";
-import { waitEtcdHealthy } from "./etcd.js";
+import { waitEtcdHealthy } from "./etcd-health.js";
 
 const ETCD_CERTS = ["etcd-server", "etcd-peer"];
 

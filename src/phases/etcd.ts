@@ -1,14 +1,8 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
-import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
-import {
-  addLearner,
-  listMembers,
-  promoteWhenInSync,
-  removeMember,
-  type EtcdMember,
-} from "../etcd/members.js";
-import { clusterHealth, endpointStatus } from "../etcd/health.js";
+import { withEndpoint } from "../etcd/client.js";
+import { addLearner, listMembers, promoteWhenInSync, removeMember } from "../etcd/members.js";
+import { endpointStatus } from "../etcd/health.js";
 import {
   etcdPeerURL,
   manifestPath,
@@ -19,38 +13,13 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
-import { pollUntil } from "./wait.js";
+import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { etcdUndoAdvice } from "./etcd-undo.js";
 
 const ETCD_DATA_DIR = "/var/lib/etcd";
 
 function peerUrlOf(node: InventoryHost): string {
   return etcdPeerURL(node.address);
-}
-
-/** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
-function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
-  return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
-}
-
-/** The local endpoints of every voting member this inventory knows. */
-async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
-  const names = new Set(members.filter((m) => !m.isLearner).map((m) => m.name));
-  return Promise.all(ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)));
-}
-
-/** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
-export async function waitEtcdHealthy(ctx: RunContext, timeoutMs = 30_000): Promise<void> {
-  let last: string[] = [];
-  await pollUntil(
-    async () => {
-      const members = await withPrimary(ctx, listMembers);
-      const health = await clusterHealth(await voterEndpoints(ctx, members), ctx.access.etcdTls);
-      last = health.problems;
-      return health.healthy;
-    },
-    { timeoutMs, what: "etcd cluster health", lastError: () => last.join("; ") },
-  );
 }
 
 /** The last lines the etcd container logged on `node`, for an error message. */

@@ -6,89 +6,20 @@
  */
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
-import { objectPath } from "../kube/client.js";
 import { setServer } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { settleAll } from "../ssh/limit.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { KUBELET_CONF, lbServer, primaryKube, type NodeObject } from "./clients.js";
-import { pollUntil } from "./wait.js";
+import {
+  KUBELET_CONF,
+  lbServer,
+  nodeKubeletState,
+  READY_TIMEOUT_MS,
+  restartKubeletAndWait,
+  type NodeKubeletState,
+} from "./kubelet.js";
 import { plural } from "../ui/plural.js";
-
-const READY_TIMEOUT_MS = 120_000;
-
-export interface NodeKubeletState {
-  ready: boolean;
-  reason: string;
-  /** Last heartbeat of the Ready condition, ms since the epoch. */
-  heartbeatMs?: number;
-  /** kubelet.conf points at the LB but the kubelet has not reported since it was written. */
-  restartNeeded: boolean;
-  servers: string[];
-}
-
-async function readyCondition(ctx: RunContext, nodeName: string) {
-  const kube = await primaryKube(ctx);
-  const n = await kube.getOptional<NodeObject>(objectPath("nodes", nodeName));
-  return n?.status?.conditions?.find((c) => c.type === "Ready");
-}
-
-/** The Node's Ready condition and whether its kubelet has reported since kubelet.conf last changed. */
-export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promise<NodeKubeletState> {
-  const host = ctx.host(nodeName);
-  const [text, mtime, cond] = await Promise.all([
-    host.readFile(KUBELET_CONF),
-    host.exec(`stat -c %Y ${KUBELET_CONF}`),
-    readyCondition(ctx, nodeName),
-  ]);
-  const servers = text ? kubeconfigServers(text.toString("utf8"), `${nodeName}:${KUBELET_CONF}`) : [];
-  const heartbeatMs = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : undefined;
-  const changedMs = Number(mtime.stdout.trim()) * 1000;
-  const ready = cond?.status === "True";
-  return {
-    ready,
-    reason: cond ? `Ready=${cond.status}${cond.reason ? ` (${cond.reason})` : ""}` : "no Ready condition",
-    heartbeatMs,
-    // Heartbeats have one-second resolution, like the file's mtime.
-    restartNeeded: Number.isFinite(changedMs) && (heartbeatMs === undefined || heartbeatMs < changedMs),
-    servers,
-  };
-}
-
-/** `systemctl restart kubelet`, then wait for Ready with a heartbeat no older than the restart. */
-export async function restartKubeletAndWait(
-  ctx: RunContext,
-  nodeName: string,
-  timeoutMs = READY_TIMEOUT_MS,
-): Promise<number> {
-  const host = ctx.host(nodeName);
-  // The node's own clock: the kubelet stamps its heartbeats with it.
-  const restartedAt = Number((await host.run("date +%s")).trim()) * 1000;
-  const started = Date.now();
-  ctx.reporter.step(nodeName, "kubelet: restarting");
-  await host.run("systemctl restart kubelet");
-  let last = "";
-  await pollUntil(
-    async () => {
-      const cond = await readyCondition(ctx, nodeName);
-      const hb = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : 0;
-      last = cond
-        ? `Ready=${cond.status}, last heartbeat ${cond.lastHeartbeatTime ?? "never"}`
-        : "no Ready condition";
-      return cond?.status === "True" && hb >= restartedAt;
-    },
-    {
-      timeoutMs,
-      what: `Node ${nodeName} to report Ready after the kubelet restart`,
-      lastError: () => last,
-      maxDelayMs: 1000,
-    },
-  );
-  const took = Date.now() - started;
-  ctx.reporter.step(nodeName, `kubelet: Ready again after ${(took / 1000).toFixed(1)}s`);
-  return took;
-}
 
 function done(s: NodeKubeletState, server: string): boolean {
   return s.servers.length > 0 && s.servers.every((x) => x === server) && s.ready && !s.restartNeeded;

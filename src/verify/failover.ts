@@ -11,7 +11,7 @@ import { listMembers } from "../etcd/members.js";
 import { withEndpoint } from "../etcd/client.js";
 import { manifestPath } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
-import { waitEtcdHealthy } from "../phases/etcd.js";
+import { waitEtcdHealthy } from "../phases/etcd-health.js";
 import { pollUntil } from "../phases/wait.js";
 import type { RunContext } from "../phases/context.js";
 import type { Host } from "../ssh/types.js";

@@ -12,15 +12,8 @@ import { verifyChain } from "../pki/inspect.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { readSecret } from "../discover/primary.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
-import {
-  configMapProblems,
-  KUBELET_CONF,
-  lbServer,
-  MASTER_LB_KUBECONFIGS,
-  nodeRoleProblems,
-  primaryKube,
-  type NodeObject,
-} from "../phases/clients.js";
+import { configMapProblems, MASTER_LB_KUBECONFIGS, nodeRoleProblems } from "../phases/clients.js";
+import { KUBELET_CONF, lbServer, primaryKube, type NodeObject } from "../phases/kubelet.js";
 import type { RunContext } from "../phases/context.js";
 import type { Forward } from "../ssh/types.js";
 import { check, fail, type Check } from "./check.js";

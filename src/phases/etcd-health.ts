@@ -1,0 +1,31 @@
+// etcd's health as the steps and verify see it, through the primary's member (always a voter).
+import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
+import { listMembers, type EtcdMember } from "../etcd/members.js";
+import { clusterHealth } from "../etcd/health.js";
+import type { RunContext } from "./context.js";
+import { pollUntil } from "./wait.js";
+
+/** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
+export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
+  return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
+}
+
+/** The local endpoints of every voting member this inventory knows. */
+export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
+  const names = new Set(members.filter((m) => !m.isLearner).map((m) => m.name));
+  return Promise.all(ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)));
+}
+
+/** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
+export async function waitEtcdHealthy(ctx: RunContext, timeoutMs = 30_000): Promise<void> {
+  let last: string[] = [];
+  await pollUntil(
+    async () => {
+      const members = await withPrimary(ctx, listMembers);
+      const health = await clusterHealth(await voterEndpoints(ctx, members), ctx.access.etcdTls);
+      last = health.problems;
+      return health.healthy;
+    },
+    { timeoutMs, what: "etcd cluster health", lastError: () => last.join("; ") },
+  );
+}

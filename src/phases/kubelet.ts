@@ -1,0 +1,108 @@
+/**
+ * A node's kubelet as the API sees it: its Node object, Ready condition and heartbeats, and a
+ * kubelet restart that waits for a heartbeat newer than the restart. Used by the masters' and the
+ * workers' kubeconfig steps and by verify.
+ */
+import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
+import { serverUrl } from "../pki/kubeconfig.js";
+import { kubeconfigServers } from "../render/kubeadm-config.js";
+import type { RunContext } from "./context.js";
+import { pollUntil } from "./wait.js";
+
+export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+export interface NodeObject extends KubeObject {
+  metadata: KubeObject["metadata"] & { labels?: Record<string, string> };
+  spec?: { taints?: Taint[] };
+  status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string; reason?: string }[] };
+}
+
+/** Where every kubeconfig that goes through the LB points: the address clients use (nodes may not resolve the name). */
+export function lbServer(ctx: RunContext): string {
+  const lb = ctx.inventory.loadBalancer;
+  return serverUrl(lb.address, lb.port);
+}
+
+/** The client all API edits go through: the primary's apiserver, over its SSH connection. */
+export function primaryKube(ctx: RunContext): Promise<KubeClient> {
+  return ctx.kube(ctx.inventory.primary.name);
+}
+
+export const READY_TIMEOUT_MS = 120_000;
+
+export interface NodeKubeletState {
+  ready: boolean;
+  reason: string;
+  /** Last heartbeat of the Ready condition, ms since the epoch. */
+  heartbeatMs?: number;
+  /** kubelet.conf points at the LB but the kubelet has not reported since it was written. */
+  restartNeeded: boolean;
+  servers: string[];
+}
+
+async function readyCondition(ctx: RunContext, nodeName: string) {
+  const kube = await primaryKube(ctx);
+  const n = await kube.getOptional<NodeObject>(objectPath("nodes", nodeName));
+  return n?.status?.conditions?.find((c) => c.type === "Ready");
+}
+
+/** The Node's Ready condition and whether its kubelet has reported since kubelet.conf last changed. */
+export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promise<NodeKubeletState> {
+  const host = ctx.host(nodeName);
+  const [text, mtime, cond] = await Promise.all([
+    host.readFile(KUBELET_CONF),
+    host.exec(`stat -c %Y ${KUBELET_CONF}`),
+    readyCondition(ctx, nodeName),
+  ]);
+  const servers = text ? kubeconfigServers(text.toString("utf8"), `${nodeName}:${KUBELET_CONF}`) : [];
+  const heartbeatMs = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : undefined;
+  const changedMs = Number(mtime.stdout.trim()) * 1000;
+  const ready = cond?.status === "True";
+  return {
+    ready,
+    reason: cond ? `Ready=${cond.status}${cond.reason ? ` (${cond.reason})` : ""}` : "no Ready condition",
+    heartbeatMs,
+    // Heartbeats have one-second resolution, like the file's mtime.
+    restartNeeded: Number.isFinite(changedMs) && (heartbeatMs === undefined || heartbeatMs < changedMs),
+    servers,
+  };
+}
+
+/** `systemctl restart kubelet`, then wait for Ready with a heartbeat no older than the restart. */
+export async function restartKubeletAndWait(
+  ctx: RunContext,
+  nodeName: string,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<number> {
+  const host = ctx.host(nodeName);
+  // The node's own clock: the kubelet stamps its heartbeats with it.
+  const restartedAt = Number((await host.run("date +%s")).trim()) * 1000;
+  const started = Date.now();
+  ctx.reporter.step(nodeName, "kubelet: restarting");
+  await host.run("systemctl restart kubelet");
+  let last = "";
+  await pollUntil(
+    async () => {
+      const cond = await readyCondition(ctx, nodeName);
+      const hb = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : 0;
+      last = cond
+        ? `Ready=${cond.status}, last heartbeat ${cond.lastHeartbeatTime ?? "never"}`
+        : "no Ready condition";
+      return cond?.status === "True" && hb >= restartedAt;
+    },
+    {
+      timeoutMs,
+      what: `Node ${nodeName} to report Ready after the kubelet restart`,
+      lastError: () => last,
+      maxDelayMs: 1000,
+    },
+  );
+  const took = Date.now() - started;
+  ctx.reporter.step(nodeName, `kubelet: Ready again after ${(took / 1000).toFixed(1)}s`);
+  return took;
+}
