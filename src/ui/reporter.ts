@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { plural } from "./plural.js";
 import { redact } from "./redact.js";
 
 export interface ReporterOptions {
@@ -108,15 +109,24 @@ export class Reporter {
    */
   waiting(host: string, what: string, seconds: number): void {
     const detail = `waiting for ${what} (${seconds}s)`;
+    const text = `[${host}] ${detail}`;
+    this.waits.set(`${host}\0${what}`, text);
     if (this.live && this.tty) {
-      const text = `[${host}] ${detail}`;
-      this.waits.set(`${host}\0${what}`, text);
       this.toLog("progress", text);
       this.live.detail = text;
       this.drawLive();
       return;
     }
-    this.progress(host, detail);
+    // Plain output: one line per host at most every interval, however many of its operations wait
+    // (a step writes a dozen files at once; a stalled link holds them all).
+    const others = [...this.waits.keys()].filter((k) => k.startsWith(`${host}\0`)).length - 1;
+    const line = others > 0 ? `${text}, and ${plural(others, "other operation")}` : text;
+    this.toLog("progress", line);
+    const last = this.lastPlain.get(`${host}\0waiting`) ?? 0;
+    if (Date.now() - last >= PLAIN_PROGRESS_INTERVAL_MS) {
+      this.lastPlain.set(`${host}\0waiting`, Date.now());
+      this.line("step", line);
+    }
   }
 
   /** That operation is over: the live line no longer shows it. */

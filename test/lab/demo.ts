@@ -1,4 +1,5 @@
-// `npm run demo [-- --keep]` (as root): a lab with a single-master kubeadm cluster, the whole
+// `npm run demo [-- --keep] [-- --real]` (as root): a lab with a single-master kubeadm cluster (--real:
+// made by the real kubeadm v1.37.2 and run by the real control plane, see scripts/build-kubernetes.sh), the whole
 // conversion run against it as an operator would run it, the verification report, then teardown
 // (or, with --keep, how to reach the converted cluster).
 import { spawn } from "node:child_process";
@@ -6,6 +7,7 @@ import { startLab, type Lab } from "./lab.js";
 import { CLI } from "./kubeha.js";
 
 const keep = process.argv.includes("--keep");
+const real = process.argv.includes("--real");
 
 function run(lab: Lab, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -23,9 +25,9 @@ async function main(): Promise<number> {
     return 2;
   }
   console.log(
-    "== bringing up the lab: a kubeadm 1.31 cluster with one control-plane node, two bare hosts, an LB host, two workers",
+    `== bringing up the lab: a kubeadm ${real ? "v1.37.2 (real kubeadm, apiserver, controllers, etcd 3.7)" : "1.31"} cluster with one control-plane node, two bare hosts, an LB host, two workers`,
   );
-  const lab = await startLab({ log: (line) => console.log(line) });
+  const lab = await startLab({ log: (line) => console.log(line), kubernetes: real ? "real" : undefined });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

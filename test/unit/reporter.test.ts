@@ -33,6 +33,23 @@ describe("reporter: waiting on a host", () => {
     assert.match(lines[1]!, /^\S+Z \[worker-1\] waiting for write \/etc\/kubernetes\/kubelet.conf \(2s\)$/);
   });
 
+  test("plain output: a host with many operations waiting gets one line per interval, not one per operation", () => {
+    const text = capture(false, (r) => {
+      for (const f of ["ca.crt", "ca.key", "admin.conf"])
+        r.waiting("master-2", `write /etc/kubernetes/${f}`, 2);
+    });
+    const lines = text.trim().split("\n");
+    assert.equal(lines.length, 1, text);
+    assert.match(lines[0]!, /^\S+Z \[master-2\] waiting for write \/etc\/kubernetes\/ca\.crt \(2s\)$/);
+    const later = capture(false, (r) => {
+      r.waiting("master-2", "write /etc/kubernetes/a", 2);
+      r.waiting("master-2", "write /etc/kubernetes/b", 2);
+      r.waited("master-2", "write /etc/kubernetes/a");
+      r.waiting("master-3", "write /etc/kubernetes/c", 2);
+    });
+    assert.equal(later.trim().split("\n").length, 2, later);
+  });
+
   test("on a terminal: the step's live line shows it, and no longer once it is over", () => {
     const text = capture(true, (r) => {
       r.begin("workers", "kubelet.conf");
