@@ -83,6 +83,42 @@ export function kubehaKilledAt(
   });
 }
 
+/**
+ * `kubeha ARGS` in the workstation, calling `action` once (without stopping the run) as soon as its
+ * output matches `when`: a change made under a running kubeha (a link cut, a lease taken). Resolves
+ * when kubeha exits and `action` has finished; `acted` says whether `when` was ever seen.
+ */
+export function kubehaActingAt(
+  lab: Lab,
+  args: string[],
+  when: RegExp,
+  action: () => Promise<void>,
+  timeoutMs = 300_000,
+): Promise<CliResult & { acted: boolean }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn("ip", ["netns", "exec", lab.wsNs, process.execPath, CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    let acting: Promise<void> | undefined;
+    const check = () => {
+      if (!acting && when.test(stdout + stderr)) acting = action();
+    };
+    child.stdout!.on("data", (c: Buffer) => ((stdout += c.toString()), check()));
+    child.stderr!.on("data", (c: Buffer) => ((stderr += c.toString()), check()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const result = { code: code ?? 137, stdout, stderr, ms: Date.now() - t0, acted: acting !== undefined };
+      (acting ?? Promise.resolve()).then(() => resolve(result), reject);
+    });
+  });
+}
+
 /** A copy of the lab's inventory changed by `mutate`, written next to it. */
 export async function inventoryVariant(
   lab: Lab,

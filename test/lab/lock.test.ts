@@ -4,44 +4,13 @@
 // the holder; the Lease is gone after. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { labSkip } from "../helpers/skip.js";
-import { CLI, kubeha, type CliResult } from "./kubeha.js";
+import { kubeha, kubehaActingAt } from "./kubeha.js";
 
 const skip = labSkip();
-
-/** `kubeha ARGS`, calling `onMatch` once (without stopping the run) when its output matches `when`. */
-function kubehaWatched(
-  lab: Lab,
-  args: string[],
-  when: RegExp,
-  onMatch: () => Promise<void>,
-): Promise<CliResult & { matched: Promise<void> | undefined }> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn("ip", ["netns", "exec", lab.wsNs, process.execPath, CLI, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    let matched: Promise<void> | undefined;
-    const check = () => {
-      if (!matched && when.test(stdout + stderr)) matched = onMatch();
-    };
-    child.stdout.on("data", (c: Buffer) => ((stdout += c.toString()), check()));
-    child.stderr.on("data", (c: Buffer) => ((stderr += c.toString()), check()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr, ms: Date.now() - t0, matched });
-    });
-  });
-}
 
 describe("the cluster lock: two operators at once", { skip }, () => {
   let lab: Lab;
@@ -92,11 +61,10 @@ describe("the cluster lock: two operators at once", { skip }, () => {
 
   test("a run whose lease passes to someone else stops before its next step and leaves that lease alone", async () => {
     const other = "other@elsewhere pid 4242";
-    const r = await kubehaWatched(lab, apply(), /backup done/, () =>
+    const r = await kubehaActingAt(lab, apply(), /backup done/, () =>
       renewedNow({ holderIdentity: other, acquireTime: microNow() }),
     );
-    assert.ok(r.matched, `the run never took its backup:\n${r.stdout}${r.stderr}`);
-    await r.matched;
+    assert.ok(r.acted, `the run never took its backup:\n${r.stdout}${r.stderr}`);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stderr,

@@ -5,47 +5,15 @@
 // ssh.stallTimeoutSeconds. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { labSkip } from "../helpers/skip.js";
-import { CLI, hostEntry, inventoryVariant, kubeha, type CliResult } from "./kubeha.js";
+import { hostEntry, inventoryVariant, kubeha, kubehaActingAt } from "./kubeha.js";
 
 const skip = labSkip();
-
-/** `kubeha ARGS` in the workstation, running `action` once its output matches `when`. */
-function kubehaActingAt(
-  lab: Lab,
-  args: string[],
-  when: RegExp,
-  action: () => Promise<void>,
-  timeoutMs = 180_000,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn("ip", ["netns", "exec", lab.wsNs, process.execPath, CLI, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    let acting: Promise<void> | undefined;
-    const check = () => {
-      if (!acting && when.test(stdout + stderr)) acting = action();
-    };
-    child.stdout.on("data", (c: Buffer) => ((stdout += c.toString()), check()));
-    child.stderr.on("data", (c: Buffer) => ((stderr += c.toString()), check()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const result = { code: code ?? (signal ? 128 : 1), stdout, stderr, ms: Date.now() - t0 };
-      (acting ?? Promise.resolve()).then(() => resolve(result), reject);
-    });
-  });
-}
 
 describe("SSH: host keys, identity files and stalled links", { skip, timeout: 600_000 }, () => {
   let lab: Lab | undefined;
