@@ -59,7 +59,7 @@ export function formatDiscovery(r: DiscoveryResult): string {
       [
         `  ${h.name.padEnd(12)} ${h.role.padEnd(12)} ${h.os ?? "?"}`,
         h.nginx
-          ? `nginx ${h.nginx.version ?? "?"} (stream module: ${h.nginx.stream})`
+          ? `nginx ${h.nginx.version ?? "?"} (stream module: ${h.nginx.stream})${mergeNote(h)}`
           : `kubelet ${h.kubeletVersion ?? "missing"}, ${h.containerRuntime ?? "no runtime"}`,
         h.clockSkewMs !== undefined ? `clock ${h.clockSkewMs >= 0 ? "+" : ""}${h.clockSkewMs} ms` : "",
       ]
@@ -77,6 +77,12 @@ export function formatDiscovery(r: DiscoveryResult): string {
       : "No blocking findings: the cluster can be converted.",
   );
   return lines.join("\n");
+}
+
+/** Where kubeha's servers go when nginx already has a stream {} block of its own. */
+function mergeNote(h: DiscoveryResult["hosts"][number]): string {
+  const b = h.nginx?.otherStreamBlocks?.[0];
+  return b ? `; kubeha's upstream and server go inside its stream {} block (${b.file} line ${b.line})` : "";
 }
 
 function yes(b: boolean): string {

@@ -10,6 +10,7 @@ import {
   PROBE_PORTS,
   kubeletVersion,
   listeningPorts,
+  nginxVersion,
   parseProbeSections,
   prettyOs,
   probeScript,
@@ -24,7 +25,8 @@ import {
   readCertificates,
   readManifests,
 } from "./primary.js";
-import { foreignStreamBlocks, nginxTestError } from "./nginx.js";
+import { dormantStreamFiles, nginxTestError, STREAM_DIR_LISTING } from "./nginx.js";
+import { foreignStreams, MERGED_CONF_PATH } from "../render/nginx-merge.js";
 import {
   clusterFindings,
   loadBalancerFindings,
@@ -51,7 +53,8 @@ interface Probed {
 export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   const before = Date.now();
   const lbScript =
-    `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} && echo yes` +
+    `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} -o -f ${MERGED_CONF_PATH} && echo yes` +
+    `\necho '@@kubeha-probe@@ streamDir'; ${STREAM_DIR_LISTING}` +
     // The whole effective configuration, includes resolved, and whether it passes nginx's own test.
     `\nif command -v nginx >/dev/null; then echo '@@kubeha-probe@@ nginxT'; nginx -T 2>&1; rc=$?; echo '@@kubeha-probe@@ nginxTExit'; echo $rc; fi`;
   // The kubelet configuration kubeha copies to new masters, read with the probe (no extra round trip).
@@ -82,13 +85,16 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
       .filter(Boolean),
   };
   if (h.role === "loadBalancer") {
-    const v = /nginx version: (\S+)/.exec(s.nginx ?? "")?.[1];
+    const v = nginxVersion(s.nginx);
     const lbs = s as Record<string, string>;
     if (v) {
       facts.nginx = { version: v, stream: streamModuleState(s.nginx ?? "", s.nginxModules ?? "") };
       if (lbs.nginxTExit !== undefined && lbs.nginxTExit.trim() !== "0")
         facts.nginx.testError = nginxTestError(lbs.nginxT ?? "") || `nginx -T exit ${lbs.nginxTExit.trim()}`;
-      else facts.nginx.otherStreamBlocks = foreignStreamBlocks(lbs.nginxT ?? "", KUBEHA_STREAM_CONF);
+      else {
+        facts.nginx.otherStreamBlocks = foreignStreams(lbs.nginxT ?? "");
+        facts.nginx.dormantStreamFiles = dormantStreamFiles(lbs.nginxT ?? "", lbs.streamDir ?? "");
+      }
     }
     facts.busyPorts = [...ports];
   }

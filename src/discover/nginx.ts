@@ -1,38 +1,25 @@
 /**
  * The LB's nginx as it really runs: `nginx -T` prints every configuration file it reads (includes
- * resolved), each after a `# configuration file <path>:` line. kubeha's load balancer is a whole
- * `stream {}` block of its own, and nginx accepts only one, so another one blocks the conversion.
+ * resolved), each after a `# configuration file <path>:` line. A stream {} block of the operator's is
+ * where kubeha's servers go (src/render/nginx-merge.ts); files that nginx does not read yet, but
+ * kubeha's include of stream.d/*.conf would, are what `nginx -T` cannot show.
  */
-import { scanNginxConf, STREAM_CONF_PATH } from "../render/nginx.js";
+import { STREAM_DIR } from "../render/nginx.js";
+import { dumpFiles, OWN_STREAM_FILES } from "../render/nginx-merge.js";
 
-export interface StreamBlock {
-  file: string;
-  line: number;
-}
+/** The shell that lists the files kubeha's top-level `include stream.d/*.conf` would read. */
+export const STREAM_DIR_LISTING = `ls -1d ${STREAM_DIR}/*.conf 2>/dev/null`;
 
-const FILE_HEADER = /^# configuration file (.+):$/gm;
-
-/** The `stream {}` blocks at a file's top level in `nginx -T` output, except kubeha's own file. */
-export function foreignStreamBlocks(nginxT: string, ownFile = STREAM_CONF_PATH): StreamBlock[] {
-  const headers = [...nginxT.matchAll(FILE_HEADER)];
-  const found: StreamBlock[] = [];
-  headers.forEach((h, i) => {
-    const file = h[1] ?? "";
-    if (file === ownFile) return;
-    const start = (h.index ?? 0) + h[0].length + 1;
-    const text = nginxT.slice(start, headers[i + 1]?.index ?? nginxT.length);
-    let directives;
-    try {
-      directives = scanNginxConf(text, file);
-    } catch {
-      return; // not nginx syntax (nginx -T failed half-way): the `nginx -t` finding covers it
-    }
-    for (const d of directives) {
-      if (d.depth === 0 && d.block && d.name === "stream")
-        found.push({ file, line: text.slice(0, d.start).split("\n").length });
-    }
-  });
-  return found;
+/**
+ * The files of `listing` (STREAM_DIR_LISTING's output) that nginx does not read now (not in the
+ * `nginx -T` dump) and that are not kubeha's: kubeha's include would start serving them.
+ */
+export function dormantStreamFiles(nginxT: string, listing: string, own = OWN_STREAM_FILES): string[] {
+  const read = new Set(dumpFiles(nginxT).map((f) => f.file));
+  return listing
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((f) => f.startsWith("/") && !read.has(f) && !own.includes(f));
 }
 
 /**

@@ -68,6 +68,11 @@ export function kubeletVersion(text: string | undefined): string | undefined {
   return /v?(\d+\.\d+\.\d+)/.exec(text ?? "")?.[1];
 }
 
+/** "nginx version: nginx/1.22.1" → "1.22.1"; another build keeps its name ("openresty/1.21.4.1"). */
+export function nginxVersion(nginxV: string | undefined): string | undefined {
+  return /nginx version: (?:nginx\/)?(\S+)/.exec(nginxV ?? "")?.[1];
+}
+
 export type StreamModule = "builtin" | "loaded" | "available" | "missing";
 
 /** Whether nginx can run a `stream {}` block, from `nginx -V` and the module listings. */

@@ -1,4 +1,5 @@
-import { STREAM_CONF_PATH } from "../render/nginx.js";
+import { STREAM_DIR } from "../render/nginx.js";
+import { mergeConflicts } from "../render/nginx-merge.js";
 import { COMPONENTS } from "./primary.js";
 import { runtimeFindings } from "./runtime.js";
 import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
@@ -192,13 +193,28 @@ export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {
       fix: "fix it first (`nginx -t` says where): kubeha does not change an nginx that is already broken",
     });
   }
+  // An existing stream {} block takes kubeha's servers, unless something in it is in their way.
   for (const b of h.nginx?.otherStreamBlocks ?? []) {
-    f.push({
-      severity: "error",
-      host: h.name,
-      message: `nginx already has a stream {} block (${b.file} line ${b.line}); nginx allows only one, and kubeha's load balancer is a stream {} block of its own (${STREAM_CONF_PATH})`,
-      fix: "move what that stream {} block serves to another host and remove the block, or use another host as loadBalancer; merging kubeha's upstream into an existing stream {} block is not supported yet",
-    });
+    for (const why of mergeConflicts(b, port)) {
+      f.push({
+        severity: "error",
+        host: h.name,
+        message: `nginx's stream {} block (${b.file} line ${b.line}) cannot take kubeha's load balancer: ${why}`,
+        fix: why.includes("upstream")
+          ? "rename that upstream (and the proxy_pass that names it), then `nginx -t && nginx -s reload`"
+          : "move that server to another port, or choose another loadBalancer.port",
+      });
+    }
+  }
+  if (!h.nginx?.otherStreamBlocks?.length) {
+    for (const file of h.nginx?.dormantStreamFiles ?? []) {
+      f.push({
+        severity: "error",
+        host: h.name,
+        message: `${file} is not read by nginx now, but kubeha's \`include ${STREAM_DIR}/*.conf;\` at nginx.conf's top level would start serving it`,
+        fix: `move it out of ${STREAM_DIR}; or, to keep serving a stream {} block of yours, include it from nginx.conf's top level and reload nginx (kubeha then adds its servers inside that block)`,
+      });
+    }
   }
   if (h.busyPorts.includes(port)) {
     f.push({

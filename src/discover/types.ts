@@ -1,3 +1,5 @@
+import type { ForeignStream } from "../render/nginx-merge.js";
+
 /** What discovery found that blocks the conversion (error) or deserves attention (warning). */
 export interface Finding {
   severity: "error" | "warning";
@@ -96,8 +98,10 @@ export interface HostFacts {
   nginx?: {
     version?: string;
     stream: "builtin" | "loaded" | "available" | "missing";
-    /** Top-level stream {} blocks that are not kubeha's, from `nginx -T`. */
-    otherStreamBlocks?: { file: string; line: number }[];
+    /** Top-level stream {} blocks that are not kubeha's, from `nginx -T`: kubeha's servers go inside. */
+    otherStreamBlocks?: ForeignStream[];
+    /** Files in stream.d that nginx does not read now, but kubeha's include of stream.d/*.conf would. */
+    dormantStreamFiles?: string[];
     /** What `nginx -T` said when the current configuration fails its test. */
     testError?: string;
   };

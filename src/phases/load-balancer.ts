@@ -4,6 +4,7 @@
  * previous configuration is kept and put back when the check fails, so a bad change never reaches
  * the running nginx.
  */
+import { basename, dirname } from "node:path";
 import { KubehaError } from "../errors.js";
 import {
   ensureLoadModule,
@@ -13,23 +14,24 @@ import {
   STREAM_CONF_PATH,
   STREAM_DIR,
 } from "../render/nginx.js";
+import {
+  includeInStreamBlock,
+  KUBEHA_UPSTREAM,
+  MERGED_BACKUP_DIR,
+  MERGED_INCLUDE,
+} from "../render/nginx-merge.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { pollUntil } from "./wait.js";
+import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
 
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
-export const UPSTREAM_NAME = "kubeha_apiservers";
+export const UPSTREAM_NAME = KUBEHA_UPSTREAM;
 
 /** What the LB host's nginx looks like now, and what kubeha will make of it. */
-interface NginxPlan {
-  streamConf: { before?: string; after: string };
-  nginxConf: { before: string; after: string };
-  /** Set when nginx cannot be configured as it is (no stream module, a stream {} of its own, ...). */
-  problem?: string;
-  moduleNote: string;
-}
+type NginxPlan = StreamFiles;
 
 const tailOf = (s: string, n = 6): string => s.trim().split("\n").slice(-n).join(" | ");
 
@@ -37,9 +39,10 @@ async function readText(host: Host, path: string): Promise<string | undefined> {
   return (await host.readFile(path))?.toString("utf8");
 }
 
-/** The whole stream {} block for the three apiservers, as the inventory describes them. */
-export function renderedStream(ctx: RunContext): string {
+/** The whole stream {} block (or only its inside) for the three apiservers, as the inventory describes them. */
+export function renderedStream(ctx: RunContext, serversOnly = false): string {
   return renderNginxStream({
+    serversOnly,
     masters: ctx.masters.map((m) => m.address),
     apiserverPort: ctx.cluster.securePort,
     listenPort: ctx.inventory.loadBalancer.port,
@@ -49,12 +52,14 @@ export function renderedStream(ctx: RunContext): string {
 
 async function planNginx(ctx: RunContext): Promise<NginxPlan> {
   const host = ctx.host(ctx.inventory.loadBalancer.host.name);
+  const merge = await planStreamMerge(host, renderedStream(ctx, true), ctx.inventory.loadBalancer.port);
+  if (merge) return merge;
   const after = renderedStream(ctx);
   const streamBefore = await readText(host, STREAM_CONF_PATH);
   const confBefore = (await readText(host, NGINX_CONF)) ?? "";
   const plan: NginxPlan = {
-    streamConf: { before: streamBefore, after },
-    nginxConf: { before: confBefore, after: confBefore },
+    streamConf: { path: STREAM_CONF_PATH, before: streamBefore, after },
+    nginxConf: { path: NGINX_CONF, before: confBefore, after: confBefore },
     moduleNote: "",
   };
   if (!confBefore) {
@@ -123,7 +128,7 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
   const files: FileChange[] = [
     {
       host: name,
-      path: STREAM_CONF_PATH,
+      path: plan.streamConf.path,
       mode: 0o644,
       secret: false,
       before: plan.streamConf.before,
@@ -133,7 +138,7 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
   if (plan.nginxConf.after !== plan.nginxConf.before) {
     files.push({
       host: name,
-      path: NGINX_CONF,
+      path: plan.nginxConf.path,
       mode: 0o644,
       secret: false,
       before: plan.nginxConf.before,
@@ -142,10 +147,12 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
   }
   const filesInPlace = async (): Promise<boolean> => {
     const host = ctx.host(name);
-    if ((await readText(host, STREAM_CONF_PATH)) !== plan.streamConf.after) return false;
-    const conf = (await readText(host, NGINX_CONF)) ?? "";
+    if ((await readText(host, plan.streamConf.path)) !== plan.streamConf.after) return false;
+    const conf = (await readText(host, plan.nginxConf.path)) ?? "";
     try {
-      return ensureStreamInclude(conf) === conf;
+      return (
+        (plan.merged ? includeInStreamBlock(conf, plan.nginxConf.path) : ensureStreamInclude(conf)) === conf
+      );
     } catch {
       return false;
     }
@@ -162,10 +169,14 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
       ...(plan.problem ? [`PROBLEM (the step will stop here): ${plan.problem}`] : []),
       plan.moduleNote,
       "check the current configuration with `nginx -t` first: a configuration that is already broken is left as it is",
-      `write ${STREAM_CONF_PATH}, include ${STREAM_DIR}/*.conf from ${NGINX_CONF}'s top level (once), nginx -t, then reload (not restart)`,
+      plan.merged
+        ? `write ${plan.streamConf.path} (upstream and server only), add \`${MERGED_INCLUDE}\` inside the stream {} block of ${plan.nginxConf.path} (once; its original kept in ${MERGED_BACKUP_DIR}/), nginx -t, then reload (not restart)`
+        : `write ${STREAM_CONF_PATH}, include ${STREAM_DIR}/*.conf from ${NGINX_CONF}'s top level (once), nginx -t, then reload (not restart)`,
       "when nginx -t fails, the previous files are put back and nginx keeps running as it was",
     ].filter(Boolean),
-    rollback: `on ${name}: rm ${STREAM_CONF_PATH}; restore ${NGINX_CONF} from its newest ${NGINX_CONF}.kubeha-*.bak; nginx -t && nginx -s reload`,
+    rollback: plan.merged
+      ? `on ${name}: remove the line \`${MERGED_INCLUDE}\` (and the kubeha comment above it) from ${plan.nginxConf.path}, or put back ${MERGED_BACKUP_DIR}/${basename(plan.nginxConf.path)}; rm ${plan.streamConf.path}; nginx -t && nginx -s reload`
+      : `on ${name}: rm ${STREAM_CONF_PATH}; restore ${NGINX_CONF} from its newest ${NGINX_CONF}.kubeha-*.bak; nginx -t && nginx -s reload`,
     isDone: async (c) => (await filesInPlace()) && (await nginxServes(c)) === undefined,
     run: async (c) => {
       const host = c.host(name);
@@ -178,27 +189,29 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
             `kubeha changed nothing: fix it, then run apply again`,
         );
       }
-      await host.run(shellQuote(["mkdir", "-p", STREAM_DIR]));
+      await host.run(shellQuote(["mkdir", "-p", dirname(fresh.streamConf.path)]));
+      const stream = fresh.streamConf.path;
+      const conf = fresh.nginxConf.path;
       const wrote: string[] = [];
       // Put back exactly what was replaced; nginx itself was never reloaded with the new files.
       const restore = async (): Promise<void> => {
-        if (wrote.includes(STREAM_CONF_PATH)) {
-          if (fresh.streamConf.before === undefined)
-            await host.exec(shellQuote(["rm", "-f", STREAM_CONF_PATH]));
-          else await host.writeFile(STREAM_CONF_PATH, fresh.streamConf.before, { mode: 0o644 });
+        if (wrote.includes(stream)) {
+          if (fresh.streamConf.before === undefined) await host.exec(shellQuote(["rm", "-f", stream]));
+          else await host.writeFile(stream, fresh.streamConf.before, { mode: 0o644 });
         }
-        if (wrote.includes(NGINX_CONF))
-          await host.writeFile(NGINX_CONF, fresh.nginxConf.before, { mode: 0o644 });
+        if (wrote.includes(conf)) await host.writeFile(conf, fresh.nginxConf.before, { mode: 0o644 });
       };
       let checked: { code: number; stdout: string };
       try {
         if (fresh.streamConf.before !== fresh.streamConf.after) {
-          wrote.push(STREAM_CONF_PATH);
-          await host.writeFile(STREAM_CONF_PATH, fresh.streamConf.after, { mode: 0o644, backup: true });
+          wrote.push(stream);
+          await host.writeFile(stream, fresh.streamConf.after, { mode: 0o644, backup: true });
         }
         if (fresh.nginxConf.after !== fresh.nginxConf.before) {
-          wrote.push(NGINX_CONF);
-          await host.writeFile(NGINX_CONF, fresh.nginxConf.after, { mode: 0o644, backup: true });
+          wrote.push(conf);
+          // Not next to it: a directory included by glob would read a backup as a second stream {}.
+          const backup = fresh.merged ? { dir: MERGED_BACKUP_DIR } : true;
+          await host.writeFile(conf, fresh.nginxConf.after, { mode: 0o644, backup });
         }
         checked = await host.exec("nginx -t 2>&1");
       } catch (err) {

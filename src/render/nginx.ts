@@ -27,6 +27,8 @@ export interface NginxStreamOptions {
   connectTimeout?: string;
   /** Idle timeout of a proxied connection; watches need minutes. Default 10m. */
   proxyTimeout?: string;
+  /** Only the upstream and server, for a file included inside an existing stream {} block. */
+  serversOnly?: boolean;
 }
 
 const DURATION = /^\d+(ms|s|m|h|d)?$/;
@@ -37,7 +39,7 @@ function checkPort(port: number, what: string): void {
     throw new KubehaError(`nginx: ${what} ${port} is not a port`);
 }
 
-/** The nginx stream configuration (a whole `stream {}` block) for the apiservers behind the LB. */
+/** The nginx stream configuration (a whole `stream {}` block, or its inside) for the apiservers behind the LB. */
 export function renderNginxStream(opts: NginxStreamOptions): string {
   const apiserverPort = opts.apiserverPort ?? 6443;
   checkPort(apiserverPort, "apiserver port");
@@ -68,6 +70,7 @@ export function renderNginxStream(opts: NginxStreamOptions): string {
     ...durations,
     listenPort: opts.listenPort,
     listenIPv6: opts.listenIPv6 ?? false,
+    serversOnly: opts.serversOnly ?? false,
   });
 }
 

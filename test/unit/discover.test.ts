@@ -6,11 +6,13 @@ import { fileURLToPath } from "node:url";
 import {
   kubeletVersion,
   listeningPorts,
+  nginxVersion,
   parseProbeSections,
   probeScript,
   streamModuleState,
 } from "../../src/discover/probe.js";
-import { foreignStreamBlocks, nginxTestError } from "../../src/discover/nginx.js";
+import { dormantStreamFiles, nginxTestError } from "../../src/discover/nginx.js";
+import { foreignStreams, mergeConflicts, type ForeignStream } from "../../src/render/nginx-merge.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
 import {
   clusterFindings,
@@ -109,7 +111,7 @@ describe("the LB's nginx -T", () => {
     ].join("\n");
 
   test("kubeha's own stream {} is not a foreign one", () => {
-    assert.deepEqual(foreignStreamBlocks(nginxT("")), []);
+    assert.deepEqual(foreignStreams(nginxT("")), []);
   });
 
   test("another stream {} in an included file is found, with its file and line", () => {
@@ -120,9 +122,72 @@ describe("the LB's nginx -T", () => {
       "    server { listen 9999; proxy_pass 127.0.0.1:22; }",
       "}",
     ].join("\n");
-    assert.deepEqual(foreignStreamBlocks(nginxT(other)), [
-      { file: "/etc/nginx/modules-enabled/60-proxy.conf", line: 2 },
+    assert.deepEqual(foreignStreams(nginxT(other)), [
+      {
+        file: "/etc/nginx/modules-enabled/60-proxy.conf",
+        line: 2,
+        listens: [{ value: "9999", file: "/etc/nginx/modules-enabled/60-proxy.conf", line: 3 }],
+        upstreams: [],
+        merged: false,
+      },
     ]);
+  });
+
+  test("the stream {} context follows its includes: what is in kubeha's way is named with file and line", () => {
+    const other = [
+      "# configuration file /etc/nginx/modules-enabled/60-proxy.conf:",
+      "stream {",
+      "    include streams/*.conf;",
+      "    server { listen 127.0.0.1:9999; proxy_pass 127.0.0.1:22; }",
+      "}",
+      "# configuration file /etc/nginx/streams/a.conf:",
+      "upstream kubeha_apiservers { server 10.0.0.99:6443; }",
+      "server {",
+      "    listen [::]:6443;",
+      "    proxy_pass kubeha_apiservers;",
+      "}",
+      "# configuration file /etc/nginx/streams-old/b.conf:",
+      "server { listen 7000; proxy_pass 127.0.0.1:22; }",
+    ].join("\n");
+    const [block, ...more] = foreignStreams(nginxT(other));
+    assert.deepEqual(more, []);
+    assert.deepEqual(
+      block!.listens.map((l) => `${l.value} ${l.file}:${l.line}`),
+      ["[::]:6443 /etc/nginx/streams/a.conf:3", "127.0.0.1:9999 /etc/nginx/modules-enabled/60-proxy.conf:3"],
+    );
+    assert.deepEqual(mergeConflicts(block!, 6443), [
+      "a stream server already listens on port 6443 (listen [::]:6443, /etc/nginx/streams/a.conf line 3)",
+      "the stream {} context already has an upstream named kubeha_apiservers (/etc/nginx/streams/a.conf line 1)",
+    ]);
+    assert.deepEqual(mergeConflicts(block!, 8443, "other_upstream"), []);
+  });
+
+  test("after a merge, kubeha's include is seen and its own file is not in the operator's way", () => {
+    const merged = [
+      "# configuration file /etc/nginx/modules-enabled/60-proxy.conf:",
+      "stream {",
+      "    include /etc/nginx/kubeha/apiservers-stream.conf;",
+      "    server { listen 9999; proxy_pass 127.0.0.1:22; }",
+      "}",
+      "# configuration file /etc/nginx/kubeha/apiservers-stream.conf:",
+      "upstream kubeha_apiservers { server 10.0.0.11:6443; }",
+      "server { listen 6443; proxy_pass kubeha_apiservers; }",
+    ].join("\n");
+    const [block] = foreignStreams(nginxT(merged));
+    assert.equal(block!.merged, true);
+    assert.deepEqual(mergeConflicts(block!, 6443), []);
+  });
+
+  test("files in stream.d that nginx does not read yet are found (nginx -T cannot show them)", () => {
+    const listing = ["/etc/nginx/stream.d/kubeha-apiservers.conf", "/etc/nginx/stream.d/old-proxy.conf"].join(
+      "\n",
+    );
+    const dump = nginxT("").replace("include /etc/nginx/stream.d/*.conf;", "");
+    const withoutOwn = dump.replace(/# configuration file \/etc\/nginx\/stream\.d[^]*$/, "");
+    assert.deepEqual(dormantStreamFiles(withoutOwn, listing), ["/etc/nginx/stream.d/old-proxy.conf"]);
+    const read = `${dump}\n# configuration file /etc/nginx/stream.d/old-proxy.conf:\nstream { }\n`;
+    assert.deepEqual(dormantStreamFiles(read, listing), []);
+    assert.deepEqual(dormantStreamFiles(withoutOwn, ""), []);
   });
 
   test("a failed test names nginx's complaint", () => {
@@ -356,19 +421,69 @@ describe("what blocks a conversion", () => {
       loadBalancerFindings({ ...lb, nginx: { stream: "loaded" }, busyPorts: [6443] }, 6443)[0]!.message,
       /port 6443 is already in use/,
     );
-    const other = loadBalancerFindings(
+  });
+
+  test("the LB: an existing stream {} block takes kubeha's servers unless something is in their way", () => {
+    const lb: HostFacts = { ...cleanHost, name: "lb", role: "loadBalancer", nginx: { stream: "loaded" } };
+    const block: ForeignStream = {
+      file: "/etc/nginx/nginx.conf",
+      line: 40,
+      listens: [{ value: "9999", file: "/etc/nginx/nginx.conf", line: 42 }],
+      upstreams: [{ value: "backends", file: "/etc/nginx/nginx.conf", line: 41 }],
+      merged: false,
+    };
+    const with_ = (b: ForeignStream, dormant: string[] = []) =>
+      loadBalancerFindings(
+        { ...lb, nginx: { stream: "loaded", otherStreamBlocks: [b], dormantStreamFiles: dormant } },
+        6443,
+      );
+    assert.deepEqual(with_(block, ["/etc/nginx/stream.d/x.conf"]), []);
+    const clash = with_({
+      ...block,
+      listens: [{ value: "0.0.0.0:6443", file: "/etc/nginx/nginx.conf", line: 42 }],
+      upstreams: [{ value: "kubeha_apiservers", file: "/etc/nginx/nginx.conf", line: 41 }],
+    });
+    assert.deepEqual(
+      clash.map((f) => [f.severity, f.message]),
+      [
+        [
+          "error",
+          "nginx's stream {} block (/etc/nginx/nginx.conf line 40) cannot take kubeha's load balancer: a stream server already listens on port 6443 (listen 0.0.0.0:6443, /etc/nginx/nginx.conf line 42)",
+        ],
+        [
+          "error",
+          "nginx's stream {} block (/etc/nginx/nginx.conf line 40) cannot take kubeha's load balancer: the stream {} context already has an upstream named kubeha_apiservers (/etc/nginx/nginx.conf line 41)",
+        ],
+      ],
+    );
+    assert.match(clash[0]!.fix!, /another loadBalancer\.port/);
+    assert.match(clash[1]!.fix!, /rename that upstream/);
+  });
+
+  test("the LB: a file in stream.d that nginx does not read yet is refused, naming it", () => {
+    const f = loadBalancerFindings(
       {
-        ...lb,
-        nginx: { stream: "loaded", otherStreamBlocks: [{ file: "/etc/nginx/nginx.conf", line: 40 }] },
+        ...cleanHost,
+        name: "lb",
+        role: "loadBalancer",
+        nginx: {
+          stream: "loaded",
+          otherStreamBlocks: [],
+          dormantStreamFiles: ["/etc/nginx/stream.d/old.conf"],
+        },
       },
       6443,
     );
-    assert.equal(other[0]!.severity, "error");
-    assert.match(
-      other[0]!.message,
-      /already has a stream \{\} block \(\/etc\/nginx\/nginx\.conf line 40\); nginx allows only one/,
-    );
-    assert.doesNotMatch(other[0]!.fix!, /stream\.d/);
+    assert.equal(f.length, 1);
+    assert.equal(f[0]!.severity, "error");
+    assert.match(f[0]!.message, /^\/etc\/nginx\/stream\.d\/old\.conf is not read by nginx now, but kubeha's/);
+    assert.match(f[0]!.fix!, /move it out of \/etc\/nginx\/stream\.d/);
+  });
+
+  test("the nginx version is the number, not nginx/ twice", () => {
+    assert.equal(nginxVersion("nginx version: nginx/1.22.1\nbuilt with OpenSSL"), "1.22.1");
+    assert.equal(nginxVersion("nginx version: openresty/1.21.4.1"), "openresty/1.21.4.1");
+    assert.equal(nginxVersion("bash: nginx: command not found"), undefined);
   });
 });
 
