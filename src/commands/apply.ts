@@ -58,6 +58,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       });
       const journal = new Journal(inv.options.stateDir);
       r.info(`journal: ${journal.path}`);
+      // The steps' own time: not the wizard's questions or the confirmation before them.
+      const started = Date.now();
       try {
         const result = await runPlan(
           runCtx,
@@ -71,7 +73,9 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           },
           () => held.checkpoint(),
         );
-        r.info(`${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed()})`);
+        r.info(
+          `${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed(started)})`,
+        );
         journal.finish("done");
       } catch (err) {
         journal.finish("failed");

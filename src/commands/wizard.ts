@@ -519,7 +519,7 @@ class Wizard {
   ): Promise<HostAnswer> {
     const label =
       role === "loadBalancer" ? "the load balancer" : role === "worker" ? "a worker" : "a new master";
-    const name = await this.text(`Node name of ${what}:`, {
+    const name = await this.text(`${role === "loadBalancer" ? "Name" : "Node name"} of ${what}:`, {
       default: this.names.has(suggested) ? undefined : suggested,
       validate: (v) => nodeNameAnswer(v, this.names),
     });

@@ -51,7 +51,15 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
     c.etcd.members.every((m) => own.member(m)) &&
     c.controlPlaneNodes.every((n) => own.node(n));
   const voters = c.etcd.members.filter((m) => !m.isLearner);
-  if (!resumed && (c.controlPlaneNodes.length > 1 || voters.length > 1)) {
+  // Three voters and three control-plane nodes survive the loss of any one: nothing to convert.
+  if (!resumed && voters.length >= 3 && c.controlPlaneNodes.length >= 3) {
+    f.push({
+      severity: "error",
+      host: "cluster",
+      message: `the cluster is already highly available: ${c.controlPlaneNodes.length} control-plane nodes (${c.controlPlaneNodes.join(", ")}) and ${voters.length} etcd voters (${voters.map((m) => m.name).join(", ")}); kubeha has nothing to convert`,
+      fix: "nothing to do; to replace or add a master use `kubeadm join --control-plane` (or `kubeha certs render` for its certificates)",
+    });
+  } else if (!resumed && (c.controlPlaneNodes.length > 1 || voters.length > 1)) {
     f.push({
       severity: "error",
       host: "cluster",

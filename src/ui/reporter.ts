@@ -48,10 +48,14 @@ export class Reporter {
     return this.log;
   }
 
-  /** Start the full log (unless one was given with --log-file) and say where it is. */
+  /**
+   * Start the full log (unless one was given with --log-file) and say where it is. A command run by
+   * another (the wizard's plan, then apply) gets a log of its own, named after it.
+   */
   attachLog(path: string): void {
-    if (this.log) return;
+    if ((this.log && this.options.logFile) || this.log === path) return;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (this.log) this.toLog("info", `continued in ${path}`);
     this.log = path;
     this.info(`full log: ${path}`);
   }
@@ -177,8 +181,9 @@ export class Reporter {
     this.toLog("print", clean);
   }
 
-  elapsed(): string {
-    return `${((Date.now() - this.started) / 1000).toFixed(1)}s`;
+  /** Seconds since the command started, or since `since` (a Date.now() value). */
+  elapsed(since = this.started): string {
+    return `${((Date.now() - since) / 1000).toFixed(1)}s`;
   }
 
   private line(level: "info" | "step" | "warn" | "error", message: string): void {

@@ -1,7 +1,7 @@
 // Preflight against the lab, one scenario after another on one lab (each puts the lab back): a new
 // master whose runtime is down, uses another cgroup driver, or cannot pull an image; a foreign etcd
-// learner; a stray copy of a manifest on the primary; an LB whose nginx already has a stream {} block. Each is refused with exit 2 before any
-// change. Root only.
+// learner; a stray copy of a manifest on the primary. Each is refused with exit 2 before any change
+// (an LB whose nginx already has a stream {} block: lb-merge.test.ts). Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startLab, type Lab } from "./lab.js";
@@ -20,7 +20,6 @@ const ETCDCTL = [
   `--cert=${PKI}/etcd/healthcheck-client.crt`,
   `--key=${PKI}/etcd/healthcheck-client.key`,
 ];
-const PROXY_CONF = "/etc/nginx/modules-enabled/60-lab-proxy.conf";
 
 describe("preflight refuses before any change", { skip }, () => {
   let lab: Lab | undefined;
@@ -202,43 +201,4 @@ describe("preflight refuses before any change", { skip }, () => {
     }
     assert.equal((await cli("discover")).code, 0);
   });
-
-  test("the LB's nginx already has a stream {} block in an included file: exit 2, nothing changed, its proxy still serves", async () => {
-    const l = lab!;
-    const proxy = `stream {\n    server {\n        listen 127.0.0.1:9999;\n        proxy_pass ${l.lb.address}:22;\n    }\n}\n`;
-    await l.exec("lb", ["sh", "-c", `cat > ${PROXY_CONF}`], { stdin: proxy });
-    const reload = await l.exec("lb", ["nginx", "-s", "reload"]);
-    assert.equal(reload.code, 0, reload.stderr);
-    // The operator's TCP proxy reaches the LB's sshd (its banner) through nginx.
-    const banner = () =>
-      l.exec("lb", ["timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9999; head -c 7 <&3"]);
-    try {
-      await waitForBanner(banner);
-      for (const cmd of [["discover"], ["plan"], ["apply", "--yes"]]) {
-        const r = await cli(...cmd);
-        assert.equal(r.code, 2, `${cmd[0]}: ${r.stdout}${r.stderr}`);
-        assert.match(
-          r.stdout + r.stderr,
-          new RegExp(
-            `lb: nginx already has a stream \\{\\} block \\(${PROXY_CONF} line 1\\); nginx allows only one`,
-          ),
-          cmd[0],
-        );
-      }
-      assert.equal((await l.exec("lb", ["cat", PROXY_CONF])).stdout, proxy);
-      assert.equal((await banner()).stdout, "SSH-2.0");
-      await unchanged();
-    } finally {
-      await l.exec("lb", ["rm", "-f", PROXY_CONF]);
-      await l.exec("lb", ["nginx", "-s", "reload"]);
-    }
-  });
 });
-
-async function waitForBanner(banner: () => Promise<{ stdout: string }>): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    if ((await banner()).stdout === "SSH-2.0") return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail("nginx's stream proxy on 127.0.0.1:9999 never served the sshd banner");
-}

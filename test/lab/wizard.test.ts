@@ -186,7 +186,7 @@ describe("kubeha wizard in a terminal", { skip }, () => {
     await t.answer("Address of master-3", host("master-3").address);
     await t.answer("SSH user on master-3", ""); // the primary's user (kubeha, with sudo)
 
-    await t.answer("Node name of the load balancer host", "");
+    await t.answer("Name of the load balancer host", "");
     await t.answer("Address of lb", host("lb").address);
     await t.answer("SSH user on lb", host("lb").sshUser);
     s = await t.until("the load balancer to be probed", (x) => x.includes("✓ lb:"));

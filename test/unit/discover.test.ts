@@ -293,6 +293,34 @@ describe("what blocks a conversion", () => {
     assert.match(msgs(cluster({ etcd: { ...cluster().etcd, healthy: false } })), /etcd is not healthy/);
   });
 
+  test("an already highly-available cluster is reported as such, not as one to convert", () => {
+    const member = (name: string, isLearner = false) => ({
+      id: name,
+      name,
+      peerUrls: [],
+      clientUrls: [],
+      isLearner,
+    });
+    const ha = cluster({
+      controlPlaneNodes: ["master-1", "cp-2", "cp-3"],
+      etcd: { ...cluster().etcd, members: [member("master-1"), member("cp-2"), member("cp-3")] },
+    });
+    const f = clusterFindings(ha);
+    assert.equal(f.length, 1);
+    assert.equal(f[0]!.severity, "error");
+    assert.equal(
+      f[0]!.message,
+      "the cluster is already highly available: 3 control-plane nodes (master-1, cp-2, cp-3) and 3 etcd voters (master-1, cp-2, cp-3); kubeha has nothing to convert",
+    );
+    assert.match(f[0]!.fix!, /^nothing to do/);
+    // Two voters, or a third member still a learner, tolerate no failure: not highly available yet.
+    const learner = cluster({
+      ...ha,
+      etcd: { ...ha.etcd, members: [member("master-1"), member("cp-2"), member("cp-3", true)] },
+    });
+    assert.match(clusterFindings(learner)[0]!.message, /already has 3 control-plane nodes or etcd members/);
+  });
+
   test("extra members and nodes that are all the inventory's own are a resume, a foreign one is refused", () => {
     const m = (name: string, isLearner = false) => ({
       id: name,

@@ -1,6 +1,9 @@
 // What the operator sees while an SSH operation takes long: the host and what kubeha waits for.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Reporter } from "../../src/ui/reporter.js";
 
 /** Runs `fn` with stdout captured, as a terminal (`tty`) or not. */
@@ -64,5 +67,53 @@ describe("reporter: waiting on a host", () => {
       /\[workers\] kubelet\.conf \(\d+\.\ds\) \[worker-3\] waiting for `systemctl restart kubelet` \(7s\)/,
     );
     assert.doesNotMatch(draws.at(-1)!, /waiting/);
+  });
+});
+
+describe("reporter: one log per command", () => {
+  test("a command run by another (the wizard's plan, then apply) gets its own log, named after it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-logs-"));
+    try {
+      capture(false, (r) => {
+        r.attachLog(join(dir, "plan-1.log"));
+        r.info("planned");
+        r.attachLog(join(dir, "apply-1.log"));
+        r.info("applied");
+        assert.equal(r.logFile, join(dir, "apply-1.log"));
+      });
+      const plan = readFileSync(join(dir, "plan-1.log"), "utf8");
+      const apply = readFileSync(join(dir, "apply-1.log"), "utf8");
+      assert.match(plan, /planned\n.*continued in .*apply-1\.log\n$/);
+      assert.doesNotMatch(plan, /applied/);
+      assert.match(apply, /full log: .*apply-1\.log\n.*applied\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("--log-file keeps everything in the one file it names", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-logs-"));
+    const out = process.stdout;
+    const saved = out.write;
+    out.write = (() => true) as typeof out.write;
+    try {
+      const r = new Reporter({ json: false, color: false, logFile: join(dir, "mine.log") });
+      r.attachLog(join(dir, "plan-1.log"));
+      r.attachLog(join(dir, "apply-1.log"));
+      r.info("applied");
+      assert.equal(r.logFile, join(dir, "mine.log"));
+      assert.match(readFileSync(join(dir, "mine.log"), "utf8"), /applied/);
+      assert.ok(!existsSync(join(dir, "apply-1.log")));
+    } finally {
+      out.write = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("elapsed time since a given moment, not since the command started", () => {
+    capture(false, (r) => {
+      assert.equal(r.elapsed(Date.now()), "0.0s");
+      assert.match(r.elapsed(Date.now() - 15_800), /^15\.8s$/);
+    });
   });
 });
