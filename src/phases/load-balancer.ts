@@ -1,6 +1,7 @@
 /**
  * The nginx stream (layer-4) load balancer in front of the apiservers: rendered, installed at nginx's
- * top level (stream.d/, included once from nginx.conf), checked with `nginx -t`, reloaded. The
+ * top level (stream.d/, included once from nginx.conf) or, when nginx already has a stream {} block,
+ * inside that block (lb-merge.ts), checked with `nginx -t`, reloaded. The
  * previous configuration is kept and put back when the check fails, so a bad change never reaches
  * the running nginx.
  */
