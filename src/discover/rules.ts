@@ -203,14 +203,12 @@ export function loadBalancerFindings(h: HostFacts, port: number): Finding[] {
   }
   // An existing stream {} block takes kubeha's servers, unless something in it is in their way.
   for (const b of h.nginx?.otherStreamBlocks ?? []) {
-    for (const why of mergeConflicts(b, port)) {
+    for (const c of mergeConflicts(b, port)) {
       f.push({
         severity: "error",
         host: h.name,
-        message: `nginx's stream {} block (${b.file} line ${b.line}) cannot take kubeha's load balancer: ${why}`,
-        fix: why.includes("upstream")
-          ? "rename that upstream (and the proxy_pass that names it), then `nginx -t && nginx -s reload`"
-          : "move that server to another port, or choose another loadBalancer.port",
+        message: `nginx's stream {} block (${b.file} line ${b.line}) cannot take kubeha's load balancer: ${c.why}`,
+        fix: c.fix,
       });
     }
   }

@@ -54,7 +54,7 @@ export async function planStreamMerge(
   };
   try {
     const conflicts = mergeConflicts(block, port);
-    if (conflicts.length) throw new KubehaError(`${host.name}: ${conflicts.join("; ")}`);
+    if (conflicts.length) throw new KubehaError(`${host.name}: ${conflicts.map((c) => c.why).join("; ")}`);
     files.nginxConf.after = includeInStreamBlock(before, `${host.name}:${real}`);
   } catch (err) {
     files.problem = (err as Error).message;

@@ -40,13 +40,17 @@ export function dumpFiles(nginxT: string): DumpFile[] {
   });
 }
 
-function scan(f: DumpFile): NginxDirective[] | undefined {
+/** The file's directives, or why kubeha's reader cannot follow it (nginx accepts `${var}` unquoted). */
+function scan(f: DumpFile): NginxDirective[] | string {
   try {
     return scanNginxConf(f.text, f.file);
-  } catch {
-    return undefined; // not nginx syntax (nginx -T failed half-way): the `nginx -t` finding covers it
+  } catch (err) {
+    return (err as Error).message;
   }
 }
+
+/** Where a file that kubeha cannot read seems to open a top-level stream {} block. */
+const STREAM_OPENING = /^\s*stream\s*\{/m;
 
 const lineOf = (text: string, offset: number): number => text.slice(0, offset).split("\n").length;
 
@@ -87,6 +91,8 @@ export interface ForeignStream {
   upstreams: StreamEntry[];
   /** kubeha's include is already inside this block (an earlier apply). */
   merged: boolean;
+  /** Why kubeha cannot read the block or a file it includes: it cannot tell where it is safe to merge. */
+  unreadable?: string;
 }
 
 /**
@@ -98,7 +104,14 @@ export function foreignStreams(nginxT: string, own = OWN_STREAM_FILES): ForeignS
   const found: ForeignStream[] = [];
   for (const f of files) {
     const directives = scan(f);
-    if (!directives) continue;
+    if (typeof directives === "string") {
+      const opening = STREAM_OPENING.exec(f.text);
+      if (opening) {
+        const line = lineOf(f.text, opening.index + opening[0].indexOf("stream"));
+        found.push({ file: f.file, line, listens: [], upstreams: [], merged: false, unreadable: directives });
+      }
+      continue;
+    }
     directives.forEach((d, i) => {
       if (d.depth !== 0 || !d.block || d.name !== "stream") return;
       const block: ForeignStream = {
@@ -121,7 +134,9 @@ export function foreignStreams(nginxT: string, own = OWN_STREAM_FILES): ForeignS
           for (const g of files) {
             if (seen.has(g.file) || !matches(g.file)) continue;
             seen.add(g.file);
-            collect(g, scan(g) ?? []);
+            const inner = scan(g);
+            if (typeof inner === "string") block.unreadable ??= inner;
+            else collect(g, inner);
           }
         }
       };
@@ -142,19 +157,39 @@ export function listensOn(value: string, port: number): boolean {
   return port >= low && port <= high;
 }
 
+export interface MergeConflict {
+  why: string;
+  fix: string;
+}
+
 /**
  * Why kubeha cannot put its upstream `upstream` and a server on `port` into this context, one reason
- * each, with the file and line that is in the way.
+ * each, with the file and line that is in the way and what the operator can do.
  */
-export function mergeConflicts(s: ForeignStream, port: number, upstream = KUBEHA_UPSTREAM): string[] {
+export function mergeConflicts(s: ForeignStream, port: number, upstream = KUBEHA_UPSTREAM): MergeConflict[] {
   const at = (e: StreamEntry) => `${e.file} line ${e.line}`;
+  const unreadable: MergeConflict[] = s.unreadable
+    ? [
+        {
+          why: `kubeha cannot read its configuration (${s.unreadable}), so it cannot tell what is in the way`,
+          fix: 'quote the values with braces (e.g. "${var}") so that the file reads as plain directives, or use another host as loadBalancer',
+        },
+      ]
+    : [];
   return [
+    ...unreadable,
     ...s.listens
       .filter((l) => listensOn(l.value, port))
-      .map((l) => `a stream server already listens on port ${port} (listen ${l.value}, ${at(l)})`),
+      .map((l) => ({
+        why: `a stream server already listens on port ${port} (listen ${l.value}, ${at(l)})`,
+        fix: "move that server to another port, or choose another loadBalancer.port",
+      })),
     ...s.upstreams
       .filter((u) => u.value === upstream)
-      .map((u) => `the stream {} context already has an upstream named ${upstream} (${at(u)})`),
+      .map((u) => ({
+        why: `the stream {} context already has an upstream named ${upstream} (${at(u)})`,
+        fix: "rename that upstream (and the proxy_pass that names it), then `nginx -t && nginx -s reload`",
+      })),
   ];
 }
 

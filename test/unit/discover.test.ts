@@ -155,11 +155,33 @@ describe("the LB's nginx -T", () => {
       block!.listens.map((l) => `${l.value} ${l.file}:${l.line}`),
       ["[::]:6443 /etc/nginx/streams/a.conf:3", "127.0.0.1:9999 /etc/nginx/modules-enabled/60-proxy.conf:3"],
     );
-    assert.deepEqual(mergeConflicts(block!, 6443), [
-      "a stream server already listens on port 6443 (listen [::]:6443, /etc/nginx/streams/a.conf line 3)",
-      "the stream {} context already has an upstream named kubeha_apiservers (/etc/nginx/streams/a.conf line 1)",
-    ]);
+    assert.deepEqual(
+      mergeConflicts(block!, 6443).map((c) => c.why),
+      [
+        "a stream server already listens on port 6443 (listen [::]:6443, /etc/nginx/streams/a.conf line 3)",
+        "the stream {} context already has an upstream named kubeha_apiservers (/etc/nginx/streams/a.conf line 1)",
+      ],
+    );
     assert.deepEqual(mergeConflicts(block!, 8443, "other_upstream"), []);
+  });
+
+  test("a stream {} block in a file kubeha cannot read (an unquoted ${var}) is refused, not missed", () => {
+    const odd = [
+      "# configuration file /etc/nginx/modules-enabled/60-proxy.conf:",
+      "stream {",
+      "    server { listen 9999; return ${remote_addr}x; }",
+      "}",
+    ].join("\n");
+    const [block, ...more] = foreignStreams(nginxT(odd));
+    assert.deepEqual(more, []);
+    assert.equal(block!.file, "/etc/nginx/modules-enabled/60-proxy.conf");
+    assert.equal(block!.line, 1);
+    const [c] = mergeConflicts(block!, 6443);
+    assert.match(
+      c!.why,
+      /^kubeha cannot read its configuration \(.*60-proxy\.conf.*\), so it cannot tell what is in the way$/,
+    );
+    assert.match(c!.fix, /quote the values with braces/);
   });
 
   test("after a merge, kubeha's include is seen and its own file is not in the operator's way", () => {
@@ -175,7 +197,10 @@ describe("the LB's nginx -T", () => {
     ].join("\n");
     const [block] = foreignStreams(nginxT(merged));
     assert.equal(block!.merged, true);
-    assert.deepEqual(mergeConflicts(block!, 6443), []);
+    assert.deepEqual(
+      mergeConflicts(block!, 6443).map((c) => c.why),
+      [],
+    );
   });
 
   test("files in stream.d that nginx does not read yet are found (nginx -T cannot show them)", () => {
