@@ -67,8 +67,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       ...wizard.notes,
       writtenAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     });
+    // Its warnings are plan's to say, once.
     const parsed = parseInventory(text, path);
-    for (const w of parsed.warnings) r.warn(formatProblem(path, w));
     if ("errors" in parsed) {
       throw new KubehaError(
         `internal: the wizard's inventory does not validate:\n${parsed.errors.map((p) => formatProblem(path, p)).join("\n")}`,

@@ -19,28 +19,78 @@ export interface PlanLayout {
 export const FULL_LAYOUT: PlanLayout = { width: Infinity, elide: false };
 
 /**
- * How long a step may take, for the summary: its usual time and, where it waits on the cluster, the
- * bound it waits for (the timeouts in src/phases/). First match wins.
+ * Each kind of step as the summary names it in one line at 80 columns: what, why, and how long it may
+ * take (its usual time and, where it waits on the cluster, the bound of that wait in src/phases/).
+ * Matched on the step's id, first match wins; a step not listed shows its title and reason, cut.
  */
-const DURATIONS: [RegExp, string][] = [
-  [/^load-balancer\//, "seconds"],
-  [/^pki\/[^/]+\/apiserver$/, "seconds"],
-  [/^pki\//, "2-10 s"],
-  [/^etcd\/[^/]+\/peer-urls$/, "< 1 min"],
-  [/^etcd\//, "< 2 min"],
-  [/^control-plane\//, "< 2 min"],
-  [/^clients\/workers$/, "< 2 min each"],
-  [/^clients\/kube-proxy$/, "< 3 min"],
-  [/^clients\//, "seconds"],
+const SUMMARIES: { id: RegExp; what: string; why: string; time: string }[] = [
+  {
+    id: /^load-balancer\//,
+    what: "nginx in front of every apiserver",
+    why: "one API address",
+    time: "seconds",
+  },
+  {
+    id: /^pki\/[^/]+\/apiserver$/,
+    what: "apiserver cert + LB names",
+    why: "clients use the LB",
+    time: "seconds",
+  },
+  { id: /^pki\//, what: "certificates, kubeconfigs", why: "from the primary's CAs", time: "2-10 s" },
+  {
+    id: /^etcd\/[^/]+\/peer-urls$/,
+    what: "etcd peer URL off localhost",
+    why: "peers reach it",
+    time: "< 1 min",
+  },
+  { id: /^etcd\//, what: "etcd learner, then voter", why: "quorum never at risk", time: "< 2 min" },
+  { id: /^control-plane\//, what: "start the control plane", why: "the primary's flags", time: "< 2 min" },
+  {
+    id: /^clients\/kube-proxy$/,
+    what: "kube-proxy through the LB",
+    why: "any master may fail",
+    time: "< 3 min",
+  },
+  {
+    id: /^clients\/cluster-info$/,
+    what: "cluster-info through the LB",
+    why: "joins use the LB",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/kubeadm-config$/,
+    what: "kubeadm-config endpoint: LB",
+    why: "joins, upgrades",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/node-role\//,
+    what: "control-plane label, taint",
+    why: "as the primary's",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/kubeconfigs\//,
+    what: "kubeconfigs through the LB",
+    why: "any master may fail",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/workers$/,
+    what: "kubelet.conf through the LB",
+    why: "any master may fail",
+    time: "< 2 min each",
+  },
 ];
 
-function duration(step: Step): string {
-  return DURATIONS.find(([re]) => re.test(step.id))?.[1] ?? "seconds";
-}
-
-/** The first clause of a step's reason: what the summary has room for. */
-function shortWhy(why: string): string {
-  return why.split(/[;:(]/)[0]!.trim();
+function summaryOf(step: Step): { what: string; why: string; time: string } {
+  return (
+    SUMMARIES.find((x) => x.id.test(step.id)) ?? {
+      what: step.title,
+      why: step.why.split(/[;:(]/)[0]!.trim(),
+      time: "seconds",
+    }
+  );
 }
 
 /** `text` cut to `room` characters, with "…" where it was cut. */
@@ -57,19 +107,20 @@ function header(steps: PlannedStep[], backupDir: string): string {
 }
 
 /**
- * One line per step, each within `width`: number, host, what and why (cut with "…" when the line is
- * full), and how long it may take, or "done".
+ * One line per step, each within `width`: number, host, what and why (the reason cut first when the
+ * line is full), and how long it may take, or "done".
  */
 export function planSummary(steps: PlannedStep[], backupDir: string, width: number): string {
   const hostWidth = Math.min(12, Math.max(...steps.map((s) => s.step.host.length), 4));
   const numWidth = String(steps.length).length;
   const lines = steps.map(({ step, done }, i) => {
+    const { what, why, time } = summaryOf(step);
     const head = `${String(i + 1).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
-    const tail = `  ${done ? "done" : duration(step)}`;
-    const why = shortWhy(step.why);
-    const what = why ? `${step.title} — ${why}` : step.title;
+    const tail = `  ${done ? "done" : time}`;
     const room = width - head.length - tail.length;
-    return `${head}${cut(what, room).padEnd(Number.isFinite(room) ? room : 0)}${tail}`;
+    const whyRoom = room - what.length - 3;
+    const text = whyRoom >= 8 ? `${what} — ${cut(why, whyRoom)}` : cut(what, room);
+    return `${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`;
   });
   return [wrapText(header(steps, backupDir), width), ...lines].join("\n");
 }
@@ -149,7 +200,7 @@ export function planJson(steps: PlannedStep[], backupDir: string) {
       title: step.title,
       why: step.why,
       done,
-      duration: duration(step),
+      duration: summaryOf(step).time,
       details: step.details,
       files: step.files.map((f) => ({
         host: f.host,

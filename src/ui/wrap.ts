@@ -63,6 +63,11 @@ export function wrapText(text: string, width: number): string {
     .join("\n");
 }
 
+/** `text` as written to `stream`: wrapped at its width on a terminal, as it is in a file or a pipe. */
+export function forStream(text: string, stream: { isTTY?: boolean; columns?: number }): string {
+  return stream.isTTY ? wrapText(text, terminalWidth(stream)) : text;
+}
+
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 12);
 }

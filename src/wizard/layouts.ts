@@ -14,25 +14,25 @@ export const LB_LAYOUTS: readonly LbLayout[] = [
   {
     id: "nginx-host",
     mode: "nginx",
-    line: "nginx on a host of its own: survives any one master; the LB host is a single point",
+    line: "nginx on its own host: any master may fail, the LB host may not",
     needsModes: false,
   },
   {
     id: "nginx-master",
     mode: "nginx",
-    line: "nginx on a master at another port: no extra host; lost with that master",
+    line: "nginx on a master, port 8443: no extra host; fails with that master",
     needsModes: true,
   },
   {
     id: "keepalived",
     mode: "keepalived",
-    line: "keepalived virtual IP on the masters: survives any one master, the IP moves",
+    line: "keepalived VIP on the masters: any one master may fail, the IP moves",
     needsModes: true,
   },
   {
     id: "external",
     mode: "external",
-    line: "an external load balancer you run: survives what it survives; kubeha checks it",
+    line: "external load balancer (yours): as reliable as it is; kubeha checks it",
     needsModes: true,
   },
 ];

@@ -1,9 +1,23 @@
 import { checkbox, confirm, input, number, select } from "@inquirer/prompts";
+import { terminalWidth, wrapText } from "../ui/wrap.js";
 import type { Check } from "./validate.js";
+
+/** Room kept on a question's last line for its default and the answer. */
+const ANSWER_ROOM = 20;
+
+/**
+ * A question's text wrapped at spaces: inquirer would cut it at the terminal's edge mid-word. The
+ * lines hang under the text (after "? "), and the last keeps room for the answer.
+ */
+export function fitQuestion(message: string, width: number): string {
+  return wrapText(message, Math.max(20, width - 2 - ANSWER_ROOM));
+}
 
 export interface Choice<T> {
   value: T;
   name: string;
+  /** What the answered question shows (default: name). */
+  short?: string;
   description?: string;
   disabled?: boolean | string;
 }
@@ -31,7 +45,7 @@ export class Prompter {
     const value = (
       await input(
         {
-          message,
+          message: fitQuestion(message, terminalWidth()),
           ...(def !== undefined && def !== "" && { default: def }),
           ...(opts.validate && { validate: opts.validate }),
         },
@@ -44,7 +58,7 @@ export class Prompter {
 
   async yesNo(key: string, message: string, def: boolean): Promise<boolean> {
     const value = await confirm(
-      { message, default: this.remembered(key, def) ?? def },
+      { message: fitQuestion(message, terminalWidth()), default: this.remembered(key, def) ?? def },
       { signal: this.signal },
     );
     this.last.set(key, value);
@@ -53,7 +67,14 @@ export class Prompter {
 
   async port(key: string, message: string, def: number): Promise<number> {
     const value = await number(
-      { message, default: this.remembered(key, def), min: 1, max: 65535, step: 1, required: true },
+      {
+        message: fitQuestion(message, terminalWidth()),
+        default: this.remembered(key, def),
+        min: 1,
+        max: 65535,
+        step: 1,
+        required: true,
+      },
       { signal: this.signal },
     );
     this.last.set(key, value);
@@ -61,11 +82,17 @@ export class Prompter {
   }
 
   choose<T>(message: string, choices: Choice<T>[], def?: T): Promise<T> {
-    return select({ message, choices, ...(def !== undefined && { default: def }) }, { signal: this.signal });
+    return select(
+      { message: fitQuestion(message, terminalWidth()), choices, ...(def !== undefined && { default: def }) },
+      { signal: this.signal },
+    );
   }
 
   /** Several of a list; those `checked` are selected when the question opens (Enter accepts them). */
   pickMany<T>(message: string, choices: (Choice<T> & { checked: boolean })[]): Promise<T[]> {
-    return checkbox({ message, choices, pageSize: 15 }, { signal: this.signal });
+    return checkbox(
+      { message: fitQuestion(message, terminalWidth()), choices, pageSize: 15 },
+      { signal: this.signal },
+    );
   }
 }

@@ -231,7 +231,7 @@ export class Wizard {
   private async askLoadBalancer(shared: SshAnswers, masters: HostAnswer[]): Promise<LoadBalancerAnswer> {
     const layout = await this.ask.choose<LbLayout>(
       "How do clients reach the apiservers? (* with kubeha's load-balancer modes)",
-      LB_LAYOUTS.map((l) => ({ value: l, name: `${l.line}${l.needsModes ? " *" : ""}` })),
+      LB_LAYOUTS.map((l) => ({ value: l, name: `${l.line}${l.needsModes ? " *" : ""}`, short: l.id })),
       LB_LAYOUTS[0],
     );
     const mode = layoutMode(layout);
@@ -292,6 +292,7 @@ export class Wizard {
         offered.map((n) => ({
           value: n,
           name: `${n.name}  ${n.internalIP}${n.ready ? "" : "  (NotReady)"}`,
+          short: n.name,
           checked: true,
         })),
       );
@@ -385,6 +386,7 @@ export class Wizard {
       const answer: HostAnswer = { name: opts.name ?? suggested, address, ...this.override(shared, own) };
       try {
         const found = await this.probe(answer, role, shared, (h) => probeOther(h, this.say));
+        this.describe(found.facts, opts.name ?? `${address} (hostname ${found.hostname})`);
         const name = opts.name ?? (await this.askName(role, what, found.hostname, suggested));
         if (opts.name === undefined && role === "worker") this.checkNode(name, address);
         if (await this.reviewFacts({ ...found.facts, name })) {
@@ -428,9 +430,9 @@ export class Wizard {
     const choice = await this.ask.choose(
       `${who} cannot be reached now. Keep it?`,
       [
-        { value: "keep", name: `Keep ${who}: apply skips it until it can be reached` },
-        { value: "retry", name: "Give another address" },
-        { value: "drop", name: `Leave ${who} out` },
+        { value: "keep", name: `Keep ${who}: apply skips it until it can be reached`, short: "keep it" },
+        { value: "retry", name: "Give another address", short: "another address" },
+        { value: "drop", name: `Leave ${who} out`, short: "leave it out" },
       ],
       // A Node the cluster lists is most likely down for now; an address typed by hand, mistyped.
       opts.name ? "keep" : "retry",
@@ -454,15 +456,19 @@ export class Wizard {
       this.r.warn(`Node ${name}'s InternalIP is ${node.internalIP}, not ${address}`);
   }
 
-  /** Says what the probe found; a host that plan would refuse may be kept (to fix later) or replaced. */
-  private async reviewFacts(f: HostFacts): Promise<boolean> {
+  /** Says what the probe found, as soon as it is found. */
+  private describe(f: HostFacts, who: string): void {
     const what =
       f.role === "loadBalancer"
         ? f.nginx
           ? `nginx ${f.nginx.version ?? "?"} (stream module: ${f.nginx.stream})`
           : "no nginx"
         : `kubelet ${f.kubeletVersion ?? "missing"}, ${f.containerRuntime ?? "no container runtime"}`;
-    this.r.info(`✓ ${f.name}: ${f.os ?? "unknown OS"}, ${what}`);
+    this.r.info(`✓ ${who}: ${f.os ?? "unknown OS"}, ${what}`);
+  }
+
+  /** A host that plan would refuse may be kept (to fix later) or replaced. */
+  private async reviewFacts(f: HostFacts): Promise<boolean> {
     if (f.role !== "master" || !this.cluster) return true;
     const findings = masterFindings(f, this.cluster);
     this.showFindings(findings);
