@@ -6,6 +6,7 @@ import type { CommandContext, CommandOptions } from "./commands/context.js";
 import { ExitCode, KubehaError } from "./errors.js";
 import { Reporter } from "./ui/reporter.js";
 import { redact } from "./ui/redact.js";
+import { forStream } from "./ui/wrap.js";
 import "./ui/quiet-warnings.js";
 
 type Run = (ctx: CommandContext) => Promise<ExitCode>;
@@ -149,7 +150,8 @@ async function execute(command: string, values: CommandOptions, run: Run): Promi
     reporter.debug(`failed: ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   } finally {
-    if (reporter.logFile) process.stderr.write(`kubeha: full log in ${reporter.logFile}\n`);
+    if (reporter.logFile)
+      process.stderr.write(`${forStream(`kubeha: full log in ${reporter.logFile}`, process.stderr)}\n`);
   }
 }
 
@@ -180,7 +182,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`kubeha: ${redact(message)}\n`);
+    process.stderr.write(`${forStream(`kubeha: ${redact(message)}`, process.stderr)}\n`);
     if (process.env.KUBEHA_DEBUG && err instanceof Error && err.stack) {
       process.stderr.write(redact(err.stack) + "\n");
     }

@@ -12,6 +12,7 @@ import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
+import { printPlan } from "./plan.js";
 import { plural } from "../ui/plural.js";
 
 /**
@@ -31,7 +32,15 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     const steps = await buildPlan(runCtx);
     const evaluated = await evaluatePlan(runCtx, steps);
     const backupDir = join(inv.options.stateDir, "backups", backupDirName());
-    r.print(formatPlan(evaluated, backupDir));
+    if (ctx.planShown) {
+      // The wizard has just shown this plan: said again only in the log.
+      r.print(
+        `the plan as shown above (in full in ${r.logFile ?? "the log"})`,
+        formatPlan(evaluated, backupDir),
+      );
+    } else {
+      printPlan(r, { steps: evaluated, backupDir });
+    }
     if (evaluated.every((s) => s.done)) {
       r.info("nothing to do: the cluster already is what the plan describes");
     } else if (!ctx.values.yes) {

@@ -22,4 +22,6 @@ export interface CommandContext {
   command: string;
   values: CommandOptions;
   reporter: Reporter;
+  /** Set by the wizard when it has shown the plan apply is about to carry out: apply does not print it again. */
+  planShown?: boolean;
 }

@@ -3,17 +3,37 @@ import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { backupDirName } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";
-import { formatPlan, planJson } from "../plan/format.js";
+import { formatPlan, planJson, type PlannedStep } from "../plan/format.js";
 import { evaluatePlan } from "../plan/runner.js";
+import type { Reporter } from "../ui/reporter.js";
+import { terminalWidth } from "../ui/wrap.js";
 import { withRunContext } from "./prepare.js";
 
-/** `kubeha plan`: everything apply would do, computed from the live cluster; changes nothing. */
+export interface Plan {
+  steps: PlannedStep[];
+  backupDir: string;
+}
+
+/** Everything apply would do, computed from the live cluster; changes nothing. */
+export function computePlan(ctx: CommandContext): Promise<Plan> {
+  return withRunContext(ctx, async (runCtx, inv) => ({
+    steps: await evaluatePlan(runCtx, await buildPlan(runCtx)),
+    backupDir: join(inv.options.stateDir, "backups", backupDirName()),
+  }));
+}
+
+/** The plan on screen fitted to the terminal (summary, then details); in the log in full. */
+export function printPlan(r: Reporter, plan: Plan): void {
+  r.print(
+    formatPlan(plan.steps, plan.backupDir, { width: terminalWidth(), elide: true }),
+    formatPlan(plan.steps, plan.backupDir),
+  );
+}
+
+/** `kubeha plan`: the plan as text, or with `-o json` as a document. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
-  return withRunContext(ctx, async (runCtx, inv) => {
-    const steps = await evaluatePlan(runCtx, await buildPlan(runCtx));
-    const backupDir = join(inv.options.stateDir, "backups", backupDirName());
-    if (ctx.values.output === "json") ctx.reporter.result(planJson(steps, backupDir));
-    else ctx.reporter.print(formatPlan(steps, backupDir));
-    return ExitCode.ok;
-  });
+  const plan = await computePlan(ctx);
+  if (ctx.values.output === "json") ctx.reporter.result(planJson(plan.steps, plan.backupDir));
+  else printPlan(ctx.reporter, plan);
+  return ExitCode.ok;
 }

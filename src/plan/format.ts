@@ -1,4 +1,5 @@
 import { unifiedDiff } from "../render/diff.js";
+import { elide, wrapText } from "../ui/wrap.js";
 import type { Step } from "./types.js";
 
 export interface PlannedStep {
@@ -6,19 +7,148 @@ export interface PlannedStep {
   done: boolean;
 }
 
-function fileLines(step: Step): string[] {
+/** How the plan is laid out: for a terminal (wrapped, key material elided) or in full (the log). */
+export interface PlanLayout {
+  /** Columns every line must fit in; Infinity: lines are not wrapped. */
+  width: number;
+  /** Base64 and PEM blocks shown as length and checksum. */
+  elide: boolean;
+}
+
+/** The log's copy: nothing cut, nothing wrapped (secrets are still only described). */
+export const FULL_LAYOUT: PlanLayout = { width: Infinity, elide: false };
+
+/**
+ * Each kind of step as the summary names it in one line at 80 columns: what, why, and how long it may
+ * take (its usual time and, where it waits on the cluster, the bound of that wait in src/phases/).
+ * Matched on the step's id, first match wins; a step not listed shows its title and reason, cut.
+ */
+const SUMMARIES: { id: RegExp; what: string; why: string; time: string }[] = [
+  {
+    id: /^load-balancer\//,
+    what: "nginx in front of every apiserver",
+    why: "one API address",
+    time: "seconds",
+  },
+  {
+    id: /^pki\/[^/]+\/apiserver$/,
+    what: "apiserver cert + LB names",
+    why: "clients use the LB",
+    time: "seconds",
+  },
+  { id: /^pki\//, what: "certificates, kubeconfigs", why: "from the primary's CAs", time: "2-10 s" },
+  {
+    id: /^etcd\/[^/]+\/peer-urls$/,
+    what: "etcd peer URL off localhost",
+    why: "peers reach it",
+    time: "< 1 min",
+  },
+  { id: /^etcd\//, what: "etcd learner, then voter", why: "quorum never at risk", time: "< 2 min" },
+  { id: /^control-plane\//, what: "start the control plane", why: "the primary's flags", time: "< 2 min" },
+  {
+    id: /^clients\/kube-proxy$/,
+    what: "kube-proxy through the LB",
+    why: "any master may fail",
+    time: "< 3 min",
+  },
+  {
+    id: /^clients\/cluster-info$/,
+    what: "cluster-info through the LB",
+    why: "joins use the LB",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/kubeadm-config$/,
+    what: "kubeadm-config endpoint: LB",
+    why: "joins, upgrades",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/node-role\//,
+    what: "control-plane label, taint",
+    why: "as the primary's",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/kubeconfigs\//,
+    what: "kubeconfigs through the LB",
+    why: "any master may fail",
+    time: "seconds",
+  },
+  {
+    id: /^clients\/workers$/,
+    what: "kubelet.conf through the LB",
+    why: "any master may fail",
+    time: "< 2 min each",
+  },
+];
+
+function summaryOf(step: Step): { what: string; why: string; time: string } {
+  return (
+    SUMMARIES.find((x) => x.id.test(step.id)) ?? {
+      what: step.title,
+      why: step.why.split(/[;:(]/)[0]!.trim(),
+      time: "seconds",
+    }
+  );
+}
+
+/** `text` cut to `room` characters, with "…" where it was cut. */
+function cut(text: string, room: number): string {
+  if (text.length <= room) return text;
+  return room <= 1 ? "…".slice(0, Math.max(0, room)) : `${text.slice(0, room - 1).trimEnd()}…`;
+}
+
+function header(steps: PlannedStep[], backupDir: string): string {
+  const pending = steps.filter((s) => !s.done).length;
+  return pending
+    ? `Plan: ${pending} of ${steps.length} steps to do. Before the first change, a backup goes to ${backupDir}`
+    : `Plan: nothing to do: all ${steps.length} steps are already done.`;
+}
+
+/**
+ * One line per step, each within `width`: number, host, what and why (the reason cut first when the
+ * line is full), and how long it may take, or "done".
+ */
+export function planSummary(steps: PlannedStep[], backupDir: string, width: number): string {
+  const hostWidth = Math.min(12, Math.max(...steps.map((s) => s.step.host.length), 4));
+  const numWidth = String(steps.length).length;
+  const lines = steps.map(({ step, done }, i) => {
+    const { what, why, time } = summaryOf(step);
+    const head = `${String(i + 1).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
+    const tail = `  ${done ? "done" : time}`;
+    const room = width - head.length - tail.length;
+    const whyRoom = room - what.length - 3;
+    const text = whyRoom >= 8 ? `${what} — ${cut(why, whyRoom)}` : cut(what, room);
+    return `${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`;
+  });
+  return [wrapText(header(steps, backupDir), width), ...lines].join("\n");
+}
+
+function fileName(step: Step, host: string, path: string): string {
+  // Entries of a step that spans hosts (the workers) each name their host.
+  return host === step.host ? path : `${host}:${path}`;
+}
+
+function fileLines(step: Step, layout: PlanLayout): string[] {
+  const show = (text: string): string => (layout.elide ? elide(text) : text);
   const out: string[] = [];
   for (const f of step.files) {
     const mode = f.mode.toString(8).padStart(4, "0");
+    const name = fileName(step, f.host, f.path);
     if (f.secret) {
-      out.push(`    ${f.path} (${mode}, secret): ${f.after}`);
+      out.push(`    ${name} (${mode}, secret): ${f.after}`);
     } else if (f.after.includes("\n")) {
       if (f.before === f.after) {
-        out.push(`    ${f.path} (${mode}): unchanged`);
+        out.push(`    ${name} (${mode}): unchanged`);
         continue;
       }
-      out.push(`    ${f.path} (${mode}): ${f.before === undefined ? "new file" : "changed"}`);
-      const diff = unifiedDiff(f.before ?? "", f.after, { fromFile: `a${f.path}`, toFile: `b${f.path}` });
+      out.push(`    ${name} (${mode}): ${f.before === undefined ? "new file" : "changed"}`);
+      // Elided before the diff: a changed certificate shows as a changed checksum, not 30 lines.
+      const diff = unifiedDiff(show(f.before ?? ""), show(f.after), {
+        fromFile: `a${f.path}`,
+        toFile: `b${f.path}`,
+      });
       out.push(
         ...diff
           .split("\n")
@@ -26,32 +156,36 @@ function fileLines(step: Step): string[] {
           .map((l) => `      ${l}`),
       );
     } else {
-      out.push(`    ${f.path} (${mode}): ${f.after}`);
+      out.push(`    ${name} (${mode}): ${show(f.after)}`);
     }
   }
   return out;
 }
 
-/** The plan as an operator reads it: numbered steps, host, what and why, every file and change. */
-export function formatPlan(steps: PlannedStep[], backupDir: string): string {
-  const pending = steps.filter((s) => !s.done).length;
-  const lines = [
-    pending
-      ? `Plan: ${pending} of ${steps.length} steps to do. Before the first change, a backup goes to ${backupDir}`
-      : `Plan: nothing to do: all ${steps.length} steps are already done.`,
-  ];
+/** Every step in full: host, what and why, details, every file and change. */
+export function planDetails(steps: PlannedStep[], layout: PlanLayout): string {
+  const lines: string[] = [];
   steps.forEach(({ step, done }, i) => {
+    if (i > 0) lines.push("");
     lines.push(
-      "",
       `${i + 1}. [${step.host}] ${step.title}${done ? "  (already done)" : ""}`,
       `   why: ${step.why}`,
     );
     if (!done) {
-      lines.push(...step.details.map((d) => `   - ${d}`));
-      lines.push(...fileLines(step));
+      lines.push(...step.details.map((d) => `   - ${layout.elide ? elide(d) : d}`));
+      lines.push(...fileLines(step, layout));
     }
   });
-  return lines.join("\n");
+  return wrapText(lines.join("\n"), layout.width);
+}
+
+/** The plan as an operator reads it: the summary, then every step in detail. */
+export function formatPlan(
+  steps: PlannedStep[],
+  backupDir: string,
+  layout: PlanLayout = FULL_LAYOUT,
+): string {
+  return `${planSummary(steps, backupDir, layout.width)}\n\nDetails:\n\n${planDetails(steps, layout)}`;
 }
 
 /** The plan for machines: the same content, secrets described, never included. */
@@ -66,6 +200,7 @@ export function planJson(steps: PlannedStep[], backupDir: string) {
       title: step.title,
       why: step.why,
       done,
+      duration: summaryOf(step).time,
       details: step.details,
       files: step.files.map((f) => ({
         host: f.host,

@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { plural } from "./plural.js";
 import { redact } from "./redact.js";
+import { terminalWidth, wrapText } from "./wrap.js";
 
 export interface ReporterOptions {
   /** Human output goes to stderr when stdout carries a JSON document. */
@@ -173,12 +174,15 @@ export class Reporter {
     this.toLog("result", text);
   }
 
-  /** Plain text meant for stdout (a plan, a report) in human mode. */
-  print(text: string): void {
+  /**
+   * Plain text meant for stdout (a plan, a report) in human mode, laid out by the caller. `full`, when
+   * given, is what the log gets instead (the plan uncut, where the screen shows it fitted to the width).
+   */
+  print(text: string, full?: string): void {
     if (this.live && this.tty) this.out.write("\r\x1b[K");
     const clean = redact(text);
     this.out.write(clean.endsWith("\n") ? clean : clean + "\n");
-    this.toLog("print", clean);
+    this.toLog("print", full === undefined ? clean : redact(full));
   }
 
   /** Seconds since the command started, or since `since` (a Date.now() value). */
@@ -194,7 +198,9 @@ export class Reporter {
       const colour = { info: "", step: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" }[level];
       const reset = colour ? "\x1b[0m" : "";
       const tag = level === "warn" ? "warning: " : level === "error" ? "error: " : "";
-      this.out.write(`${colour}${tag}${clean}${reset}\n`);
+      // Wrapped at spaces: the terminal itself would cut words at its edge.
+      const text = wrapText(`${tag}${clean}`, terminalWidth(this.out));
+      this.out.write(`${colour}${text}${reset}\n`);
       if (this.live) this.drawLive();
     } else {
       const tag = level === "warn" ? "WARN " : level === "error" ? "ERROR " : "";

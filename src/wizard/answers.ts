@@ -20,9 +20,13 @@ export interface HostAnswer {
   name: string;
   address: string;
   ssh?: Partial<SshAnswers>;
+  /** A worker kept while it could not be reached: why (recorded as a comment; apply skips it until it answers). */
+  unreachable?: string;
 }
 
 export interface LoadBalancerAnswer extends HostAnswer {
+  /** `loadBalancer.mode` when not nginx (the default). */
+  mode?: "keepalived" | "external";
   /** The address clients use; the host's own address unless the operator gave another. */
   clientAddress: string;
   dnsName?: string;

@@ -46,7 +46,15 @@ function sshBlock(indent: number, ssh: Partial<SshAnswers>, comments: boolean): 
 function hostLines(h: HostAnswer, item: boolean): string[] {
   const first = item ? "  - " : "  ";
   const rest = item ? "    " : "  ";
-  const out = [`${first}${line(0, "name", h.name)}`, `${rest}${line(0, "address", h.address)}`];
+  const out = [
+    ...(h.unreachable
+      ? [
+          `${first.replace("-", " ")}# could not be reached when written (${h.unreachable}): apply skips it until it can be`,
+        ]
+      : []),
+    `${first}${line(0, "name", h.name)}`,
+    `${rest}${line(0, "address", h.address)}`,
+  ];
   if (h.ssh && Object.keys(h.ssh).length) {
     out.push(`${rest}ssh: # overrides the shared settings for this host`);
     out.push(...sshBlock(rest.length + 2, h.ssh, false));
@@ -86,6 +94,7 @@ export function renderInventory(a: WizardAnswers, notes: RenderNotes = {}): stri
     "",
     "# The host nginx runs on (a layer-4 load balancer in front of every apiserver): its own machine.",
     "loadBalancer:",
+    ...(lb.mode ? [line(2, "mode", lb.mode, "nginx (the default), keepalived or external")] : []),
     ...hostLines(lb, false),
     line(2, "clientAddress", lb.clientAddress, "the address clients use for the API"),
     ...(lb.dnsName ? [line(2, "dnsName", lb.dnsName, "added to every apiserver certificate")] : []),
