@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
@@ -271,7 +271,7 @@ describe("real flavour", { skip, timeout: 1_200_000 }, () => {
   let app: Record<string, unknown>;
   let keysBefore: number;
   before(async () => {
-    lab = await startLab({ kubernetes: "real", workers: 1, bulkKeys: 500 });
+    lab = await startLab({ kubernetes: "real", workers: 1, bulkKeys: 500, spareMaster: true });
     const r = await lab.wsExec(
       [
         bin("kubectl"),
@@ -574,5 +574,70 @@ describe("real flavour", { skip, timeout: 1_200_000 }, () => {
         .join("\n"),
     );
     assert.deepEqual(await appState(lab, lab.lb.address), app, "the application after the failover");
+  });
+
+  test("kubeadm join --control-plane adds a fourth master through the LB: etcd member, apiserver, Node", async () => {
+    const m4 = lab.host("master-4");
+    // The shared certificates (encrypted with a new key) and a bootstrap token, as an operator does.
+    const upload = await lab.exec("master-1", [
+      bin("kubeadm"),
+      "init",
+      "phase",
+      "upload-certs",
+      "--upload-certs",
+      "--config",
+      join(lab.primary.dir, "kubeadm.yaml"),
+    ]);
+    assert.equal(upload.code, 0, upload.stdout + upload.stderr);
+    const key = /^([0-9a-f]{64})$/m.exec(upload.stdout)?.[1];
+    assert.ok(key, upload.stdout);
+    const print = await lab.exec("master-1", [bin("kubeadm"), "token", "create", "--print-join-command"]);
+    assert.equal(print.code, 0, print.stderr);
+    const cmd = /kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)/.exec(print.stdout);
+    assert.ok(cmd, print.stdout);
+    // kubeadm's own join command names the load balancer kubeha made the controlPlaneEndpoint.
+    assert.equal(cmd[1], `${lab.lb.address}:6443`);
+    const config = join(m4.dir, "join.yaml");
+    await writeFile(
+      config,
+      `apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: ${cmd[1]}
+    token: ${cmd[2]}
+    caCertHashes: [${cmd[3]}]
+nodeRegistration:
+  name: ${m4.name}
+  criSocket: unix:///run/containerd/containerd.sock
+controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: ${m4.address}
+    bindPort: 6443
+  certificateKey: ${key}
+`,
+      { mode: 0o600 },
+    );
+    const r = await lab.exec("master-4", [
+      bin("kubeadm"),
+      "join",
+      "--config",
+      config,
+      // No cgroup hierarchy or CRI socket in a lab host: the kubelet and runtime are stand-ins.
+      "--ignore-preflight-errors=SystemVerification,ContainerRuntimeVersion,FileContent--proc-sys-net-ipv4-ip_forward",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /This node has joined the cluster and a new control plane instance was created/);
+    const { voters, learners } = await members(lab);
+    assert.deepEqual(
+      { voters, learners },
+      { voters: ["master-1", "master-2", "master-3", "master-4"], learners: [] },
+    );
+    const node = await kubectl(lab, m4.address, "get", "node", m4.name, "-o", "json");
+    assert.equal(node.code, 0, node.stderr);
+    const labels = (JSON.parse(node.stdout) as { metadata: { labels: Record<string, string> } }).metadata
+      .labels;
+    assert.ok("node-role.kubernetes.io/control-plane" in labels, JSON.stringify(labels));
+    assert.deepEqual(await appState(lab, m4.address), app, "the application through master-4's apiserver");
   });
 });
