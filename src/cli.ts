@@ -47,7 +47,7 @@ const specs: Spec[] = [
   {
     name: "verify",
     summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
-    options: [new Option("--failover", "also stop the primary's apiserver and etcd to prove failover")],
+    options: [new Option("--failover", "also stop the primary's control plane to prove failover")],
     load: async () => (await import("./commands/verify.js")).run,
   },
   {

@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           const lock = await ClusterLock.acquire(lockClients(runCtx), ctx.reporter, "verify --failover");
           try {
             ctx.reporter.info(
-              "failover test: stopping the primary's apiserver and etcd (they are put back after)",
+              "failover test: stopping the primary's control plane (its manifests are put back after)",
             );
             checks.push(...(await failoverChecks(runCtx)));
           } finally {

@@ -1,7 +1,8 @@
 /**
- * `verify --failover`: proves the HA rather than inferring it. Stops the primary's apiserver and etcd
- * (their static pod manifests moved aside), checks that writes through the LB still succeed and
- * that etcd keeps a leader among the other members, then puts the manifests back and waits until
+ * `verify --failover`: proves the HA rather than inferring it. Stops the primary's control plane
+ * (its four static pod manifests moved aside), checks that writes through the LB still succeed, that
+ * etcd keeps a leader among the other members and that the controller-manager's and scheduler's
+ * leader leases are held from another master, then puts the manifests back and waits until
  * everything is healthy again. Only ever run when asked for, and only on a cluster that verifies.
  */
 import { posix } from "node:path";
@@ -16,11 +17,16 @@ import { pollUntil } from "../phases/wait.js";
 import type { RunContext } from "../phases/context.js";
 import type { Host } from "../ssh/types.js";
 import { lbClient, lbForward } from "./lb.js";
+import { leadersElsewhere, readLeaders } from "./leases.js";
 import type { Check } from "./check.js";
 
 const ASIDE_DIR = "/etc/kubernetes/kubeha-failover";
 const STOP_TIMEOUT_MS = 90_000;
 const RECOVER_TIMEOUT_MS = 180_000;
+/** A lease runs 15 s by default after its holder's last renewal; a standby retries every 2 s. */
+const LEASE_MOVE_TIMEOUT_MS = 90_000;
+/** Many times etcd's default election timeout (1 s). */
+const ETCD_ELECTION_TIMEOUT_MS = 30_000;
 
 async function listeningPorts(host: Host): Promise<Set<number>> {
   const r = await host.exec("ss -Htln 2>/dev/null || netstat -tln 2>/dev/null");
@@ -49,7 +55,7 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
   const host = ctx.host(primary.name);
   const checks: Check[] = [];
   const started = Date.now();
-  const components = ["kube-apiserver", "etcd"] as const;
+  const components = ["kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler"] as const;
   const moved: { from: string; to: string }[] = [];
   const ports = [ctx.cluster.securePort, 2379];
   const probeName = `kubeha-failover-${Date.now().toString(36)}`;
@@ -69,6 +75,9 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
   const fwd = await lbForward(ctx);
   try {
     const kube = await lbClient(ctx, fwd);
+    // Leader election names the holder by hostname, which need not be the node name.
+    const hostname = (await host.run("uname -n")).trim();
+    const leaders = await readLeaders(kube);
     await host.run(shellQuote(["mkdir", "-p", ASIDE_DIR]));
     for (const c of components) {
       const from = manifestPath(c);
@@ -76,7 +85,7 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
       await host.run(shellQuote(["mv", "-f", from, to]));
       moved.push({ from, to });
     }
-    ctx.reporter.step(primary.name, `failover: moved ${components.join(" and ")} manifests to ${ASIDE_DIR}`);
+    ctx.reporter.step(primary.name, `failover: moved ${components.join(", ")} manifests to ${ASIDE_DIR}`);
     let still = "";
     await pollUntil(
       async () => {
@@ -119,19 +128,30 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
       detail: `created and read back ConfigMap kube-system/${back.metadata.name} ${((Date.now() - t0) / 1000).toFixed(1)}s after the primary stopped`,
     });
 
+    // The others see the old leader gone only after an election timeout (1 s by default): poll.
     const others = ctx.inventory.masters;
-    const health = await clusterHealth(
-      await Promise.all(others.map((m) => ctx.etcdEndpoint(m.name))),
-      ctx.access.etcdTls,
-    );
-    const ok = health.leader !== undefined && health.leader !== primaryId;
+    const endpoints = await Promise.all(others.map((m) => ctx.etcdEndpoint(m.name)));
+    let health = await clusterHealth(endpoints, ctx.access.etcdTls);
+    const elected = (): boolean => health.leader !== undefined && health.leader !== primaryId;
+    await pollUntil(
+      async () => {
+        health = await clusterHealth(endpoints, ctx.access.etcdTls);
+        return elected();
+      },
+      { timeoutMs: ETCD_ELECTION_TIMEOUT_MS, what: "an etcd leader among the other masters" },
+    ).catch(() => undefined);
+    const ok = elected();
+    const among = others.map((m) => m.name).join(", ");
     checks.push({
       name: "failover: etcd leader",
       ok,
       detail: ok
-        ? `leader ${health.leader} among ${others.map((m) => m.name).join(", ")}`
-        : `no leader among ${others.map((m) => m.name).join(", ")}: ${health.problems.join("; ")}`,
+        ? `leader ${health.leader} among ${among}`
+        : health.leader === primaryId
+          ? `${among} still follow ${primary.name}'s member ${primaryId} after ${ETCD_ELECTION_TIMEOUT_MS / 1000}s`
+          : `no leader among ${among}: ${health.problems.join("; ")}`,
     });
+    checks.push(...(await leadersElsewhere(kube, hostname, leaders, LEASE_MOVE_TIMEOUT_MS)));
     await kube.delete(objectPath("configmaps", probeName, "kube-system"));
   } catch (err) {
     checks.push({ name: "failover", ok: false, detail: (err as Error).message });

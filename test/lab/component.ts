@@ -4,10 +4,13 @@
  *     [--secure-port=10257|10259] [--bind-address=0.0.0.0] (other flags are accepted and ignored)
  * Checks the kubeconfig (server reachable over TLS, client certificate accepted) and exits 1 when it
  * is not; then serves /healthz over HTTPS and exits 1 after 3 failed checks in a row (every 5 s).
+ * Unless --leader-elect=false, it holds the component's leader Lease as the real one does
+ * (standin-leader.ts) and exits 1 when it loses it.
  */
 import { createServer } from "node:https";
 import { errorText, parseFlags } from "./standin-flags.js";
 import { kubeRequest, loadKubeconfig, type KubeTarget } from "./standin-kubeconfig.js";
+import { electLeader } from "./standin-leader.js";
 
 const DEFAULT_PORTS: Record<string, number> = { "kube-controller-manager": 10257, "kube-scheduler": 10259 };
 const CHECK_MS = 5000;
@@ -57,6 +60,9 @@ server.on("error", (err) => die(`serving on ${bind}:${port}: ${err.message}`));
 server.listen(port, bind, () =>
   console.log(`${component} stand-in: API ok, serving /healthz on ${bind}:${port}`),
 );
+
+if (f.get("leader-elect") !== "false")
+  electLeader(target, component, (why) => die(`leaderelection lost: ${why}`));
 
 let failures = 0;
 setInterval(() => {

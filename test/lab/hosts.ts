@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { alive, run, startDaemon, waitFor, type ExecResult } from "./proc.js";
 
-export type LabRole = "primary" | "master" | "loadBalancer" | "worker";
+/** "spare": a bare host outside the inventory, for `kubeadm join` after the conversion. */
+export type LabRole = "primary" | "master" | "loadBalancer" | "worker" | "spare";
 
 export interface LabHost {
   name: string;

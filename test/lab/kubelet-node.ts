@@ -1,8 +1,11 @@
 /**
  * The kubelet stand-in's node reporting: with a kubelet.conf, registers the Node (created when
- * absent, labels/addresses/nodeInfo reconciled) and posts a Ready heartbeat every 2 s.
+ * absent, labels/addresses/nodeInfo reconciled) and posts a Ready heartbeat every 2 s. Without one
+ * but with kubeadm's bootstrap-kubelet.conf, it first makes its kubelet.conf (kubelet-bootstrap.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { hostnameOverride, tlsBootstrap } from "./kubelet-bootstrap.js";
 import { errorText } from "./standin-flags.js";
 import { kubeRequest, loadKubeconfig, type KubeTarget } from "./standin-kubeconfig.js";
 
@@ -32,8 +35,14 @@ export class NodeReporter {
   constructor(
     private readonly kubeconfig: string,
     private readonly hostJson: string,
+    private readonly rootDir: string,
   ) {
-    this.#host = readHost(hostJson);
+    this.#host = this.#readHost();
+  }
+
+  #readHost(): HostInfo {
+    const h = readHost(this.hostJson);
+    return { ...h, name: hostnameOverride(this.rootDir) ?? h.name };
   }
 
   get nodeName(): string {
@@ -67,8 +76,12 @@ export class NodeReporter {
   async #tick(): Promise<string> {
     try {
       if (!this.#registered) {
-        this.#host = readHost(this.hostJson);
-        if (!existsSync(this.kubeconfig)) return `no ${this.kubeconfig}: not registering`;
+        this.#host = this.#readHost();
+        if (!existsSync(this.kubeconfig)) {
+          const bootstrap = join(dirname(this.kubeconfig), "bootstrap-kubelet.conf");
+          if (!existsSync(bootstrap)) return `no ${this.kubeconfig}: not registering`;
+          console.log(await tlsBootstrap(this.kubeconfig, bootstrap, this.rootDir, this.#host.name));
+        }
         this.#target = loadKubeconfig(this.kubeconfig);
         await this.#register(this.#target);
         this.#registered = true;

@@ -5,11 +5,12 @@
  *   [--host-json /etc/kubeha-lab/host.json] [--etcd /usr/bin/etcd] [--real-binaries <cache>]`
  * Runs static pods (kubelet-pods.ts) from every non-hidden file in the manifests directory, whatever
  * its name (two files defining one pod: neither runs, and an error is logged); reports the Node
- * (kubelet-node.ts). SIGHUP = `systemctl restart kubelet`: re-register, pods keep running, then
+ * (kubelet-node.ts), serves healthz on 127.0.0.1:10248. SIGHUP = `systemctl restart kubelet`: re-register, pods keep running, then
  * /run/kubelet-standin.registered is rewritten (the shim waits for it). SIGTERM/SIGINT: stop every
  * pod, then exit.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NodeReporter } from "./kubelet-node.js";
@@ -20,7 +21,8 @@ import { errorText, parseFlags } from "./standin-flags.js";
 
 const f = parseFlags(process.argv.slice(2));
 const manifests = f.get("manifests") ?? "/etc/kubernetes/manifests";
-const stateDir = f.get("state-dir") ?? join(f.get("root-dir") ?? "/var/lib/kubelet", "standin");
+const rootDir = f.get("root-dir") ?? "/var/lib/kubelet";
+const stateDir = f.get("state-dir") ?? join(rootDir, "standin");
 const logDir = f.get("log-dir") ?? "/var/log/pods";
 const pidFile = f.get("pid-file") ?? "/run/kubelet-standin.pid";
 const registeredFile = pidFile.replace(/\.pid$/, "") + ".registered";
@@ -31,7 +33,7 @@ const launchers = {
 };
 
 const kubeconfig = f.get("kubeconfig") ?? "/etc/kubernetes/kubelet.conf";
-const node = new NodeReporter(kubeconfig, f.get("host-json") ?? "/etc/kubeha-lab/host.json");
+const node = new NodeReporter(kubeconfig, f.get("host-json") ?? "/etc/kubeha-lab/host.json", rootDir);
 const pods = new Map<string, Pod>();
 /** Parsed manifests by file, reused while the file's content is unchanged. */
 const parsed = new Map<string, { text: string; spec?: PodSpec }>();
@@ -153,6 +155,12 @@ void node.reload().then((outcome) => {
   writeRegistered(outcome);
 });
 node.start();
+// The kubelet's healthz port, which kubeadm waits on (join's kubelet-wait-bootstrap).
+const healthz = createServer((req, res) => {
+  res.writeHead(req.url === "/healthz" ? 200 : 404).end(req.url === "/healthz" ? "ok" : "not found");
+});
+healthz.on("error", (err) => console.log(`healthz on 127.0.0.1:10248: ${err.message}`));
+healthz.listen(10248, "127.0.0.1");
 console.log(`kubelet stand-in pid ${process.pid} watching ${manifests}`);
 
 process.on("SIGHUP", () => {
@@ -171,6 +179,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     clearInterval(poll);
     clearInterval(mirrors);
     watcher?.close();
+    healthz.close();
     node.stop();
     void Promise.all([...pods.values()].map((p) => p.want(undefined))).then(() => {
       rmSync(pidFile, { force: true });

@@ -61,6 +61,8 @@ export interface LabOptions {
   kubeletVersions?: Record<string, string>;
   /** The container runtime per host name (default: up, systemd cgroups, every image present). */
   runtimes?: Record<string, LabRuntime>;
+  /** A fifth host, master-4, outside the inventory (role "spare"), for `kubeadm join --control-plane`. */
+  spareMaster?: boolean;
   /** ConfigMaps of bulk data put into etcd (default 3000). */
   bulkKeys?: number;
   /** Progress lines (default: silent). */
@@ -122,12 +124,14 @@ function planHosts(
   net: string,
   workers: number,
   sudoAsksPassword?: string,
+  spareMaster = false,
 ): LabHost[] {
   const specs: [string, LabHost["role"], number][] = [
     ["master-1", "primary", 11],
     ["master-2", "master", 12],
     ["master-3", "master", 13],
     ["lb", "loadBalancer", 20],
+    ...(spareMaster ? [["master-4", "spare", 14] as [string, LabHost["role"], number]] : []),
     ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [
       `worker-${i + 1}`,
       "worker",
@@ -160,7 +164,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const prefix = `${STEM}${id}-`;
   const dir = `${LAB_DIR_STEM}${id}`;
   const net = randomSubnet();
-  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.sudoAsksPassword);
+  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.sudoAsksPassword, opts.spareMaster);
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const get = (name: string): LabHost => {
     const h = byName.get(name);

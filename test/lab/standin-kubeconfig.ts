@@ -51,8 +51,25 @@ export interface Reply {
   body: string;
 }
 
+/** A kubeconfig user with a bearer token (the kubelet's bootstrap-kubelet.conf). */
+export interface TokenTarget {
+  server: string;
+  ca: Buffer;
+  token: string;
+}
+
+/** The cluster and token of a kubeconfig whose user has a token. */
+export function loadTokenKubeconfig(path: string): TokenTarget {
+  const doc = parse(readFileSync(path, "utf8")) as KubeconfigYaml | null;
+  const cluster = doc?.clusters?.[0]?.cluster;
+  const token = doc?.users?.[0]?.user?.["token"];
+  const ca = cluster?.["certificate-authority-data"];
+  if (!cluster?.server || !token || !ca) throw new Error(`${path}: no server, CA data or token`);
+  return { server: cluster.server, ca: Buffer.from(ca, "base64"), token };
+}
+
 export function kubeRequest(
-  t: KubeTarget,
+  t: KubeTarget | TokenTarget,
   method: string,
   path: string,
   body?: unknown,
@@ -66,10 +83,13 @@ export function kubeRequest(
       {
         method,
         ca: t.ca,
-        cert: t.cert,
-        key: t.key,
+        ...("token" in t ? {} : { cert: t.cert, key: t.key }),
         timeout: timeoutMs,
-        headers: { accept: "application/json", ...(text ? { "content-type": contentType } : {}) },
+        headers: {
+          accept: "application/json",
+          ...(text ? { "content-type": contentType } : {}),
+          ...("token" in t ? { authorization: `Bearer ${t.token}` } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

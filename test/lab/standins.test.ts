@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DUPLICATE_POD_ERROR, type PodState } from "./kubelet-pods.js";
@@ -482,7 +482,7 @@ describe("stand-ins on loopback", () => {
     assert.match(r.stderr, /NotFound|not found/);
   });
 
-  test("a scheduler manifest runs the component stand-in, which checks its kubeconfig", async () => {
+  test("a scheduler manifest runs the component stand-in, which checks its kubeconfig and holds its leader lease", async () => {
     await kubeconfig(join(dir, "scheduler.conf"), `https://127.0.0.1:${ports.api}`, pki, "admin", true);
     await writeFile(
       join(manifests, "kube-scheduler.yaml"),
@@ -498,11 +498,33 @@ describe("stand-ins on loopback", () => {
       "scheduler /healthz",
       async () => (await run("curl", ["-sk", `https://127.0.0.1:${ports.sched}/healthz`])).stdout === "ok",
     );
+    // As the real scheduler: the Lease kube-system/kube-scheduler, held as <hostname>_<uuid>.
+    const holder = async (): Promise<string> =>
+      (
+        await kubectl(
+          "get",
+          "lease",
+          "kube-scheduler",
+          "-n",
+          "kube-system",
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        )
+      ).stdout;
+    const leader = await until("the scheduler's lease", async () => (await holder()) || undefined);
+    assert.match(leader, new RegExp(`^${hostname()}_[0-9a-f-]{36}$`));
     // A container that dies is started again (after the kubelet's back-off), as the kubelet does.
     const first = await until("scheduler pid", () => runningPid("kube-scheduler"));
     process.kill(first, "SIGKILL");
     await until("scheduler restarted", () => runningPid("kube-scheduler", first));
     assert.equal((await state("kube-scheduler")).restarts, 1);
+    // The new instance takes the lease once the dead one's has run out (15 s unrenewed).
+    const next = await until(
+      "the lease taken over",
+      async () => ((await holder()) !== leader ? holder() : undefined),
+      40_000,
+    );
+    assert.match(next, new RegExp(`^${hostname()}_[0-9a-f-]{36}$`));
     const bad = await run(process.execPath, [
       join(HERE, "component.js"),
       "kube-scheduler",
