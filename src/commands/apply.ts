@@ -12,6 +12,7 @@ import { clusterState } from "../verify/state.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
+import { printReferences } from "./references.js";
 import { plural } from "../ui/plural.js";
 
 /**
@@ -87,6 +88,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     }
     const checks = await verifyCluster(runCtx);
     r.print(formatChecks(checks));
+    // kubeha's own clients are through the LB now; whatever else still names the primary is listed.
+    await printReferences(ctx, runCtx);
     return checks.every((c) => c.ok) ? ExitCode.ok : ExitCode.failed;
   });
 }
