@@ -107,20 +107,18 @@ export async function scanObjects(
   t: Target,
   lb: Endpoint,
 ): Promise<Scan & { skipped: string[] }> {
-  const skipped: string[] = [];
   const scans = await Promise.all(
     KINDS.map(async (k) => {
       try {
         const items = await listAll(kube, k.path);
-        return merge(items.map((o) => k.scan({ ...o, kind: k.kind }, t, lb)));
+        return { ...merge(items.map((o) => k.scan({ ...o, kind: k.kind }, t, lb))), skipped: [] };
       } catch (err) {
         if (!(err instanceof KubeApiError) || ![403, 404].includes(err.status)) throw err;
-        skipped.push(`${k.kind}s (HTTP ${err.status})`);
-        return { references: [], fixes: [] };
+        return { references: [], fixes: [], skipped: [`${k.kind}s (HTTP ${err.status})`] };
       }
     }),
   );
-  return { ...merge(scans), skipped };
+  return { ...merge(scans), skipped: scans.flatMap((s) => s.skipped) };
 }
 
 /** `path\0line:text` records of `grep -nHZ`, without kubeha's own files. */
@@ -185,15 +183,18 @@ export async function collectReferences(input: {
   kubeconfig?: string;
 }): Promise<Collected> {
   const { target: t, lb } = input;
-  const skipped: string[] = [];
   const hostScans = input.hosts.map((h) =>
-    scanHostFiles(h, t, lb).catch((err: unknown) => {
-      skipped.push(`${h.name} (${err instanceof Error ? err.message : String(err)})`);
-      return { references: [], fixes: [] } as Scan;
-    }),
+    scanHostFiles(h, t, lb).then(
+      (s) => ({ ...s, skipped: [] as string[] }),
+      (err: unknown) => ({
+        references: [],
+        fixes: [],
+        skipped: [`${h.name} (${err instanceof Error ? err.message : String(err)})`],
+      }),
+    ),
   );
   const [objects, ...files] = await Promise.all([scanObjects(input.kube, t, lb), ...hostScans]);
   const local = input.kubeconfig ? [await scanLocalKubeconfig(input.kubeconfig, t, lb)] : [];
   const all = merge([objects, ...files, ...local]);
-  return { target: t, ...all, skipped: [...objects.skipped, ...skipped] };
+  return { target: t, ...all, skipped: [objects, ...files].flatMap((s) => s.skipped) };
 }
