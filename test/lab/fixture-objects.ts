@@ -211,6 +211,27 @@ export function bulkConfigMap(i: number): StoredObject {
   return configMap(name, "lab-data", Object.fromEntries(payload));
 }
 
+/** An operator's kubeconfig: a server and a bearer token (which no output of kubeha may show). */
+export function tokenKubeconfig(server: string, token: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- cluster:",
+    `    server: ${server}`,
+    "  name: lab",
+    "contexts:",
+    "- context: {cluster: lab, user: ops}",
+    "  name: ops",
+    "current-context: ops",
+    "users:",
+    "- name: ops",
+    "  user:",
+    `    token: ${token}`,
+    "",
+  ].join("\n");
+}
+
 /** The token in the lab's ops kubeconfig Secret: no output of kubeha may ever hold it. */
 export const LAB_SECRET_TOKEN = "kubeha-lab-secret-token-9d41c0e7a2b5";
 
@@ -222,23 +243,7 @@ export const LAB_SECRET_TOKEN = "kubeha-lab-secret-token-9d41c0e7a2b5";
  */
 export function referenceObjects(address: string, port: number): StoredObject[] {
   const labels = { "k8s-app": "cni-agent" };
-  const kubeconfig = [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "- cluster:",
-    `    server: https://${address}:${port}`,
-    "  name: lab",
-    "contexts:",
-    "- context: {cluster: lab, user: ops}",
-    "  name: ops",
-    "current-context: ops",
-    "users:",
-    "- name: ops",
-    "  user:",
-    `    token: ${LAB_SECRET_TOKEN}`,
-    "",
-  ].join("\n");
+  const kubeconfig = tokenKubeconfig(`https://${address}:${port}`, LAB_SECRET_TOKEN);
   const container = (name: string, extra: Record<string, unknown>) => ({
     name,
     image: `registry.example/${name}:1.0`,
