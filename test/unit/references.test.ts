@@ -32,6 +32,8 @@ describe("references: matching the primary's endpoint", () => {
     assert.deepEqual(hits("https://10.0.0.1:64430 10.0.0.1:643 10.0.0.1:2379"), []);
     assert.deepEqual(hits("master-10:6443 x.master-1:6443 master-1.example.com:6443 my-master-1:6443"), []);
     assert.deepEqual(hits("10.0.0.1 6443"), []);
+    // Characters a regular expression would not take into the token still join it to a longer one.
+    assert.deepEqual(hits("x_10.0.0.1:6443 .10.0.0.1:6443 x_master-1:6443 -master-1:6443"), []);
   });
 
   it("matches IPv6 in brackets by value, not inside a longer address", () => {
