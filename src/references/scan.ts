@@ -86,7 +86,10 @@ function valueEdits(values: Map<string, string>, t: Target, lb: Endpoint): Field
     if (portKey && port?.trim() === String(t.port) && lb.port !== t.port)
       after.set(portKey, port.replace(port.trim(), String(lb.port)));
   }
-  return [...after].map(([field, a]) => ({ field, before: values.get(field) ?? "", after: a }));
+  // An LB on the primary's own address changes only the port.
+  return [...after]
+    .map(([field, a]) => ({ field, before: values.get(field) ?? "", after: a }))
+    .filter((e) => e.after !== e.before);
 }
 
 /** One reference per changed value: what it says (the line of each match) and the change. */

@@ -107,6 +107,25 @@ describe("references: objects", () => {
     );
   });
 
+  it("an LB on the primary's own address (another port): only the port changes", () => {
+    const s = scanConfigMap(
+      cm("cni-config", {
+        "k8s-service-host": "10.0.0.1",
+        "k8s-service-port": "6443",
+        url: "https://10.0.0.1:6443",
+      }),
+      t,
+      { address: "10.0.0.1", port: 8443 },
+    );
+    assert.deepEqual(
+      s.fixes[0]!.edits.map((e) => [e.field, e.after]),
+      [
+        ["k8s-service-port", "8443"],
+        ["url", "https://10.0.0.1:8443"],
+      ],
+    );
+  });
+
   it("a kubeconfig in a ConfigMap: the server line, by line number; kube-proxy's is apply's", () => {
     const kubeconfig = "clusters:\n- cluster:\n    server: https://10.0.0.1:6443\n  name: x\n";
     const mine = scanConfigMap(cm("agent", { kubeconfig }, "monitoring"), t, lb);
