@@ -474,10 +474,11 @@ async function createBulk(
     ...referenceObjects(address, 6443),
   ];
   const items = stored.map((object) => {
-    // The apiserver sets uid and creationTimestamp itself.
-    const o = JSON.parse(object.value) as { metadata: Record<string, unknown> };
+    // The apiserver sets uid, creationTimestamp and status itself.
+    const o = JSON.parse(object.value) as { metadata: Record<string, unknown>; status?: unknown };
     delete o.metadata["uid"];
     delete o.metadata["creationTimestamp"];
+    delete o.status;
     return o;
   });
   const file = join(dir, "scratch/bulk.json");
