@@ -24,15 +24,21 @@ interface Spec {
 
 const plan = async () => (await import("./commands/plan.js")).run;
 
+/** The operator's own kubeconfig, scanned with the cluster for references to the primary. */
+const kubeconfigOption = () =>
+  new Option("--kubeconfig <file>", "also look in this kubeconfig (yours) for references to the primary");
+
 const specs: Spec[] = [
   {
     name: "discover",
     summary: "read the live cluster and report what kubeha found (changes nothing)",
+    options: [kubeconfigOption()],
     load: async () => (await import("./commands/discover.js")).run,
   },
   {
     name: "plan",
     summary: "compute every change apply would make, with diffs (changes nothing)",
+    options: [kubeconfigOption()],
     load: plan,
   },
   {
@@ -41,14 +47,29 @@ const specs: Spec[] = [
     options: [
       new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
       new Option("--dry-run", "change nothing: exactly what `kubeha plan` does"),
+      kubeconfigOption(),
     ],
     load: async (values) => (values.dryRun ? plan() : (await import("./commands/apply.js")).run),
   },
   {
     name: "verify",
     summary: "check the end state: etcd voters and hashes, apiservers, certificates, files",
-    options: [new Option("--failover", "also stop the primary's control plane to prove failover")],
+    options: [
+      new Option("--failover", "also stop the primary's control plane to prove failover"),
+      kubeconfigOption(),
+    ],
     load: async () => (await import("./commands/verify.js")).run,
+  },
+  {
+    name: "references",
+    summary:
+      "find what still points at the primary's apiserver directly (objects, host files, your kubeconfig); --fix makes the safe edits",
+    options: [
+      new Option("--fix", "make the safe edits (ConfigMap values, DaemonSet env), shown as diffs first"),
+      new Option("-y, --yes", "with --fix: do not ask (needed without a terminal)"),
+      kubeconfigOption(),
+    ],
+    load: async () => (await import("./commands/references.js")).run,
   },
   {
     name: "wizard",

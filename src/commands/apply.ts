@@ -13,6 +13,7 @@ import { formatChecks, verifyCluster } from "../verify/index.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
 import { printPlan } from "./plan.js";
+import { printReferences } from "./references.js";
 import { plural } from "../ui/plural.js";
 
 /**
@@ -100,6 +101,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     }
     const checks = await verifyCluster(runCtx);
     r.print(formatChecks(checks));
+    // kubeha's own clients are through the LB now; whatever else still names the primary is listed.
+    await printReferences(ctx, runCtx);
     return checks.every((c) => c.ok) ? ExitCode.ok : ExitCode.failed;
   });
 }

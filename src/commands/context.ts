@@ -14,6 +14,10 @@ export interface CommandOptions {
   out?: string;
   push?: boolean;
   force?: boolean;
+  /** The operator's kubeconfig, scanned for references to the primary. */
+  kubeconfig?: string;
+  /** references --fix */
+  fix?: boolean;
 }
 
 /** What every command receives: its parsed flags and the reporter. Kept apart from src/cli.ts so commands do not import the entry point. */

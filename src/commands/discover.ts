@@ -1,21 +1,69 @@
 import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
+import { ClusterAccess } from "../cluster/access.js";
+import type { Inventory } from "../inventory/types.js";
+import type { Host } from "../ssh/types.js";
+import { collectReferences, endpointOf, targetOf, type Collected } from "../references/collect.js";
+import { formatReport, referencesJson } from "../references/format.js";
 import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
 import { plural } from "../ui/plural.js";
+
+/**
+ * The references scan, read-only, through the primary's apiserver: what will still point at the
+ * primary after the conversion unless changed. A cluster that cannot be read is a warning here
+ * (discovery's own findings say why).
+ */
+async function discoveryReferences(
+  ctx: CommandContext,
+  inv: Inventory,
+  result: DiscoveryResult,
+  byName: Map<string, Host>,
+): Promise<Collected | undefined> {
+  const primary = byName.get(inv.primary.name);
+  if (!primary) return undefined;
+  let access: ClusterAccess | undefined;
+  try {
+    access = await ClusterAccess.open(primary, result.cluster.certificatesDir);
+    return await collectReferences({
+      kube: await access.kube(primary, result.cluster.securePort, inv.primary.address),
+      hosts: [...byName.values()],
+      target: targetOf(inv, result.cluster),
+      lb: endpointOf(inv),
+      ...(ctx.values.kubeconfig && { kubeconfig: ctx.values.kubeconfig }),
+    });
+  } catch (err) {
+    ctx.reporter.warn(`references scan failed: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  } finally {
+    await access?.close();
+  }
+}
 
 /** `kubeha discover`: read the cluster and the hosts, change nothing, report. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
   ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
-  const result = await withHosts(hosts, (byName) => discover(inv, byName), ctx.reporter);
+  const { result, references } = await withHosts(
+    hosts,
+    async (byName) => {
+      const result = await discover(inv, byName);
+      return { result, references: await discoveryReferences(ctx, inv, result, byName) };
+    },
+    ctx.reporter,
+  );
   if (ctx.values.output === "json") {
     const { manifests: _manifests, ...cluster } = result.cluster;
-    ctx.reporter.result({ ...result, cluster });
+    ctx.reporter.result({
+      ...result,
+      cluster,
+      ...(references && { references: referencesJson(references) }),
+    });
   } else {
     ctx.reporter.print(formatDiscovery(result));
+    if (references) ctx.reporter.print(formatReport(references));
   }
   ctx.reporter.info(`discovery finished in ${ctx.reporter.elapsed()}`);
   return result.findings.some((f) => f.severity === "error") ? ExitCode.badInput : ExitCode.ok;

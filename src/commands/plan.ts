@@ -8,18 +8,26 @@ import { evaluatePlan } from "../plan/runner.js";
 import type { Reporter } from "../ui/reporter.js";
 import { terminalWidth } from "../ui/wrap.js";
 import { withRunContext } from "./prepare.js";
+import type { Inventory } from "../inventory/types.js";
+import type { RunContext } from "../phases/context.js";
+import { printReferences } from "./references.js";
+import { referencesJson } from "../references/format.js";
 
 export interface Plan {
   steps: PlannedStep[];
   backupDir: string;
 }
 
-/** Everything apply would do, computed from the live cluster; changes nothing. */
-export function computePlan(ctx: CommandContext): Promise<Plan> {
-  return withRunContext(ctx, async (runCtx, inv) => ({
+async function planOf(runCtx: RunContext, inv: Inventory): Promise<Plan> {
+  return {
     steps: await evaluatePlan(runCtx, await buildPlan(runCtx)),
     backupDir: join(inv.options.stateDir, "backups", backupDirName()),
-  }));
+  };
+}
+
+/** Everything apply would do, computed from the live cluster; changes nothing. */
+export function computePlan(ctx: CommandContext): Promise<Plan> {
+  return withRunContext(ctx, planOf);
 }
 
 /** The plan on screen fitted to the terminal (summary, then details); in the log in full. */
@@ -30,10 +38,18 @@ export function printPlan(r: Reporter, plan: Plan): void {
   );
 }
 
-/** `kubeha plan`: the plan as text, or with `-o json` as a document. */
+/** `kubeha plan`: the plan as text, or with `-o json` as a document, then what it leaves pointing at the primary. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
-  const plan = await computePlan(ctx);
-  if (ctx.values.output === "json") ctx.reporter.result(planJson(plan.steps, plan.backupDir));
-  else printPlan(ctx.reporter, plan);
-  return ExitCode.ok;
+  return withRunContext(ctx, async (runCtx, inv) => {
+    const plan = await planOf(runCtx, inv);
+    if (ctx.values.output !== "json") printPlan(ctx.reporter, plan);
+    // Found now, so it can be changed with the conversion.
+    const references = await printReferences(ctx, runCtx);
+    if (ctx.values.output === "json")
+      ctx.reporter.result({
+        ...planJson(plan.steps, plan.backupDir),
+        references: references && referencesJson(references),
+      });
+    return ExitCode.ok;
+  });
 }

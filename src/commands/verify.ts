@@ -4,6 +4,8 @@ import { formatChecks, verifyCluster } from "../verify/index.js";
 import { failoverChecks } from "../verify/failover.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
+import { printReferences } from "./references.js";
+import { referencesJson } from "../references/format.js";
 
 /** `kubeha verify`: check the end state against the live cluster; non-zero exit on any failure. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
@@ -33,8 +35,11 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
         }
       }
       const ok = checks.every((c) => c.ok);
-      if (ctx.values.output === "json") ctx.reporter.result({ ok, checks });
-      else ctx.reporter.print(formatChecks(checks));
+      if (ctx.values.output !== "json") ctx.reporter.print(formatChecks(checks));
+      // Reported, not checked: a reference outside kubeha's conversion does not fail verify.
+      const references = await printReferences(ctx, runCtx);
+      if (ctx.values.output === "json")
+        ctx.reporter.result({ ok, checks, references: references && referencesJson(references) });
       return ok ? ExitCode.ok : ExitCode.failed;
     },
     { refuseOnFindings: false },

@@ -83,7 +83,7 @@ async function etcdReady(): Promise<string | undefined> {
 }
 
 /** The API groups served besides the core group, each at v1. */
-const GROUPS = ["apps", "coordination.k8s.io"];
+const GROUPS = ["apps", "coordination.k8s.io", "admissionregistration.k8s.io", "apiregistration.k8s.io"];
 
 function discovery(path: string): unknown {
   const resourceList = (groupVersion: string) => ({

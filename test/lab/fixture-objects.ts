@@ -210,3 +210,105 @@ export function bulkConfigMap(i: number): StoredObject {
   const payload = Array.from({ length: 12 }, (_, k) => [`setting-${k}`, `${name}-${k}-`.repeat(6)]);
   return configMap(name, "lab-data", Object.fromEntries(payload));
 }
+
+/** An operator's kubeconfig: a server and a bearer token (which no output of kubeha may show). */
+export function tokenKubeconfig(server: string, token: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- cluster:",
+    `    server: ${server}`,
+    "  name: lab",
+    "contexts:",
+    "- context: {cluster: lab, user: ops}",
+    "  name: ops",
+    "current-context: ops",
+    "users:",
+    "- name: ops",
+    "  user:",
+    `    token: ${token}`,
+    "",
+  ].join("\n");
+}
+
+/** The token in the lab's ops kubeconfig Secret: no output of kubeha may ever hold it. */
+export const LAB_SECRET_TOKEN = "kubeha-lab-secret-token-9d41c0e7a2b5";
+
+/**
+ * Objects that name the primary's apiserver directly, as a cluster collects over the years: a
+ * CNI agent configured like Cilium (a DaemonSet with KUBERNETES_SERVICE_HOST/PORT and a ConfigMap
+ * with k8s-service-host/k8s-service-port), a monitoring Deployment with the endpoint in its args,
+ * and an operator's kubeconfig kept in a Secret. `kubeha references` must find each of them.
+ */
+export function referenceObjects(address: string, port: number): StoredObject[] {
+  const labels = { "k8s-app": "cni-agent" };
+  const kubeconfig = tokenKubeconfig(`https://${address}:${port}`, LAB_SECRET_TOKEN);
+  const container = (name: string, extra: Record<string, unknown>) => ({
+    name,
+    image: `registry.example/${name}:1.0`,
+    imagePullPolicy: "IfNotPresent",
+    ...extra,
+  });
+  return [
+    configMap("cni-config", "kube-system", {
+      "k8s-service-host": address,
+      "k8s-service-port": String(port),
+      "cluster-pool-ipv4-cidr": "10.244.0.0/16",
+      "enable-ipv4": "true",
+    }),
+    stored("daemonsets", {
+      kind: "DaemonSet",
+      apiVersion: "apps/v1",
+      metadata: meta("cni-agent", "kube-system", { labels, generation: 1 }),
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              container("cni-agent", {
+                args: ["--config-dir=/tmp/cni-config"],
+                env: [
+                  { name: "KUBERNETES_SERVICE_HOST", value: address },
+                  { name: "KUBERNETES_SERVICE_PORT", value: String(port) },
+                  {
+                    name: "NODE_NAME",
+                    valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } },
+                  },
+                ],
+              }),
+            ],
+            hostNetwork: true,
+            tolerations: [{ operator: "Exists" }],
+          },
+        },
+        updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+      },
+      status: {},
+    }),
+    stored("deployments", {
+      kind: "Deployment",
+      apiVersion: "apps/v1",
+      metadata: meta("metrics-agent", "lab-data", { labels: { app: "metrics-agent" }, generation: 1 }),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "metrics-agent" } },
+        template: {
+          metadata: { labels: { app: "metrics-agent" } },
+          spec: {
+            containers: [container("metrics-agent", { args: [`--apiserver=https://${address}:${port}`] })],
+          },
+        },
+      },
+      status: {},
+    }),
+    stored("secrets", {
+      kind: "Secret",
+      apiVersion: "v1",
+      metadata: meta("ops-kubeconfig", "lab-data"),
+      type: "Opaque",
+      data: { kubeconfig: Buffer.from(kubeconfig).toString("base64") },
+    }),
+  ];
+}

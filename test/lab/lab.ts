@@ -18,7 +18,7 @@ import {
 import { prepareSshd, prepareWorkstation, sshdArgv, writeKnownHosts } from "./sshd.js";
 import { writeClusterFiles } from "./fixture.js";
 import { clusterInfoKubeconfig } from "./fixture-kubeconfig.js";
-import { bulkConfigMap, kubeadmObjects } from "./fixture-objects.js";
+import { bulkConfigMap, kubeadmObjects, referenceObjects } from "./fixture-objects.js";
 import {
   initPrimary,
   initWorkers,
@@ -298,7 +298,13 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       await waitForPrimary(spec, exec, join(realBin, "kubectl"), "/etc/kubernetes/super-admin.conf");
       await runApiPhases(primaryExec, realBin, join(primary.dir, "kubeadm.yaml"));
       step("real apiserver ready; kubeadm upload-config, mark-control-plane, bootstrap-token, addon done");
-      filled = await createBulk(exec, join(realBin, "kubectl"), dir, opts.bulkKeys ?? 3000);
+      filled = await createBulk(
+        exec,
+        join(realBin, "kubectl"),
+        dir,
+        opts.bulkKeys ?? 3000,
+        spec.primary.address,
+      );
       step(`${filled.keys} ConfigMaps (${(filled.bytes / 1048576).toFixed(1)} MiB) created through the API`);
     } else {
       filled = await fillEtcd(spec, primary, dir, opts.bulkKeys ?? 3000);
@@ -381,7 +387,10 @@ async function fillEtcd(
     ca: join(pki, "etcd/ca.crt"),
     cert: join(pki, "apiserver-etcd-client.crt"),
     key: join(pki, "apiserver-etcd-client.key"),
-    objects: kubeadmObjects(spec, server, await clusterInfoKubeconfig(server, join(pki, "ca.crt"))),
+    objects: [
+      ...kubeadmObjects(spec, server, await clusterInfoKubeconfig(server, join(pki, "ca.crt"))),
+      ...referenceObjects(spec.primary.address, 6443),
+    ],
     bulk,
   };
   const jobFile = join(dir, "scratch/etcd-job.json");
@@ -456,18 +465,24 @@ async function markControlPlane(spec: ClusterSpec, exec: Lab["exec"]): Promise<v
   if (r.code !== 0) throw new Error(`labelling ${spec.primary.name}: ${r.stderr.trim()}`);
 }
 
-/** The bulk ConfigMaps, created through the real API (stored as the apiserver stores them). */
+/** The bulk ConfigMaps and the objects naming the primary (referenceObjects), created through the real API. */
 async function createBulk(
   exec: Lab["exec"],
   kubectlBin: string,
   dir: string,
   bulk: number,
+  address: string,
 ): Promise<{ keys: number; bytes: number }> {
-  const items = Array.from({ length: bulk }, (_, i) => {
-    // The apiserver sets uid and creationTimestamp itself.
-    const o = JSON.parse(bulkConfigMap(i).value) as { metadata: Record<string, unknown> };
+  const stored = [
+    ...Array.from({ length: bulk }, (_, i) => bulkConfigMap(i)),
+    ...referenceObjects(address, 6443),
+  ];
+  const items = stored.map((object) => {
+    // The apiserver sets uid, creationTimestamp and status itself.
+    const o = JSON.parse(object.value) as { metadata: Record<string, unknown>; status?: unknown };
     delete o.metadata["uid"];
     delete o.metadata["creationTimestamp"];
+    delete o.status;
     return o;
   });
   const file = join(dir, "scratch/bulk.json");
