@@ -98,10 +98,13 @@ export async function verifyCluster(ctx: RunContext): Promise<Check[]> {
 
 export function formatChecks(checks: Check[]): string {
   const failed = checks.filter((c) => !c.ok).length;
+  const warned = checks.filter((c) => c.ok && c.warning).map((c) => c.name);
   return [
-    ...checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`),
+    ...checks.map((c) => `${c.ok ? (c.warning ? "!" : "✓") : "✗"} ${c.name}: ${c.detail}`),
     failed
       ? `${failed} of ${checks.length} checks FAILED`
-      : `all ${checks.length} checks passed: the control plane is highly available`,
+      : warned.length
+        ? `all ${checks.length} checks passed, but not everything is highly available: see ${warned.join(", ")}`
+        : `all ${checks.length} checks passed: the control plane is highly available`,
   ].join("\n");
 }
