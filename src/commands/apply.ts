@@ -5,6 +5,7 @@ import { ExitCode, KubehaError } from "../errors.js";
 import { backupDirName, takeBackup } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";
 import { formatPlan } from "../plan/format.js";
+import { entryPointSummary } from "../inventory/load-balancer.js";
 import { Journal } from "../plan/journal.js";
 import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
 import { pullMissingImages } from "../phases/images.js";
@@ -31,7 +32,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     const steps = await buildPlan(runCtx);
     const evaluated = await evaluatePlan(runCtx, steps);
     const backupDir = join(inv.options.stateDir, "backups", backupDirName());
-    r.print(formatPlan(evaluated, backupDir));
+    r.print(`${entryPointSummary(inv)}\n\n${formatPlan(evaluated, backupDir)}`);
     if (evaluated.every((s) => s.done)) {
       r.info("nothing to do: the cluster already is what the plan describes");
     } else if (!ctx.values.yes) {

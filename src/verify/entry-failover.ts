@@ -9,6 +9,7 @@ import { pollUntil } from "../phases/wait.js";
 import type { RunContext } from "../phases/context.js";
 import { masterOf } from "../inventory/types.js";
 import { lbClient, lbForward } from "./lb.js";
+import { probeObject, writeProbe } from "./failover.js";
 import type { Check } from "./check.js";
 
 const MOVE_TIMEOUT_MS = 15_000;
@@ -69,32 +70,13 @@ export async function entryPointFailover(ctx: RunContext): Promise<Check[]> {
     const fwd = await lbForward(ctx, primary);
     try {
       const kube = await lbClient(ctx, fwd);
-      const collection = "/api/v1/namespaces/kube-system/configmaps";
-      let last = "";
       const t1 = Date.now();
-      await pollUntil(
-        async () => {
-          try {
-            if (!(await kube.getOptional(objectPath("configmaps", probeName, "kube-system"))))
-              await kube.create(collection, {
-                apiVersion: "v1",
-                kind: "ConfigMap",
-                metadata: {
-                  name: probeName,
-                  namespace: "kube-system",
-                  labels: { "app.kubernetes.io/managed-by": "kubeha" },
-                },
-                data: {
-                  purpose: `kubeha verify --failover: written through ${lb.address} with keepalived stopped on ${holder}`,
-                },
-              });
-            return true;
-          } catch (err) {
-            last = (err as Error).message;
-            return false;
-          }
-        },
-        { timeoutMs: WRITE_TIMEOUT_MS, what: `a write through ${lb.address}`, lastError: () => last },
+      const purpose = `kubeha verify --failover: written through ${lb.address} with keepalived stopped on ${holder}`;
+      await writeProbe(
+        kube,
+        probeObject(probeName, purpose),
+        `a write through ${lb.address}`,
+        WRITE_TIMEOUT_MS,
       );
       await kube.get(objectPath("configmaps", probeName, "kube-system"));
       await kube.delete(objectPath("configmaps", probeName, "kube-system"));

@@ -1,6 +1,7 @@
 // loadBalancer's modes: nginx (a host of its own, or a master on another port), keepalived (2-3 hosts and
 // a virtual address), external (the operator's LB); old inventories without `mode` stay nginx.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseInventory, type Problem } from "../../src/inventory/index.js";
 import { entryPointSummary, LOAD_BALANCER_MODES } from "../../src/inventory/load-balancer.js";
@@ -159,4 +160,20 @@ describe("loadBalancer modes", () => {
       /"haproxy" is not a mode: nginx, keepalived, external/,
     );
   });
+});
+
+describe("the example inventories of each mode", () => {
+  for (const [file, mode] of [
+    ["example.yaml", "nginx"],
+    ["nginx-on-master.yaml", "nginx"],
+    ["keepalived.yaml", "keepalived"],
+    ["external.yaml", "external"],
+  ] as const) {
+    it(`inventory/${file} is valid, mode ${mode}`, () => {
+      const text = readFileSync(new URL(`../../../inventory/${file}`, import.meta.url), "utf8");
+      const r = parseInventory(text, `inventory/${file}`, { fileState: () => "ok", homeDir: "/h" });
+      assert.ok("inventory" in r, JSON.stringify(r));
+      assert.equal(r.inventory.loadBalancer.mode, mode);
+    });
+  }
 });
