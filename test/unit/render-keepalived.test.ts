@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { renderKeepalived, type KeepalivedOptions } from "../../src/render/keepalived.js";
-import { interfaceHolding } from "../../src/discover/keepalived.js";
+import { interfaceHolding, keepalivedFacts, keepalivedFindings } from "../../src/discover/keepalived.js";
+import type { HostFacts } from "../../src/discover/types.js";
 
 const base: KeepalivedOptions = {
   name: "lb-1",
@@ -69,5 +70,41 @@ describe("keepalived configuration", () => {
     assert.equal(interfaceHolding(out, "10.0.0.21"), "eth0");
     assert.equal(interfaceHolding(out, "[fd00::21]"), "ens4");
     assert.equal(interfaceHolding(out, "10.0.0.22"), undefined);
+  });
+});
+
+describe("keepalived mode's discovery", () => {
+  const ip = "2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0";
+  const host = (keepalived: HostFacts["keepalived"]): HostFacts => ({
+    name: "lb-1",
+    role: "loadBalancer",
+    busyPorts: [],
+    manifests: [],
+    keepalived,
+  });
+
+  it("reads keepalived's version, curl's path and the address's interface from the probe", () => {
+    const facts = keepalivedFacts(
+      { keepalived: "Keepalived v2.2.7 (01/16,2022)", curl: "/usr/bin/curl", addresses: ip },
+      "10.0.0.21",
+    );
+    assert.deepEqual(facts, { version: "2.2.7", curl: "/usr/bin/curl", interface: "eth0" });
+    assert.deepEqual(keepalivedFindings(host(facts), "10.0.0.21", undefined), []);
+  });
+
+  it("names what is missing on the host, with the command that installs it", () => {
+    const facts = keepalivedFacts({ keepalived: "", curl: "", addresses: ip }, "10.0.0.99");
+    const f = keepalivedFindings(host(facts), "10.0.0.99", undefined);
+    assert.deepEqual(
+      f.map((x) => x.message.split(" (")[0]),
+      [
+        "keepalived is not installed",
+        "curl is not installed",
+        "no interface holds 10.0.0.99, so the virtual address has nowhere to go",
+      ],
+    );
+    assert.match(f[0]!.fix ?? "", /apt-get install keepalived/);
+    // An interface written in the inventory is used as it is.
+    assert.equal(keepalivedFindings(host(facts), "10.0.0.99", "eth1").length, 2);
   });
 });
