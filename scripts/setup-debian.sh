@@ -6,6 +6,8 @@
 #                             service on a systemd machine; the lab does not use or touch it)
 #   openssh-server/-client    one sshd per lab host; ssh/ssh-keygen in tests
 #   nginx-light libnginx-mod-stream   the load balancer run by the lab (nginx -t checks)
+#   keepalived                the virtual address of the keepalived entry point (lab, keepalived -t checks);
+#                             the package does not start it without a keepalived.conf
 #   iproute2 util-linux procps        network namespaces, unshare/nsenter, ps
 #   openssl ca-certificates sudo tmux curl   fixtures and checks, sudo hosts, the wizard test
 #   kubernetes-client         kubectl, only when none is installed
@@ -14,5 +16,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   etcd-server etcd-client openssh-server openssh-client nginx-light libnginx-mod-stream \
-  iproute2 openssl sudo procps util-linux ca-certificates tmux curl >/dev/null
+  keepalived iproute2 openssl sudo procps util-linux ca-certificates tmux curl >/dev/null
 command -v kubectl >/dev/null || apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null

@@ -5,6 +5,7 @@ import { ExitCode, KubehaError } from "../errors.js";
 import { backupDirName, takeBackup } from "../backup/index.js";
 import { buildPlan } from "../plan/build.js";
 import { formatPlan } from "../plan/format.js";
+import { entryPointSummary } from "../inventory/load-balancer.js";
 import { Journal } from "../plan/journal.js";
 import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
 import { pullMissingImages } from "../phases/images.js";
@@ -40,7 +41,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
         formatPlan(evaluated, backupDir),
       );
     } else {
-      printPlan(r, { steps: evaluated, backupDir });
+      printPlan(r, { entryPoint: entryPointSummary(inv), steps: evaluated, backupDir });
     }
     if (evaluated.every((s) => s.done)) {
       r.info("nothing to do: the cluster already is what the plan describes");

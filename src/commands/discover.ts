@@ -9,6 +9,7 @@ import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
 import { plural } from "../ui/plural.js";
+import { controlHosts } from "../inventory/types.js";
 
 /**
  * The references scan, read-only, through the primary's apiserver: what will still point at the
@@ -44,7 +45,7 @@ async function discoveryReferences(
 /** `kubeha discover`: read the cluster and the hosts, change nothing, report. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
-  const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
+  const hosts = controlHosts(inv);
   ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
   const { result, references } = await withHosts(
     hosts,

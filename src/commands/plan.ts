@@ -6,20 +6,24 @@ import { buildPlan } from "../plan/build.js";
 import { formatPlan, planJson, type PlannedStep } from "../plan/format.js";
 import { evaluatePlan } from "../plan/runner.js";
 import type { Reporter } from "../ui/reporter.js";
-import { terminalWidth } from "../ui/wrap.js";
+import { terminalWidth, wrapText } from "../ui/wrap.js";
 import { withRunContext } from "./prepare.js";
 import type { Inventory } from "../inventory/types.js";
 import type { RunContext } from "../phases/context.js";
 import { printReferences } from "./references.js";
 import { referencesJson } from "../references/format.js";
+import { entryPointSummary } from "../inventory/load-balancer.js";
 
 export interface Plan {
+  /** The address clients will use, and how it is served. */
+  entryPoint: string;
   steps: PlannedStep[];
   backupDir: string;
 }
 
 async function planOf(runCtx: RunContext, inv: Inventory): Promise<Plan> {
   return {
+    entryPoint: entryPointSummary(inv),
     steps: await evaluatePlan(runCtx, await buildPlan(runCtx)),
     backupDir: join(inv.options.stateDir, "backups", backupDirName()),
   };
@@ -32,9 +36,10 @@ export function computePlan(ctx: CommandContext): Promise<Plan> {
 
 /** The plan on screen fitted to the terminal (summary, then details); in the log in full. */
 export function printPlan(r: Reporter, plan: Plan): void {
+  const width = terminalWidth();
   r.print(
-    formatPlan(plan.steps, plan.backupDir, { width: terminalWidth(), elide: true }),
-    formatPlan(plan.steps, plan.backupDir),
+    `${wrapText(plan.entryPoint, width)}\n\n${formatPlan(plan.steps, plan.backupDir, { width, elide: true })}`,
+    `${plan.entryPoint}\n\n${formatPlan(plan.steps, plan.backupDir)}`,
   );
 }
 

@@ -1,7 +1,7 @@
 import type { CommandContext } from "./context.js";
 import { InputError, KubehaError } from "../errors.js";
 import { discover } from "../discover/index.js";
-import type { Inventory } from "../inventory/types.js";
+import { controlHosts, type Inventory } from "../inventory/types.js";
 import { RunContext } from "../phases/context.js";
 import { formatFindings } from "./discover.js";
 import { inventoryFrom, withHosts } from "./session.js";
@@ -22,7 +22,7 @@ export async function withRunContext<T>(
   options: { refuseOnFindings?: boolean } = {},
 ): Promise<T> {
   const inv = await inventoryFrom(ctx);
-  const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
+  const hosts = controlHosts(inv);
   ctx.reporter.info(`connecting to ${plural(hosts.length, "host")} (${hosts.map((h) => h.name).join(", ")})`);
   return withHosts(
     hosts,

@@ -2,6 +2,7 @@ import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
 import { failoverChecks } from "../verify/failover.js";
+import { entryPointFailover } from "../verify/entry-failover.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
 import { withRunContext } from "./prepare.js";
 import { printReferences } from "./references.js";
@@ -23,6 +24,10 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
               "failover test: stopping the primary's control plane (its manifests are put back after)",
             );
             checks.push(...(await failoverChecks(runCtx)));
+            ctx.reporter.info(
+              "failover test: the entry point (stopping the active load balancer where there is another)",
+            );
+            checks.push(...(await entryPointFailover(runCtx)));
           } finally {
             await lock.release();
           }

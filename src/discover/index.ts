@@ -34,6 +34,8 @@ import {
   peerHost,
   strayManifestFindings,
 } from "./rules.js";
+import { KEEPALIVED_PROBE, keepalivedFacts, keepalivedFindings } from "./keepalived.js";
+import { externalLbFindings } from "./external.js";
 import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
 
 export const CONTROL_PLANE_LABELS = [
@@ -53,7 +55,7 @@ interface Probed {
 }
 
 /** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
-export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
+export async function probeHost(h: InventoryHost, host: Host, keepalived = false): Promise<Probed> {
   const before = Date.now();
   const lbScript =
     `\necho '@@kubeha-probe@@ managed'; test -f ${KUBEHA_STREAM_CONF} -o -f ${MERGED_CONF_PATH} && echo yes` +
@@ -62,7 +64,12 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
     `\nif command -v nginx >/dev/null; then echo '@@kubeha-probe@@ nginxT'; nginx -T 2>&1; rc=$?; echo '@@kubeha-probe@@ nginxTExit'; echo $rc; fi`;
   // The kubelet configuration kubeha copies to new masters, read with the probe (no extra round trip).
   const primaryScript = `\necho '@@kubeha-probe@@ kubeletConfig'; cat ${KUBELET_CONFIG} 2>/dev/null`;
-  const extra = h.role === "loadBalancer" ? lbScript : h.role === "primary" ? primaryScript : "";
+  const extra =
+    h.role === "loadBalancer"
+      ? lbScript + (keepalived ? KEEPALIVED_PROBE : "")
+      : h.role === "primary"
+        ? primaryScript
+        : "";
   const res = await host.exec(probeScript + extra);
   const after = Date.now();
   if (!res.stdout.includes("@@kubeha-probe@@ os")) {
@@ -100,6 +107,7 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
       }
     }
     facts.busyPorts = [...ports];
+    if (keepalived) facts.keepalived = keepalivedFacts(lbs, h.address);
   }
   return {
     facts,
@@ -205,7 +213,8 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     if (!h) throw new Error(`internal: no connection for host ${name}`);
     return h;
   };
-  const others = [...inv.masters, inv.loadBalancer.host];
+  const lb = inv.loadBalancer;
+  const others = [...inv.masters, ...lb.hosts];
   const manifests = readManifests(get(inv.primary.name));
   const [cluster, runtimes, primaryProbe, ...probes] = await Promise.all([
     discoverCluster(inv, get(inv.primary.name), manifests),
@@ -214,7 +223,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       Promise.all(inv.masters.map((h) => probeRuntime(get(h.name), controlPlaneImages(parsed)))),
     ),
     probeHost(inv.primary, get(inv.primary.name)),
-    ...others.map((h) => probeHost(h, get(h.name))),
+    ...others.map((h) => probeHost(h, get(h.name), lb.mode === "keepalived")),
   ]);
   inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
   cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
@@ -256,11 +265,19 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       );
       findings.push(...f, ...(joined ? strayManifestFindings(p.facts) : []));
     } else {
-      const f = loadBalancerFindings(p.facts, inv.loadBalancer.port).filter(
+      const f = loadBalancerFindings(p.facts, lb.port).filter(
         (x) => !(p.managedLb && x.message.startsWith("port ")),
       );
-      findings.push(...f);
+      findings.push(...f, ...keepalivedFindings(p.facts, h.address, lb.vrrp?.interface));
     }
+  }
+  if (lb.mode === "external") {
+    const masters = [inv.primary, ...inv.masters].map((m) => ({
+      name: m.name,
+      address: m.address,
+      host: get(m.name),
+    }));
+    findings.push(...(await externalLbFindings(lb, masters, cluster.securePort)));
   }
   return { cluster, hosts: hostFacts, findings };
 }

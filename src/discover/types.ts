@@ -95,6 +95,14 @@ export interface HostFacts {
   runtime?: RuntimeFacts;
   /** Files in /etc/kubernetes/manifests. */
   manifests: string[];
+  /** keepalived mode's LB hosts only. */
+  keepalived?: {
+    version?: string;
+    /** Where curl is, for the health check. */
+    curl?: string;
+    /** The interface holding the host's inventory address. */
+    interface?: string;
+  };
   nginx?: {
     version?: string;
     stream: "builtin" | "loaded" | "available" | "missing";

@@ -12,6 +12,7 @@ export const defaults = {
   stallTimeoutSeconds: 30,
   knownHostsFile: "~/.ssh/known_hosts",
   loadBalancerPort: 6443,
+  virtualRouterId: 51,
   workerConcurrency: 3,
   etcdLearnerTimeoutSeconds: 120,
   stateDir: "kubeha-state",
@@ -52,7 +53,24 @@ export function normalise(raw: RawInventory, ctx: PathContext): Normalised {
   const primary = make(raw.primary, "primary", "primary");
   const masters = raw.masters.map((m, i) => make(m, "master", `masters[${i}]`));
   const lb = raw.loadBalancer;
-  const lbHost = make(lb, "loadBalancer", "loadBalancer");
+  const mode = lb.mode ?? "nginx";
+  // An LB on a master is reached as that master is, unless it says otherwise.
+  const lbHost = (r: RawHost, path: string): InventoryHost => {
+    const master = [raw.primary, ...raw.masters].find((m) => m.name === r.name);
+    return make(r.ssh || !master?.ssh ? r : { ...r, ssh: master.ssh }, "loadBalancer", path);
+  };
+  const lbHosts =
+    mode === "keepalived"
+      ? (lb.hosts ?? []).map((h, i) => lbHost(h, `loadBalancer.hosts[${i}]`))
+      : mode === "nginx"
+        ? [lbHost({ name: lb.name!, address: lb.address!, ...(lb.ssh && { ssh: lb.ssh }) }, "loadBalancer")]
+        : [];
+  const clientAddress =
+    mode === "keepalived"
+      ? lb.virtualAddress!
+      : mode === "nginx"
+        ? (lb.clientAddress ?? lb.address!)
+        : lb.address!;
   const workers = (raw.workers ?? []).map((w, i) => make(w, "worker", `workers[${i}]`));
   const options = raw.options ?? {};
 
@@ -61,10 +79,17 @@ export function normalise(raw: RawInventory, ctx: PathContext): Normalised {
     primary,
     masters,
     loadBalancer: {
-      host: lbHost,
-      address: lb.clientAddress ?? lb.address,
+      mode,
+      hosts: lbHosts,
+      address: clientAddress,
       ...(lb.dnsName !== undefined && { dnsName: lb.dnsName }),
       port: lb.port ?? defaults.loadBalancerPort,
+      ...(mode === "keepalived" && {
+        vrrp: {
+          virtualRouterId: lb.virtualRouterId ?? defaults.virtualRouterId,
+          ...(lb.interface !== undefined && { interface: lb.interface }),
+        },
+      }),
     },
     workers,
     options: {

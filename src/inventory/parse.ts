@@ -14,6 +14,7 @@ import {
   type KeyState,
 } from "./rules.js";
 import { checkSchema } from "./schema.js";
+import { loadBalancerShape } from "./load-balancer.js";
 import type { Inventory } from "./types.js";
 
 export interface ParseOptions {
@@ -49,6 +50,11 @@ export function parseInventory(text: string, path: string, options: ParseOptions
 
   const schema = checkSchema(doc, lineCounter);
   if (!schema.raw) return { errors: schema.problems, warnings: [] };
+  const shape = loadBalancerShape(schema.raw.loadBalancer).map((p) => ({
+    ...p,
+    line: nearestLine(schema.lines, p.path),
+  }));
+  if (shape.length) return { errors: shape, warnings: [] };
 
   const normalised = normalise(schema.raw, {
     file,

@@ -43,15 +43,36 @@ export function checkRules(
   }
 
   const lb = inventory.loadBalancer;
-  duplicates(hosts, (h) => h.host.name, "name", add);
-  duplicates(hosts, (h) => h.host.address, "address", add, lbOnMaster(lb.port));
-
   const masters = hosts.filter((h) => h.host.role === "primary" || h.host.role === "master");
+  // An LB host written with a master's own name and address is that master, not a duplicate.
+  const sameMachine = (h: LocatedHost) =>
+    h.host.role === "loadBalancer" &&
+    masters.some((m) => m.host.name === h.host.name && m.host.address === h.host.address);
+  const distinct = hosts.filter((h) => !sameMachine(h));
+  duplicates(distinct, (h) => h.host.name, "name", add);
+  duplicates(distinct, (h) => h.host.address, "address", add, lbOnMaster(lb.port));
+  for (const h of hosts.filter(sameMachine)) {
+    if (lb.port === APISERVER_PORT)
+      add(
+        `${h.path}.name`,
+        `${h.host.name} is a master, whose apiserver already listens on ${APISERVER_PORT}: set loadBalancer.port to another port (e.g. 8443) or use a host of its own`,
+      );
+  }
+
   const clash = masters.find((m) => m.host.address === lb.address);
-  if (clash && lb.address !== lb.host.address) {
+  if (clash && !lb.hosts.some((h) => h.address === lb.address)) {
+    const field =
+      lb.mode === "keepalived" ? "virtualAddress" : lb.mode === "external" ? "address" : "clientAddress";
     add(
-      "loadBalancer.clientAddress",
+      `loadBalancer.${field}`,
       `${lb.address} is the address of ${clash.path} (${clash.host.name}); clients must reach the load balancer, not one master`,
+    );
+  }
+  const holder = hosts.find((h) => h.host.role === "loadBalancer" && h.host.address === lb.address);
+  if (lb.mode === "keepalived" && holder) {
+    add(
+      "loadBalancer.virtualAddress",
+      `${lb.address} is the address of ${holder.path} (${holder.host.name}); the virtual address must be a free one, which keepalived moves between the hosts`,
     );
   }
 
@@ -66,7 +87,7 @@ const APISERVER_PORT = 6443;
 function lbOnMaster(port: number): string {
   return port === APISERVER_PORT
     ? `; the load balancer needs its own host: the master's apiserver already listens on ${APISERVER_PORT}, the load balancer's port`
-    : `; nginx on a master (here on port ${port}) is not supported yet, a later version will allow it: for now the load balancer needs its own host`;
+    : `; a load balancer on a master (here on port ${port}) is written with that master's name and address`;
 }
 
 function duplicates(
@@ -133,11 +154,20 @@ function checkCredentials(
 }
 
 /** Settings that are allowed but probably not meant. */
-export function checkWarnings({ hosts }: Normalised): Problem[] {
+export function checkWarnings({ inventory, hosts }: Normalised): Problem[] {
   const warnings: Problem[] = [];
   const add = (path: string, message: string) => {
     if (!warnings.some((w) => w.path === path)) warnings.push({ path, message });
   };
+  const lb = inventory.loadBalancer;
+  for (const h of hosts.filter((x) => x.host.role === "loadBalancer")) {
+    const master = [inventory.primary, ...inventory.masters].find((m) => m.name === h.host.name);
+    if (master && lb.mode === "nginx")
+      add(
+        h.path,
+        `the entry point runs on master ${master.name}: it shares that master's fate (lose ${master.name} and clients lose the API although two apiservers still run); keepalived mode avoids this`,
+      );
+  }
   for (const { host, origins } of hosts) {
     if (origins.hostKeyFingerprint === "ssh.hostKeyFingerprint" && hosts.length > 1) {
       add("ssh.hostKeyFingerprint", "pins one host key for every host; hosts normally each have their own");

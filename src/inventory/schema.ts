@@ -2,6 +2,7 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type 
 import { addressProblem, isHostname, nodeNameProblem, sanProblem } from "./names.js";
 import type { Problem } from "./problems.js";
 import { closest } from "./suggest.js";
+import { LOAD_BALANCER_MODES } from "./load-balancer.js";
 
 /** What a field may hold; `check` adds a rule on the value beyond its type. */
 type Spec =
@@ -63,11 +64,25 @@ const inventory: Spec = {
     ssh,
     primary: host,
     masters: { kind: "list", items: host },
+    // Which fields each mode needs or refuses is checked by loadBalancerShape() (./load-balancer.ts).
     loadBalancer: {
       kind: "map",
-      required: ["name", "address"],
       fields: {
+        mode: {
+          kind: "string",
+          check: (v) =>
+            LOAD_BALANCER_MODES.some((m) => m.mode === v)
+              ? undefined
+              : `"${v}" is not a mode: ${LOAD_BALANCER_MODES.map((m) => m.mode).join(", ")}`,
+        },
         ...hostFields,
+        hosts: { kind: "list", items: host },
+        virtualAddress: address,
+        virtualRouterId: { kind: "int", min: 1, max: 255 },
+        interface: {
+          kind: "string",
+          check: (v) => (/^[A-Za-z0-9._@-]{1,15}$/.test(v) ? undefined : `"${v}" is not an interface name`),
+        },
         clientAddress: address,
         dnsName: {
           kind: "string",
@@ -114,11 +129,24 @@ export interface RawHost {
   address: string;
   ssh?: RawSsh;
 }
+export interface RawLoadBalancer {
+  mode?: "nginx" | "keepalived" | "external";
+  name?: string;
+  address?: string;
+  ssh?: RawSsh;
+  hosts?: RawHost[];
+  virtualAddress?: string;
+  virtualRouterId?: number;
+  interface?: string;
+  clientAddress?: string;
+  dnsName?: string;
+  port?: number;
+}
 export interface RawInventory {
   ssh?: RawSsh;
   primary: RawHost;
   masters: RawHost[];
-  loadBalancer: RawHost & { clientAddress?: string; dnsName?: string; port?: number };
+  loadBalancer: RawLoadBalancer;
   workers?: RawHost[];
   options?: {
     extraSans?: string[];

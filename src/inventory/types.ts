@@ -58,12 +58,23 @@ export interface InventoryHost {
   ssh: ResolvedSsh;
 }
 
+/** How the entry point to the API is built; see LOAD_BALANCER_MODES in ./load-balancer.ts. */
+export type LoadBalancerMode = "nginx" | "keepalived" | "external";
+
 export interface LoadBalancer {
-  host: InventoryHost;
-  /** The address clients use (often the LB host's own). */
+  mode: LoadBalancerMode;
+  /** The hosts kubeha configures: one (nginx), two or three (keepalived), none (external). */
+  hosts: InventoryHost[];
+  /** The address clients use: the nginx host's (or clientAddress), the virtual address, the operator's LB. */
   address: string;
   dnsName?: string;
   port: number;
+  /** keepalived mode only. */
+  vrrp?: {
+    virtualRouterId: number;
+    /** The interface carrying the virtual address; default: the one holding each host's address. */
+    interface?: string;
+  };
 }
 
 export interface Options {
@@ -89,7 +100,17 @@ export interface Inventory {
   options: Options;
 }
 
-/** Every host, in a stable order: primary, masters, LB, workers. */
-export function allHosts(inv: Inventory): InventoryHost[] {
-  return [inv.primary, ...inv.masters, inv.loadBalancer.host, ...inv.workers];
+/**
+ * The hosts kubeha connects to before workers, each once: primary, masters, then the LB hosts that are
+ * not already a master (an LB on a master shares that master's name and connection).
+ */
+export function controlHosts(inv: Inventory): InventoryHost[] {
+  const masters = [inv.primary, ...inv.masters];
+  const names = new Set(masters.map((h) => h.name));
+  return [...masters, ...inv.loadBalancer.hosts.filter((h) => !names.has(h.name))];
+}
+
+/** The master an LB host (by name) runs on, if it is one. */
+export function masterOf(inv: Inventory, name: string): InventoryHost | undefined {
+  return [inv.primary, ...inv.masters].find((m) => m.name === name);
 }

@@ -27,6 +27,7 @@ import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { pollUntil } from "./wait.js";
 import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
+import { masterOf } from "../inventory/types.js";
 
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
 export const UPSTREAM_NAME = KUBEHA_UPSTREAM;
@@ -51,8 +52,8 @@ export function renderedStream(ctx: RunContext, serversOnly = false): string {
   });
 }
 
-async function planNginx(ctx: RunContext): Promise<NginxPlan> {
-  const host = ctx.host(ctx.inventory.loadBalancer.host.name);
+async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
+  const host = ctx.host(name);
   const merge = await planStreamMerge(host, renderedStream(ctx, true), ctx.inventory.loadBalancer.port);
   if (merge) return merge;
   const after = renderedStream(ctx);
@@ -96,10 +97,10 @@ async function listening(host: Host, port: number): Promise<boolean> {
   return r.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${port}`)));
 }
 
-/** `nginx -T` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
-async function nginxServes(ctx: RunContext): Promise<string | undefined> {
+/** `nginx -T` on `name` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
+export async function nginxServes(ctx: RunContext, name: string): Promise<string | undefined> {
   const lb = ctx.inventory.loadBalancer;
-  const host = ctx.host(lb.host.name);
+  const host = ctx.host(name);
   const t = await host.exec("nginx -T 2>&1");
   if (t.code !== 0) return `nginx -T failed: ${tailOf(t.stdout)}`;
   if (!t.stdout.includes(`upstream ${UPSTREAM_NAME}`))
@@ -119,13 +120,13 @@ async function reloadNginx(host: Host): Promise<string> {
 }
 
 /**
- * Install the stream configuration on the LB host. The first change of a run: a broken nginx stops
+ * Install the stream configuration on one LB host. The first change of a run: a broken nginx stops
  * the run before anything on the cluster has changed.
  */
-export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
+export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
-  const name = lb.host.name;
-  const plan = await planNginx(ctx);
+  const master = masterOf(ctx.inventory, name);
+  const plan = await planNginx(ctx, name);
   const files: FileChange[] = [
     {
       host: name,
@@ -168,6 +169,11 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
     files,
     details: [
       ...(plan.problem ? [`PROBLEM (the step will stop here): ${plan.problem}`] : []),
+      ...(master && lb.mode === "nginx"
+        ? [
+            `WARNING: nginx runs on master ${master.name}: the entry point shares its fate (lose ${master.name} and every client loses the API although two apiservers still run)`,
+          ]
+        : []),
       plan.moduleNote,
       "check the current configuration with `nginx -t` first: a configuration that is already broken is left as it is",
       plan.merged
@@ -178,10 +184,10 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
     rollback: plan.merged
       ? `on ${name}: remove the line \`${MERGED_INCLUDE}\` (and the kubeha comment above it) from ${plan.nginxConf.path}, or put back ${MERGED_BACKUP_DIR}/${basename(plan.nginxConf.path)}; rm ${plan.streamConf.path}; nginx -t && nginx -s reload`
       : `on ${name}: rm ${STREAM_CONF_PATH}; restore ${NGINX_CONF} from its newest ${NGINX_CONF}.kubeha-*.bak; nginx -t && nginx -s reload`,
-    isDone: async (c) => (await filesInPlace()) && (await nginxServes(c)) === undefined,
+    isDone: async (c) => (await filesInPlace()) && (await nginxServes(c, name)) === undefined,
     run: async (c) => {
       const host = c.host(name);
-      const fresh = await planNginx(c);
+      const fresh = await planNginx(c, name);
       if (fresh.problem) throw new KubehaError(`${fresh.problem}; nothing was changed on ${name}`);
       const pre = await host.exec("nginx -t 2>&1");
       if (pre.code !== 0) {
@@ -228,14 +234,14 @@ export async function loadBalancerStep(ctx: RunContext): Promise<Step> {
       }
       const how = await reloadNginx(host);
       c.reporter.step(name, `nginx: ${wrote.length ? `wrote ${wrote.join(", ")}; ` : ""}${how}`);
-      await pollUntil(async () => (lastProblem = await nginxServes(c)) === undefined, {
+      await pollUntil(async () => (lastProblem = await nginxServes(c, name)) === undefined, {
         timeoutMs: 20_000,
         what: `nginx on ${name} to serve port ${lb.port}`,
         lastError: () => lastProblem ?? "",
       });
     },
     verify: async (c) => {
-      const problem = await nginxServes(c);
+      const problem = await nginxServes(c, name);
       if (problem) throw new KubehaError(`${name}: ${problem}`);
     },
   };

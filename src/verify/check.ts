@@ -3,6 +3,8 @@ export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** Passed, but something the operator must know (e.g. a single point of failure that was not tested). */
+  warning?: boolean;
 }
 
 /** Runs one check: its detail on success, the error's message on failure; never throws. */

@@ -6,7 +6,7 @@
  * everything is healthy again. Only ever run when asked for, and only on a cluster that verifies.
  */
 import { posix } from "node:path";
-import { objectPath, type KubeObject } from "../kube/client.js";
+import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
 import { clusterHealth } from "../etcd/health.js";
 import { listMembers } from "../etcd/members.js";
 import { withEndpoint } from "../etcd/client.js";
@@ -40,14 +40,42 @@ async function listeningPorts(host: Host): Promise<Set<number>> {
   return ports;
 }
 
-/** The ConfigMap written through the LB while the primary is down, then deleted. */
-function probeObject(name: string): KubeObject & { data: Record<string, string> } {
+/** The ConfigMap written through the LB while something is down (the primary by default), then deleted. */
+export function probeObject(
+  name: string,
+  purpose = "kubeha verify --failover: written through the load balancer with the primary down",
+): KubeObject & { data: Record<string, string> } {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name, namespace: "kube-system", labels: { "app.kubernetes.io/managed-by": "kubeha" } },
-    data: { purpose: "kubeha verify --failover: written through the load balancer with the primary down" },
+    data: { purpose },
   };
+}
+
+/** Creates `probe` through `kube` (once), retrying while the API does not take writes. */
+export async function writeProbe(
+  kube: KubeClient,
+  probe: KubeObject,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  const { name } = probe.metadata;
+  const namespace = probe.metadata.namespace ?? "kube-system";
+  let last = "";
+  await pollUntil(
+    async () => {
+      try {
+        if (!(await kube.getOptional(objectPath("configmaps", name, namespace))))
+          await kube.create(`/api/v1/namespaces/${namespace}/configmaps`, probe);
+        return true;
+      } catch (err) {
+        last = (err as Error).message;
+        return false;
+      }
+    },
+    { timeoutMs, what, lastError: () => last },
+  );
 }
 
 export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
@@ -59,7 +87,6 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
   const moved: { from: string; to: string }[] = [];
   const ports = [ctx.cluster.securePort, 2379];
   const probeName = `kubeha-failover-${Date.now().toString(36)}`;
-  const collection = "/api/v1/namespaces/kube-system/configmaps";
   const primaryId = (
     await withEndpoint(await ctx.etcdEndpoint(primary.name), ctx.access.etcdTls, listMembers)
   ).find((m) => m.name === primary.name)?.id;
@@ -106,21 +133,8 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
     });
 
     // Writes through the LB: nginx skips the dead upstream; etcd elects a leader among the other two.
-    let lastWrite = "";
     const t0 = Date.now();
-    await pollUntil(
-      async () => {
-        try {
-          if (!(await kube.getOptional(objectPath("configmaps", probeName, "kube-system"))))
-            await kube.create(collection, probeObject(probeName));
-          return true;
-        } catch (err) {
-          lastWrite = (err as Error).message;
-          return false;
-        }
-      },
-      { timeoutMs: 60_000, what: "a write through the load balancer", lastError: () => lastWrite },
-    );
+    await writeProbe(kube, probeObject(probeName), "a write through the load balancer", 60_000);
     const back = await kube.get(objectPath("configmaps", probeName, "kube-system"));
     checks.push({
       name: "failover: write through the LB",

@@ -3,13 +3,12 @@
  * each apiserver reached through the LB with a certificate valid for the LB's address and name, the
  * ConfigMaps and kubeconfigs pointing at it, the new masters' role, every node Ready.
  */
-import { connect } from "node:tls";
-import { X509Certificate } from "node:crypto";
 import { checkServerIdentity as tlsCheckServerIdentity } from "node:tls";
 import { KubeClient } from "../kube/client.js";
 import { parseKubeconfig, type Material } from "../pki/kubeconfig.js";
 import { verifyChain } from "../pki/inspect.js";
 import { servedCertificate } from "../cluster/tls.js";
+import { peerCertificate } from "../cluster/entry-point.js";
 import { readSecret } from "../discover/primary.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { configMapProblems, MASTER_LB_KUBECONFIGS, nodeRoleProblems } from "../phases/clients.js";
@@ -17,12 +16,19 @@ import { KUBELET_CONF, lbServer, primaryKube, type NodeObject } from "../phases/
 import type { RunContext } from "../phases/context.js";
 import type { Forward } from "../ssh/types.js";
 import { check, fail, type Check } from "./check.js";
+import { nginxServes } from "../phases/load-balancer.js";
+import { vipHolders } from "../phases/keepalived.js";
 import { plural } from "../ui/plural.js";
 
-/** A port on this machine that reaches the LB's client address and port, from the LB host itself. */
-export async function lbForward(ctx: RunContext): Promise<Forward> {
+/** The host the entry point is reached from: an LB host, or (external LB) the primary. */
+export function lbVantage(ctx: RunContext): string {
+  return (ctx.inventory.loadBalancer.hosts[0] ?? ctx.inventory.primary).name;
+}
+
+/** A port on this machine that reaches the LB's client address and port, from `via` (default lbVantage()). */
+export async function lbForward(ctx: RunContext, via = lbVantage(ctx)): Promise<Forward> {
   const lb = ctx.inventory.loadBalancer;
-  return ctx.host(lb.host.name).forward(lb.port, lb.address);
+  return ctx.host(via).forward(lb.port, lb.address);
 }
 
 /**
@@ -48,30 +54,44 @@ export async function lbClient(ctx: RunContext, fwd: Forward): Promise<KubeClien
   });
 }
 
-function peerCertificate(port: number, timeoutMs = 5000): Promise<X509Certificate> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, timeout: timeoutMs });
-    socket.once("secureConnect", () => {
-      const raw = socket.getPeerCertificate(false)?.raw;
-      socket.end();
-      if (!raw) reject(new Error("no certificate presented"));
-      else resolve(new X509Certificate(raw));
-    });
-    socket.once("timeout", () => socket.destroy(new Error("TLS handshake timed out")));
-    socket.once("error", reject);
-  });
+/** Each LB host's nginx serves every apiserver; under keepalived, one host holds the virtual address. */
+async function lbHostChecks(ctx: RunContext): Promise<Check[]> {
+  const lb = ctx.inventory.loadBalancer;
+  const checks: Check[] = [];
+  for (const h of lb.hosts) {
+    checks.push(
+      await check(`nginx on ${h.name}`, async () => {
+        const problem = await nginxServes(ctx, h.name);
+        if (problem) fail(problem);
+        return `port ${lb.port} → ${ctx.masters.map((m) => m.name).join(", ")}`;
+      }),
+    );
+  }
+  if (lb.mode === "keepalived") {
+    checks.push(
+      await check("virtual address", async () => {
+        const holders = await vipHolders(ctx);
+        if (holders.length !== 1) fail(`${lb.address} held by ${holders.join(" and ") || "no LB host"}`);
+        return `${lb.address} on ${holders[0]} (keepalived ready to move it to ${lb.hosts
+          .filter((h) => h.name !== holders[0])
+          .map((h) => h.name)
+          .join(", ")})`;
+      }),
+    );
+  }
+  return checks;
 }
 
 export async function lbChecks(ctx: RunContext): Promise<Check[]> {
   const lb = ctx.inventory.loadBalancer;
   const server = lbServer(ctx);
-  const checks: Check[] = [];
+  const checks: Check[] = await lbHostChecks(ctx);
   const fwd = await lbForward(ctx).catch((err: unknown) => err as Error);
   try {
     checks.push(
       await check("API through the LB with admin.conf", async () => {
         if (fwd instanceof Error)
-          fail(`cannot reach ${lb.address}:${lb.port} from ${lb.host.name}: ${fwd.message}`);
+          fail(`cannot reach ${lb.address}:${lb.port} from ${lbVantage(ctx)}: ${fwd.message}`);
         const text = await readSecret(ctx.host(ctx.inventory.primary.name), "/etc/kubernetes/admin.conf");
         const servers = kubeconfigServers(text);
         if (servers.some((s) => s !== server))

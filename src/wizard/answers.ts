@@ -27,6 +27,8 @@ export interface HostAnswer {
 export interface LoadBalancerAnswer extends HostAnswer {
   /** `loadBalancer.mode` when not nginx (the default). */
   mode?: "keepalived" | "external";
+  /** keepalived: the hosts that run nginx and keepalived; the answer's own address is the virtual one. */
+  hosts?: HostAnswer[];
   /** The address clients use; the host's own address unless the operator gave another. */
   clientAddress: string;
   dnsName?: string;

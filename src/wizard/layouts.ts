@@ -5,8 +5,6 @@ export interface LbLayout {
   mode: "nginx" | "keepalived" | "external";
   /** One line: what it is and what it survives. */
   line: string;
-  /** Only with the load-balancer modes of kubeha's entry-point work (`loadBalancer.mode`). */
-  needsModes: boolean;
 }
 
 /** The layouts, the one kubeha has always done first (the default). */
@@ -15,25 +13,21 @@ export const LB_LAYOUTS: readonly LbLayout[] = [
     id: "nginx-host",
     mode: "nginx",
     line: "nginx on its own host: any master may fail, the LB host may not",
-    needsModes: false,
   },
   {
     id: "nginx-master",
     mode: "nginx",
     line: "nginx on a master, port 8443: no extra host; fails with that master",
-    needsModes: true,
   },
   {
     id: "keepalived",
     mode: "keepalived",
     line: "keepalived VIP on the masters: any one master may fail, the IP moves",
-    needsModes: true,
   },
   {
     id: "external",
     mode: "external",
     line: "external load balancer (yours): as reliable as it is; kubeha checks it",
-    needsModes: true,
   },
 ];
 

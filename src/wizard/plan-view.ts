@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { formatPlan, planDetails, planSummary, type PlannedStep } from "../plan/format.js";
 import type { Reporter } from "../ui/reporter.js";
-import { terminalWidth } from "../ui/wrap.js";
+import { terminalWidth, wrapText } from "../ui/wrap.js";
 import type { Prompter } from "./prompt.js";
 
 /** Shows `text` in `less -R` (the operator scrolls, q returns); false when less could not be started. */
@@ -23,10 +23,13 @@ function page(text: string): Promise<boolean> {
 export async function showPlan(
   r: Reporter,
   ask: Prompter,
-  plan: { steps: PlannedStep[]; backupDir: string },
+  plan: { entryPoint: string; steps: PlannedStep[]; backupDir: string },
 ): Promise<void> {
   const width = terminalWidth();
-  r.print(planSummary(plan.steps, plan.backupDir, width), formatPlan(plan.steps, plan.backupDir));
+  r.print(
+    `${wrapText(plan.entryPoint, width)}\n\n${planSummary(plan.steps, plan.backupDir, width)}`,
+    `${plan.entryPoint}\n\n${formatPlan(plan.steps, plan.backupDir)}`,
+  );
   if (plan.steps.every((s) => s.done)) return;
   const details = planDetails(plan.steps, { width, elide: true });
   const lines = details.split("\n").length;

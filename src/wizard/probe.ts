@@ -41,7 +41,7 @@ function primaryOnly(primary: InventoryHost): Inventory {
     path: "(wizard)",
     primary,
     masters: [],
-    loadBalancer: { host: primary, address: primary.address, port: 6443 },
+    loadBalancer: { mode: "nginx", hosts: [], address: primary.address, port: 6443 },
     workers: [],
     options: {
       extraSans: [],

@@ -230,8 +230,8 @@ export class Wizard {
 
   private async askLoadBalancer(shared: SshAnswers, masters: HostAnswer[]): Promise<LoadBalancerAnswer> {
     const layout = await this.ask.choose<LbLayout>(
-      "How do clients reach the apiservers? (* with kubeha's load-balancer modes)",
-      LB_LAYOUTS.map((l) => ({ value: l, name: `${l.line}${l.needsModes ? " *" : ""}`, short: l.id })),
+      "How do clients reach the apiservers?",
+      LB_LAYOUTS.map((l) => ({ value: l, name: l.line, short: l.id })),
       LB_LAYOUTS[0],
     );
     const mode = layoutMode(layout);
@@ -257,13 +257,19 @@ export class Wizard {
           : "Address of your load balancer:",
         { validate: (v) => addressAnswer(v, this.addresses) },
       );
-      host = { name: layout.id === "keepalived" ? "api-vip" : "api-lb", address };
+      host = { name: layout.id, address };
+      // keepalived runs beside nginx on the first three control-plane hosts, whose 6443 is taken.
+      if (layout.id === "keepalived") port = 8443;
     }
+    const keepalivedHosts = layout.id === "keepalived" ? masters.slice(0, 3) : undefined;
     const others = new Map([...this.addresses].filter(([a]) => a !== host.address));
-    const clientAddress = await this.ask.text("clientAddress", "Address clients use for the API:", {
-      default: host.address,
-      validate: (v) => (v.trim() === host.address ? true : clientAddressAnswer(v, others)),
-    });
+    // A virtual or external address is itself what clients use.
+    const clientAddress = mode
+      ? host.address
+      : await this.ask.text("clientAddress", "Address clients use for the API:", {
+          default: host.address,
+          validate: (v) => (v.trim() === host.address ? true : clientAddressAnswer(v, others)),
+        });
     const dnsName = await this.ask.text(
       "dnsName",
       "DNS name for the API (optional, goes into every certificate):",
@@ -271,7 +277,14 @@ export class Wizard {
     );
     port = await this.ask.port("lbPort", "Port clients connect to on the load balancer:", port);
     if (facts) this.showFindings(loadBalancerFindings(facts, port));
-    return { ...host, clientAddress, ...(dnsName && { dnsName }), port, ...(mode && { mode }) };
+    return {
+      ...host,
+      clientAddress,
+      ...(dnsName && { dnsName }),
+      port,
+      ...(mode && { mode }),
+      ...(keepalivedHosts && { hosts: keepalivedHosts }),
+    };
   }
 
   // ---- workers -------------------------------------------------------------------------------

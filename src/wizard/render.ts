@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import type { HostAnswer, SshAnswers, WizardAnswers } from "./answers.js";
+import type { HostAnswer, LoadBalancerAnswer, SshAnswers, WizardAnswers } from "./answers.js";
 
 /** What the wizard found on the primary, recorded as comments next to the answers. */
 export interface RenderNotes {
@@ -62,6 +62,24 @@ function hostLines(h: HostAnswer, item: boolean): string[] {
   return out;
 }
 
+/** Where the entry point is: a host (nginx), hosts and a virtual address (keepalived), or yours (external). */
+function loadBalancerPlace(lb: LoadBalancerAnswer): string[] {
+  if (lb.mode === "keepalived")
+    return [
+      "  hosts: # each runs nginx stream and keepalived",
+      ...(lb.hosts ?? []).flatMap((h) =>
+        hostLines({ name: h.name, address: h.address }, true).map((l) => `  ${l}`),
+      ),
+      line(2, "virtualAddress", lb.address, "the address clients use; keepalived moves it to a healthy host"),
+    ];
+  if (lb.mode === "external")
+    return [line(2, "address", lb.address, "your load balancer; kubeha checks it but does not configure it")];
+  return [
+    ...hostLines(lb, false),
+    line(2, "clientAddress", lb.clientAddress, "the address clients use for the API"),
+  ];
+}
+
 /**
  * The inventory file the wizard writes: the schema of docs/CONTRACTS.md, commented, in the order the
  * questions were asked. It names the key file by path and holds no secret.
@@ -95,8 +113,7 @@ export function renderInventory(a: WizardAnswers, notes: RenderNotes = {}): stri
     "# The host nginx runs on (a layer-4 load balancer in front of every apiserver): its own machine.",
     "loadBalancer:",
     ...(lb.mode ? [line(2, "mode", lb.mode, "nginx (the default), keepalived or external")] : []),
-    ...hostLines(lb, false),
-    line(2, "clientAddress", lb.clientAddress, "the address clients use for the API"),
+    ...loadBalancerPlace(lb),
     ...(lb.dnsName ? [line(2, "dnsName", lb.dnsName, "added to every apiserver certificate")] : []),
     line(2, "port", lb.port, "clients connect to clientAddress:port"),
     "",

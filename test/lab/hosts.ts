@@ -40,6 +40,7 @@ const LB_MOUNTS: Record<string, string> = {
   "/etc/nginx": "etc-nginx",
   "/var/log/nginx": "var-log-nginx",
   "/var/lib/nginx": "var-lib-nginx",
+  "/etc/keepalived": "etc-keepalived",
 };
 const FILE_MOUNTS = ["passwd", "group", "shadow", "hosts"];
 
@@ -49,6 +50,8 @@ export interface HostSetup {
   /** kubeha's sudo asks for a password on this host (error-path tests). */
   sudoAsksPassword: boolean;
   lbWithoutStream: boolean;
+  /** The host runs nginx (an LB host, or a master that carries the LB). */
+  nginx: boolean;
   /** What `kubelet --version` says on this host: the cluster's version unless a test wants a mismatch. */
   kubeletVersion: string;
   /** What the host's container runtime (the crictl shim) answers. */
@@ -80,7 +83,7 @@ export async function writeRuntime(h: LabHost, runtime: LabRuntime, images: stri
 
 /** Writes the host's directory tree, account files, sudoers, host.json and init script. */
 export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
-  const mounts = { ...DIR_MOUNTS, ...(h.role === "loadBalancer" ? LB_MOUNTS : {}) };
+  const mounts = { ...DIR_MOUNTS, ...(setup.nginx ? LB_MOUNTS : {}) };
   await Promise.all(Object.values(mounts).map((d) => mkdir(join(h.dir, d), { recursive: true })));
   await mkdir(join(h.dir, "etc-kubernetes/manifests"), { recursive: true });
   await chmod(join(h.dir, "var-lib-etcd"), 0o700);
@@ -97,8 +100,8 @@ export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
   );
   await writeRuntime(h, setup.runtime, setup.images);
   await installShims(h);
-  if (h.role === "loadBalancer") await prepareNginx(h, setup.lbWithoutStream);
-  await writeFile(join(h.dir, "init.sh"), initScript(h, mounts, setup.lbWithoutStream));
+  if (setup.nginx) await prepareNginx(h, setup.lbWithoutStream);
+  await writeFile(join(h.dir, "init.sh"), initScript(h, mounts, setup.nginx && setup.lbWithoutStream));
 }
 
 /** Per-host copies of the account databases with the `kubeha` user added, so /etc is never changed. */
@@ -161,8 +164,7 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
     ...Object.entries(mounts).map(([target, sub]) => `mount --bind "$D/${sub}" ${target}`),
     ...FILE_MOUNTS.map((f) => `mount --bind "$D/${f}" /etc/${f}`),
   ];
-  if (h.role === "loadBalancer" && lbWithoutStream)
-    lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
+  if (lbWithoutStream) lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
   // The pid file doubles as the ready marker; $$ becomes sleep's PID through exec.
   lines.push(`echo $$ > "$D/init.pid"`, "exec sleep infinity");
   return lines.join("\n") + "\n";

@@ -29,6 +29,7 @@ import {
 } from "./kubeadm-init.js";
 import { controlPlaneImages, minor, type ClusterSpec } from "./fixture-spec.js";
 import { LB_DNS_NAME, writeInventory } from "./inventory.js";
+import { operatorStream } from "./external-lb.js";
 import { destroy, LAB_DIR_STEM, saveState, type LabState } from "./teardown.js";
 import { must, run, waitFor, type ExecResult } from "./proc.js";
 import { STEM } from "./netns.js";
@@ -53,6 +54,8 @@ export interface LabOptions {
   etcdPeerLocalhost?: boolean;
   /** No pki/ca.key on the primary (kubeadm's external-CA mode). */
   externalCa?: boolean;
+  /** The entry point (default: nginx on a host of its own, "lb"). */
+  loadBalancer?: LabLoadBalancer;
   /** The LB's nginx has no stream module (neither the .so nor modules-enabled entry). */
   lbWithoutStream?: boolean;
   /** Host whose `kubeha` user needs a password for sudo (it becomes a kubeha host if it was root). */
@@ -68,6 +71,22 @@ export interface LabOptions {
   /** Progress lines (default: silent). */
   log?: (line: string) => void;
 }
+
+/**
+ * The lab's entry point. nginx: host "lb" (or, onMaster, master-1 on port 8443). keepalived: hosts lb-1..lb-n
+ * and a virtual address of the lab subnet (.30). external: host "lb" runs an nginx the operator owns
+ * (kubeha never logs in to it), proxying to the primary only until the test adds the new masters.
+ */
+export interface LabLoadBalancer {
+  mode?: "nginx" | "keepalived" | "external";
+  /** keepalived: 2 (default) or 3 LB hosts. */
+  hosts?: 2 | 3;
+  /** nginx on master-1, port 8443 (the seed's layout). */
+  onMaster?: boolean;
+}
+
+/** The port of the LB on a master (the apiserver has 6443). */
+export const LB_ON_MASTER_PORT = 8443;
 
 /** What the starting cluster was built with, for comparing discovery against. */
 export interface FixtureFacts {
@@ -90,7 +109,13 @@ export interface Lab {
   hosts: LabHost[];
   primary: LabHost;
   masters: LabHost[];
+  /** The first LB host (master-1 when the LB runs on it). */
   lb: LabHost;
+  /** Every host running the entry point's nginx. */
+  lbHosts: LabHost[];
+  /** What clients use: the LB host's address, the virtual address, or the external LB's. */
+  lbAddress: string;
+  lbPort: number;
   workers: LabHost[];
   host(name: string): LabHost;
   /** The workstation namespace: run the tool as `ip netns exec <wsNs> node dist/src/cli.js ...`. */
@@ -123,14 +148,21 @@ function planHosts(
   dir: string,
   net: string,
   workers: number,
+  lb: LabLoadBalancer,
   sudoAsksPassword?: string,
   spareMaster = false,
 ): LabHost[] {
+  const lbSpecs: [string, LabHost["role"], number][] =
+    lb.mode === "keepalived"
+      ? Array.from({ length: lb.hosts ?? 2 }, (_, i) => [`lb-${i + 1}`, "loadBalancer", 21 + i])
+      : lb.onMaster
+        ? []
+        : [["lb", "loadBalancer", 20]];
   const specs: [string, LabHost["role"], number][] = [
     ["master-1", "primary", 11],
     ["master-2", "master", 12],
     ["master-3", "master", 13],
-    ["lb", "loadBalancer", 20],
+    ...lbSpecs,
     ...(spareMaster ? [["master-4", "spare", 14] as [string, LabHost["role"], number]] : []),
     ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [
       `worker-${i + 1}`,
@@ -164,7 +196,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const prefix = `${STEM}${id}-`;
   const dir = `${LAB_DIR_STEM}${id}`;
   const net = randomSubnet();
-  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.sudoAsksPassword, opts.spareMaster);
+  const lbOpts = opts.loadBalancer ?? {};
+  const hosts = planHosts(
+    prefix,
+    dir,
+    net,
+    opts.workers ?? 2,
+    lbOpts,
+    opts.sudoAsksPassword,
+    opts.spareMaster,
+  );
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const get = (name: string): LabHost => {
     const h = byName.get(name);
@@ -172,7 +213,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     return h;
   };
   const primary = get("master-1");
-  const lb = get("lb");
+  const lbHosts = lbOpts.onMaster ? [primary] : hosts.filter((h) => h.role === "loadBalancer");
+  const lb = lbHosts[0]!;
+  const runsNginx = (h: LabHost): boolean => lbHosts.includes(h);
+  const lbAddress = lbOpts.mode === "keepalived" ? `${net}.30` : lb.address;
+  const lbPort = lbOpts.onMaster ? LB_ON_MASTER_PORT : 6443;
   const wsNs = `${prefix}ws`;
   const wsAddress = `${net}.100`;
   const etcNetnsWs = join("/etc/netns", wsNs);
@@ -223,6 +268,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           hostsFile,
           sudoAsksPassword: h.name === opts.sudoAsksPassword,
           lbWithoutStream: opts.lbWithoutStream ?? false,
+          nginx: runsNginx(h),
           kubeletVersion: `v${opts.kubeletVersions?.[h.name] ?? spec.version}`,
           runtime: opts.runtimes?.[h.name] ?? {},
           images: controlPlaneImages(spec.version),
@@ -251,7 +297,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     await mkdir(etcNetnsWs, { recursive: true });
     await writeFile(
       join(etcNetnsWs, "hosts"),
-      `127.0.0.1 localhost\n${lb.address} ${LB_DNS_NAME}\n${hostsFile}`,
+      `127.0.0.1 localhost\n${lbAddress} ${LB_DNS_NAME}\n${hostsFile}`,
     );
 
     await Promise.all(
@@ -262,7 +308,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         state.pids.push(startInHost(anchor, sshdArgv(h), join(h.dir, "ssh/sshd.out")));
         const kubelet = [process.execPath, kubeletJs, ...(real ? ["--real-binaries", labCache()] : [])];
         state.pids.push(startInHost(anchor, kubelet, join(h.dir, "kubelet.log")));
-        if (h.role === "loadBalancer")
+        if (runsNginx(h))
           state.pids.push(
             startInHost(anchor, ["/usr/sbin/nginx", "-g", "daemon off;"], join(h.dir, "nginx.out")),
           );
@@ -279,7 +325,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       identityFile: ws.identityFile,
       knownHostsFile: ws.knownHostsFile,
       stateDir,
+      loadBalancer: { mode: lbOpts.mode ?? "nginx", address: lbAddress, port: lbPort, hosts: lbHosts },
     });
+    if (lbOpts.mode === "external") await operatorStream(exec, lb.name, [primary.address]);
 
     let filled: { keys: number; bytes: number };
     if (realBin) {
@@ -328,6 +376,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       primary,
       masters: hosts.filter((h) => h.role === "master"),
       lb,
+      lbHosts,
+      lbAddress,
+      lbPort,
       workers: hosts.filter((h) => h.role === "worker"),
       host: get,
       wsNs,

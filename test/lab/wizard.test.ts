@@ -335,7 +335,7 @@ describe("kubeha wizard in a terminal", { skip }, () => {
     assert.ok("inventory" in parsed, JSON.stringify("errors" in parsed && parsed.errors));
     const inv = parsed.inventory;
     assert.deepEqual(
-      [inv.primary, ...inv.masters, inv.loadBalancer.host, ...inv.workers].map((h) => [
+      [inv.primary, ...inv.masters, ...inv.loadBalancer.hosts, ...inv.workers].map((h) => [
         h.name,
         h.address,
         h.ssh.user,

@@ -74,7 +74,11 @@ describe("inventory defaults and merging", () => {
       ],
     );
     assert.deepEqual(
-      { address: inv.loadBalancer.address, port: inv.loadBalancer.port, role: inv.loadBalancer.host.role },
+      {
+        address: inv.loadBalancer.address,
+        port: inv.loadBalancer.port,
+        role: inv.loadBalancer.hosts[0]?.role,
+      },
       { address: "10.0.0.20", port: 6443, role: "loadBalancer" },
     );
     assert.deepEqual(inv.workers, []);
@@ -116,7 +120,7 @@ options: { extraSans: ["*.api.example.com", 192.0.2.2], workerConcurrency: 5, st
       identityFile: "/abs/key",
     });
     assert.equal(inv.loadBalancer.address, "192.0.2.1");
-    assert.equal(inv.loadBalancer.host.address, "10.0.0.20");
+    assert.equal(inv.loadBalancer.hosts[0]?.address, "10.0.0.20");
     assert.equal(inv.loadBalancer.dnsName, "api.example.com");
     assert.equal(inv.loadBalancer.port, 8443);
     assert.equal(inv.workers[0]!.role, "worker");
@@ -224,13 +228,15 @@ describe("inventory errors", () => {
       at(onMaster, "loadBalancer.address").message,
       /already the address of masters\[0\].*its own host: the master's apiserver already listens on 6443/,
     );
-    // Another port does not clash with the apiserver: the message says what is really refused.
+    // Another port does not clash with the apiserver: the LB on a master is that master, by name too.
     const otherPort = at(
       errorsOf(minimal.replace("address: 10.0.0.20", "address: 10.0.0.12, port: 8443")),
       "loadBalancer.address",
     ).message;
-    assert.match(otherPort, /nginx on a master \(here on port 8443\) is not supported yet/);
-    assert.match(otherPort, /later version/);
+    assert.match(
+      otherPort,
+      /a load balancer on a master \(here on port 8443\) is written with that master's name and address/,
+    );
     assert.doesNotMatch(otherPort, /already listens/);
     const clients = errorsOf(
       minimal.replace("address: 10.0.0.20", "address: 10.0.0.20, clientAddress: 10.0.0.11"),

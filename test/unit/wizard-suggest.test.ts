@@ -67,12 +67,10 @@ describe("workers suggested from the cluster's Nodes", () => {
 });
 
 describe("load-balancer layouts", () => {
-  it("offers today's nginx host first and marks the layouts that need the load-balancer modes", () => {
-    assert.equal(LB_LAYOUTS[0]!.id, "nginx-host");
-    assert.equal(LB_LAYOUTS[0]!.needsModes, false);
+  it("offers today's nginx host first, then every other layout kubeha supports", () => {
     assert.deepEqual(
-      LB_LAYOUTS.filter((l) => l.needsModes).map((l) => l.id),
-      ["nginx-master", "keepalived", "external"],
+      LB_LAYOUTS.map((l) => l.id),
+      ["nginx-host", "nginx-master", "keepalived", "external"],
     );
     // One line each, room left for the list's cursor and mark at 80 columns.
     for (const l of LB_LAYOUTS) assert.ok(l.line.length <= 74, l.line);
@@ -139,8 +137,47 @@ describe("the wizard's own text", () => {
       r.inventory.workers.map((w) => w.name),
       ["worker-1", "worker-2"],
     );
-    const keepalived = renderInventory({ ...a, loadBalancer: { ...a.loadBalancer, mode: "keepalived" } });
+    const parse = (t: string) => {
+      const p = parseInventory(t, "/ops/x.yaml", { fileState: () => "ok", homeDir: "/root" });
+      assert.ok("inventory" in p, `${t}\n${JSON.stringify("errors" in p && p.errors)}`);
+      return p.inventory.loadBalancer;
+    };
+    // keepalived on the control-plane hosts (not 6443, their apiservers' port), the VIP what clients use.
+    const vip = "10.0.0.100";
+    const keepalived = renderInventory({
+      ...a,
+      loadBalancer: {
+        name: "keepalived",
+        address: vip,
+        clientAddress: vip,
+        port: 8443,
+        mode: "keepalived",
+        hosts: [a.primary, ...a.masters],
+      },
+    });
     assert.match(keepalived, /^loadBalancer:\n {2}mode: keepalived /m);
+    const k = parse(keepalived);
+    assert.equal(k.mode, "keepalived");
+    assert.equal(k.address, vip);
+    assert.deepEqual(
+      k.hosts.map((h) => h.name),
+      ["master-1", "master-2", "master-3"],
+    );
+    const external = parse(
+      renderInventory({
+        ...a,
+        loadBalancer: {
+          name: "external",
+          address: "10.0.0.50",
+          clientAddress: "10.0.0.50",
+          port: 6443,
+          mode: "external",
+        },
+      }),
+    );
+    assert.equal(external.mode, "external");
+    assert.equal(external.address, "10.0.0.50");
+    assert.deepEqual(external.hosts, []);
   });
 });
 

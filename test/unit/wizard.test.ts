@@ -227,11 +227,11 @@ describe("the inventory the wizard writes", () => {
         ["master-3", "10.0.0.13", "admin", true],
       ],
     );
-    assert.equal(inv.loadBalancer.host.address, "10.0.0.20");
+    assert.equal(inv.loadBalancer.hosts[0]?.address, "10.0.0.20");
     assert.equal(inv.loadBalancer.address, "10.0.0.21");
     assert.equal(inv.loadBalancer.dnsName, "api.example.com");
     assert.equal(inv.loadBalancer.port, 8443);
-    assert.equal(inv.loadBalancer.host.ssh.acceptNewHostKeys, true);
+    assert.equal(inv.loadBalancer.hosts[0]?.ssh.acceptNewHostKeys, true);
     assert.deepEqual(
       inv.workers.map((w) => w.address),
       ["worker-1.example.com"],

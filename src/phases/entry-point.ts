@@ -1,0 +1,20 @@
+/**
+ * The steps that build the entry point for the inventory's mode: nginx on each LB host (one, or two or
+ * three under keepalived), then keepalived and its virtual address; an external LB has none here
+ * (discovery checked it; externalLbStep waits for its backends later).
+ */
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "./context.js";
+import { nginxStep } from "./load-balancer.js";
+import { keepalivedStep, virtualAddressStep } from "./keepalived.js";
+
+export async function entryPointSteps(ctx: RunContext): Promise<Step[]> {
+  const lb = ctx.inventory.loadBalancer;
+  const steps: Step[] = [];
+  for (const h of lb.hosts) steps.push(await nginxStep(ctx, h.name));
+  if (lb.mode === "keepalived") {
+    for (const h of lb.hosts) steps.push(await keepalivedStep(ctx, h.name));
+    steps.push(virtualAddressStep(ctx));
+  }
+  return steps;
+}
