@@ -7,7 +7,9 @@ import type { CommandContext } from "./context.js";
 import { ExitCode, InputError, KubehaError } from "../errors.js";
 import { discoverCluster, probeHost } from "../discover/index.js";
 import { manifestFacts, readManifests } from "../discover/primary.js";
-import { clusterFindings, loadBalancerFindings, masterFindings, peerHost } from "../discover/rules.js";
+import { clusterFindings, loadBalancerFindings, masterFindings } from "../discover/rules.js";
+import { memberAt } from "../etcd/members.js";
+import { etcdPeerURL } from "../render/control-plane.js";
 import type { ClusterFacts, Finding, HostFacts } from "../discover/types.js";
 import { formatProblem, localFileState, parseInventory } from "../inventory/index.js";
 import { defaults } from "../inventory/normalise.js";
@@ -353,9 +355,7 @@ class Wizard {
           `${address}: reading the cluster`,
         );
         const members = cluster.etcd.members.map((x) => x.name).filter(Boolean);
-        const byPeer = cluster.etcd.members.find((x) =>
-          x.peerUrls.some((u) => peerHost(u) === address),
-        )?.name;
+        const byPeer = memberAt(cluster.etcd.members, etcdPeerURL(address))?.name;
         return {
           cluster,
           version: cluster.kubernetesVersion,

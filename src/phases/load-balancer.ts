@@ -15,9 +15,10 @@ import {
 } from "../render/nginx.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
+import { portsListening } from "../ssh/ports.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
 export const UPSTREAM_NAME = "kubeha_apiservers";
@@ -85,11 +86,6 @@ async function planNginx(ctx: RunContext): Promise<NginxPlan> {
   return plan;
 }
 
-async function listening(host: Host, port: number): Promise<boolean> {
-  const r = await host.exec(`ss -Htln 2>/dev/null || netstat -tln 2>/dev/null`);
-  return r.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${port}`)));
-}
-
 /** `nginx -T` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
 async function nginxServes(ctx: RunContext): Promise<string | undefined> {
   const lb = ctx.inventory.loadBalancer;
@@ -100,7 +96,7 @@ async function nginxServes(ctx: RunContext): Promise<string | undefined> {
     return `nginx -T does not show upstream ${UPSTREAM_NAME}`;
   const missing = ctx.masters.filter((m) => !t.stdout.includes(`${m.address}:${ctx.cluster.securePort}`));
   if (missing.length) return `upstream lacks ${missing.map((m) => m.name).join(", ")}`;
-  if (!(await listening(host, lb.port))) return `nothing listens on port ${lb.port}`;
+  if (!(await portsListening(host)).has(lb.port)) return `nothing listens on port ${lb.port}`;
   return undefined;
 }
 

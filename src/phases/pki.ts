@@ -16,8 +16,9 @@ import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { KUBELET_FILES } from "./material.js";
 import { KubehaError } from "../errors.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 
-export const KUBERNETES_DIR = "/etc/kubernetes";
+export const KUBERNETES_DIR = KUBEADM_LAYOUT.root;
 
 /** The inputs of a node's PKI: cluster facts, the LB, and the SANs the primary's certificate already has. */
 export function nodePkiInput(

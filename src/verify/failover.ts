@@ -12,27 +12,15 @@ import { withEndpoint } from "../etcd/client.js";
 import { manifestPath } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { waitEtcdHealthy } from "../phases/etcd-health.js";
-import { pollUntil } from "../phases/wait.js";
+import { pollUntil } from "../poll.js";
 import type { RunContext } from "../phases/context.js";
-import type { Host } from "../ssh/types.js";
+import { portsListening } from "../ssh/ports.js";
 import { lbClient, lbForward } from "./lb.js";
 import type { Check } from "./check.js";
 
 const ASIDE_DIR = "/etc/kubernetes/kubeha-failover";
 const STOP_TIMEOUT_MS = 90_000;
 const RECOVER_TIMEOUT_MS = 180_000;
-
-async function listeningPorts(host: Host): Promise<Set<number>> {
-  const r = await host.exec("ss -Htln 2>/dev/null || netstat -tln 2>/dev/null");
-  const ports = new Set<number>();
-  for (const line of r.stdout.split("\n")) {
-    for (const f of line.trim().split(/\s+/)) {
-      const m = /:(\d+)$/.exec(f);
-      if (m) ports.add(Number(m[1]));
-    }
-  }
-  return ports;
-}
 
 /** The ConfigMap written through the LB while the primary is down, then deleted. */
 function probeObject(name: string): KubeObject & { data: Record<string, string> } {
@@ -80,7 +68,7 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
     let still = "";
     await pollUntil(
       async () => {
-        const open = await listeningPorts(host);
+        const open = await portsListening(host);
         still = ports.filter((p) => open.has(p)).join(", ");
         return still === "";
       },
