@@ -245,7 +245,7 @@ describe("preflight refuses before any change", { skip }, () => {
         const ps = await l.exec("master-1", [
           "sh",
           "-c",
-          "ps -eo args | grep -c '[k]ube-apiserver.*custom-pki'",
+          "ps -eo args | grep -c '[c]lient-ca-file=/etc/kubernetes/custom-pki'",
         ]);
         const r = await l.wsExec(["kubectl", "--kubeconfig", l.adminKubeconfig, "get", "--raw", "/readyz"]);
         if ((ps.stdout.trim() !== "0") === customPki && r.stdout.trim() === "ok") return;
