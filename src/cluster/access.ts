@@ -4,6 +4,7 @@ import { parseKubeconfig, type Material } from "../pki/kubeconfig.js";
 import type { EtcdTls } from "../etcd/client.js";
 import type { Forward, Host } from "../ssh/types.js";
 import { readRequired, readSecret } from "../discover/primary.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 
 /** The etcd client port every kubeadm member listens on at its loopback. */
 export const ETCD_CLIENT_PORT = 2379;
@@ -29,11 +30,11 @@ export class ClusterAccess {
       readRequired(primary, posix.join(certificatesDir, "apiserver-etcd-client.crt")),
       readSecret(primary, posix.join(certificatesDir, "apiserver-etcd-client.key")),
       readRequired(primary, posix.join(certificatesDir, "ca.crt")),
-      readSecret(primary, "/etc/kubernetes/admin.conf"),
+      readSecret(primary, KUBEADM_LAYOUT.adminConf),
     ]);
-    const admin = parseKubeconfig(adminConf, { file: `${primary.name}:/etc/kubernetes/admin.conf` });
+    const admin = parseKubeconfig(adminConf, { file: `${primary.name}:${KUBEADM_LAYOUT.adminConf}` });
     const material = async (m: Material | undefined, what: string): Promise<string> => {
-      if (!m) throw new Error(`${primary.name}:/etc/kubernetes/admin.conf has no ${what}`);
+      if (!m) throw new Error(`${primary.name}:${KUBEADM_LAYOUT.adminConf} has no ${what}`);
       return m.pem ?? (await readSecret(primary, m.file));
     };
     const kubeCreds = {

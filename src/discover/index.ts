@@ -1,15 +1,15 @@
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
+import { listeningPorts } from "../ssh/ports.js";
 import { KubehaError, wrap } from "../errors.js";
 import { ClusterAccess } from "../cluster/access.js";
-import { listMembers } from "../etcd/members.js";
+import { listMembers, memberHost, memberOf } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import { withEndpoint } from "../etcd/client.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
 import {
   PROBE_PORTS,
   kubeletVersion,
-  listeningPorts,
   nginxVersion,
   parseProbeSections,
   prettyOs,
@@ -27,16 +27,10 @@ import {
 } from "./primary.js";
 import { dormantStreamFiles, nginxTestError, STREAM_DIR_LISTING } from "./nginx.js";
 import { foreignStreams, MERGED_CONF_PATH } from "../render/nginx-merge.js";
-import {
-  clusterFindings,
-  loadBalancerFindings,
-  masterFindings,
-  peerHost,
-  strayManifestFindings,
-} from "./rules.js";
+import { clusterFindings, loadBalancerFindings, masterFindings, strayManifestFindings } from "./rules.js";
 import { KEEPALIVED_PROBE, keepalivedFacts, keepalivedFindings } from "./keepalived.js";
 import { externalLbFindings } from "./external.js";
-import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
+import type { ClusterFacts, DiscoveryResult, Finding, HostFacts } from "./types.js";
 
 export const CONTROL_PLANE_LABELS = [
   "node-role.kubernetes.io/control-plane",
@@ -152,7 +146,7 @@ export async function discoverCluster(
     const clusterConfiguration = kubeadmConfig.data?.ClusterConfiguration ?? "";
     const cc = clusterConfigurationFacts(clusterConfiguration);
     const health = etcd.members.length === 1 ? await clusterHealth([endpoint], access.etcdTls) : undefined;
-    const self = etcd.members.find((mm) => mm.name === inv.primary.name) ?? etcd.members[0];
+    const self = memberOf(etcd.members, memberHost(inv.primary)) ?? etcd.members[0];
     return {
       primary: { name: inv.primary.name, address: inv.primary.address, hostname },
       kubernetesVersion: m.kubernetesVersion,
@@ -170,13 +164,7 @@ export async function discoverCluster(
       clusterConfiguration,
       controlPlaneEndpoint: cc.controlPlaneEndpoint,
       etcd: {
-        members: etcd.members.map((mm) => ({
-          id: mm.id,
-          name: mm.name,
-          peerUrls: mm.peerUrls,
-          clientUrls: mm.clientUrls,
-          isLearner: mm.isLearner,
-        })),
+        members: etcd.members,
         // With several members, health is checked by the steps that can reach each of them.
         healthy: health ? health.healthy : true,
         primaryPeerUrls: self?.peerUrls ?? [],
@@ -229,18 +217,14 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
   const findings: Finding[] = [];
   const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
-  const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
-  // A learner that never started has no name yet: it is ours when its peer URL is one of our masters'.
-  const peersOf = (address: string) => (m: EtcdMemberFact) =>
-    m.peerUrls.some((u) => peerHost(u) === address.replace(/^\[|\]$/g, ""));
-  const ourPeer = (m: EtcdMemberFact) => [inv.primary, ...inv.masters].some((h) => peersOf(h.address)(m));
+  const members = cluster.etcd.members;
   findings.push(
     ...clusterFindings(cluster, {
-      member: (m) => ours.has(m.name) || ourPeer(m),
+      member: (m) => [inv.primary, ...inv.masters].some((h) => memberOf([m], memberHost(h))),
       node: (n) => ours.has(n),
     }),
   );
-  if (!memberNames.has(inv.primary.name) && cluster.etcd.members.length > 0) {
+  if (!members.some((m) => m.name === inv.primary.name) && members.length > 0) {
     findings.push({
       severity: "error",
       host: inv.primary.name,
@@ -257,7 +241,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     }
     hostFacts.push(p.facts);
     if (h.role === "master") {
-      const joined = memberNames.has(h.name) || cluster.etcd.members.some(peersOf(h.address));
+      const joined = memberOf(members, memberHost(h)) !== undefined;
       const f = masterFindings(p.facts, cluster).filter(
         (x) =>
           !joined ||

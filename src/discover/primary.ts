@@ -4,12 +4,14 @@ import { InputError, KubehaError, wrap } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import { parseManifest, getFlag, type StaticPodManifest } from "../render/manifest.js";
+import { isLoopback, parseURL, sameHost } from "../render/net.js";
 import { inspectCertificate } from "../pki/inspect.js";
 import { registerSecret } from "../ui/redact.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { CertificateFact, ClusterFacts } from "./types.js";
+import { KUBEADM_LAYOUT } from "./layout.js";
 
-export const MANIFEST_DIR = "/etc/kubernetes/manifests";
+export const MANIFEST_DIR = KUBEADM_LAYOUT.manifestsDir;
 export const COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
@@ -141,7 +143,12 @@ export function manifestFacts(
     throw new InputError(`${api.file}: cannot tell the Kubernetes version from image "${api.image}"`);
   }
   const etcdServers = required(api, "etcd-servers");
-  if (!/127\.0\.0\.1|localhost|\[::1\]/.test(etcdServers) && !etcdServers.includes(primary.address)) {
+  // Compared as addresses: a primary at 10.0.0.1 does not own an etcd at 10.0.0.11.
+  const local = etcdServers.split(",").some((u) => {
+    const host = parseURL(u.trim())?.host;
+    return host !== undefined && (isLoopback(host) || sameHost(host, primary.address));
+  });
+  if (!local) {
     throw new InputError(
       `${api.file}: --etcd-servers=${etcdServers} points away from this node: an external etcd cluster is not supported by kubeha`,
     );

@@ -2,6 +2,8 @@
  * One round trip per host: a read-only shell script prints every fact we need in marked
  * sections, and a pure function parses them. Nothing here changes the host.
  */
+import { LISTENING_COMMAND } from "../ssh/ports.js";
+
 export const PROBE_PORTS = [2379, 2380, 6443, 10250, 10257, 10259] as const;
 
 const SECTIONS = {
@@ -10,7 +12,7 @@ const SECTIONS = {
   kubelet: "kubelet --version 2>/dev/null",
   runtime:
     "containerd --version 2>/dev/null || crio --version 2>/dev/null | head -1 || docker --version 2>/dev/null",
-  listening: "ss -Htln 2>/dev/null || netstat -tln 2>/dev/null",
+  listening: LISTENING_COMMAND,
   ipForward: "cat /proc/sys/net/ipv4/ip_forward 2>/dev/null",
   brNetfilter: "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null",
   clock: "date +%s%3N",
@@ -45,18 +47,6 @@ export function parseProbeSections(output: string): Partial<Record<ProbeSection,
   }
   flush();
   return out;
-}
-
-/** Ports from `ss -Htln` / `netstat -tln` local-address columns. */
-export function listeningPorts(listing: string): Set<number> {
-  const ports = new Set<number>();
-  for (const line of listing.split("\n")) {
-    for (const field of line.trim().split(/\s+/)) {
-      const m = /[:.](\d+)$/.exec(field);
-      if (m && /[\d*\]]/.test(field) && field.includes(":")) ports.add(Number(m[1]));
-    }
-  }
-  return ports;
 }
 
 export function prettyOs(osRelease: string | undefined): string | undefined {

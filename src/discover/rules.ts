@@ -1,8 +1,11 @@
 import { STREAM_DIR } from "../render/nginx.js";
 import { mergeConflicts } from "../render/nginx-merge.js";
+import { parseURL } from "../render/net.js";
+import { layoutFindings } from "./layout.js";
 import { COMPONENTS } from "./primary.js";
 import { runtimeFindings } from "./runtime.js";
-import type { ClusterFacts, EtcdMemberFact, Finding, HostFacts } from "./types.js";
+import type { EtcdMember } from "../etcd/members.js";
+import type { ClusterFacts, Finding, HostFacts } from "./types.js";
 
 /** Clock skew beyond this breaks certificate validity checks and etcd's leases. */
 const MAX_CLOCK_SKEW_MS = 2_000;
@@ -13,7 +16,7 @@ function minor(version: string): string {
 
 /** Which members and control-plane nodes are the inventory's own masters (a resumed or finished run). */
 export interface OwnHosts {
-  member(m: EtcdMemberFact): boolean;
+  member(m: EtcdMember): boolean;
   node(name: string): boolean;
 }
 
@@ -46,6 +49,7 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
       fix: "issue the new masters' certificates with your CA (kubeadm's external CA mode) and join them with kubeadm",
     });
   }
+  f.push(...layoutFindings(c));
   const resumed =
     own !== undefined &&
     c.etcd.members.every((m) => own.member(m)) &&
@@ -91,7 +95,7 @@ export function clusterFindings(c: ClusterFacts, own?: OwnHosts): Finding[] {
 /** An etcdctl command line run on the primary, with its kubeadm client certificate and loopback endpoint. */
 export function etcdctl(c: ClusterFacts, args: string): string {
   const endpoint =
-    c.etcd.listenClientUrls.find((u) => peerHost(u) === "127.0.0.1") ??
+    c.etcd.listenClientUrls.find((u) => parseURL(u)?.host === "127.0.0.1") ??
     c.etcd.listenClientUrls[0] ??
     "https://127.0.0.1:2379";
   const has = (p: string) => c.certificates.some((x) => x.path === p);
@@ -101,15 +105,6 @@ export function etcdctl(c: ClusterFacts, args: string): string {
       : "apiserver-etcd-client";
   const d = c.certificatesDir;
   return `etcdctl --endpoints=${endpoint} --cacert=${d}/etcd/ca.crt --cert=${d}/${client}.crt --key=${d}/${client}.key ${args}`;
-}
-
-/** The host of a URL without IPv6 brackets, for exact comparisons (10.0.0.1 is not 10.0.0.11). */
-export function peerHost(url: string): string | undefined {
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, "");
-  } catch {
-    return undefined;
-  }
 }
 
 /** A host that is to become a master: same kubelet minor, free ports, kernel settings, empty manifests. */

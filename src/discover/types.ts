@@ -1,4 +1,5 @@
 import type { ForeignStream } from "../render/nginx-merge.js";
+import type { EtcdMember } from "../etcd/members.js";
 
 /** What discovery found that blocks the conversion (error) or deserves attention (warning). */
 export interface Finding {
@@ -19,14 +20,6 @@ export interface CertificateFact {
   ipAddresses: string[];
   notAfter: string;
   isCA: boolean;
-}
-
-export interface EtcdMemberFact {
-  id: string;
-  name: string;
-  peerUrls: string[];
-  clientUrls: string[];
-  isLearner: boolean;
 }
 
 /** The primary control-plane node and the cluster as read from it. */
@@ -51,7 +44,7 @@ export interface ClusterFacts {
   clusterConfiguration: string;
   controlPlaneEndpoint?: string;
   etcd: {
-    members: EtcdMemberFact[];
+    members: EtcdMember[];
     healthy: boolean;
     /** The peer URL other members will use to reach the primary's member. */
     primaryPeerUrls: string[];

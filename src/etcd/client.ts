@@ -151,8 +151,3 @@ export function errorMessage(err: unknown): string {
 export function etcdError(endpoint: string, what: string, err: unknown): KubehaError {
   return new KubehaError(`etcd ${endpoint}: ${what}: ${errorMessage(err)}`, undefined, { cause: err });
 }
-
-/** Sleep for `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -2,14 +2,8 @@
  * Cluster health as the orchestration checks it between membership steps, and hashKV consistency.
  * Every endpoint is asked on its own client: one answer per member, never a random one.
  */
-import {
-  type EtcdEndpointClient,
-  type EtcdTls,
-  closeAll,
-  connectEndpoint,
-  errorMessage,
-  sleep,
-} from "./client.js";
+import { type EtcdEndpointClient, type EtcdTls, closeAll, connectEndpoint, errorMessage } from "./client.js";
+import { retry, sleep } from "../poll.js";
 import { type EtcdMember, listMembers, memberIdToHex } from "./members.js";
 
 /** What one endpoint says about itself (`etcdctl endpoint status`). Numbers are decimal strings (uint64). */
@@ -226,27 +220,24 @@ async function hashOne(
   revision: bigint,
   timeoutMs: number,
 ): Promise<EndpointHash> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 50;
-  for (;;) {
-    try {
-      const res = await client.rawUnary<RawHashKvResponse>("Maintenance", "hashKv", {
-        revision: String(revision),
-      });
-      return {
-        endpoint: client.endpoint,
-        memberId: memberIdToHex(res.header.member_id),
-        hash: String(res.hash),
-        compactRevision: res.compact_revision,
-      };
-    } catch (err) {
-      const msg = errorMessage(err);
-      if (/future revision/i.test(msg) && Date.now() + delay < deadline) {
-        await sleep(delay);
-        delay = Math.min(1000, delay * 2);
-        continue;
-      }
-      return { endpoint: client.endpoint, error: `hashKV at revision ${revision}: ${msg}` };
-    }
+  try {
+    // A member that has not applied `revision` yet says "future revision": ask it again.
+    const res = await retry(
+      () => client.rawUnary<RawHashKvResponse>("Maintenance", "hashKv", { revision: String(revision) }),
+      {
+        retryIf: (err) => /future revision/i.test(errorMessage(err)),
+        timeoutMs,
+        minDelayMs: 50,
+        maxDelayMs: 1000,
+      },
+    );
+    return {
+      endpoint: client.endpoint,
+      memberId: memberIdToHex(res.header.member_id),
+      hash: String(res.hash),
+      compactRevision: res.compact_revision,
+    };
+  } catch (err) {
+    return { endpoint: client.endpoint, error: `hashKV at revision ${revision}: ${errorMessage(err)}` };
   }
 }

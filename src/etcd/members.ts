@@ -4,7 +4,10 @@
  */
 import type { IMember, IStatusResponse } from "etcd3";
 import { KubehaError } from "../errors.js";
-import { type EtcdEndpointClient, errorMessage, etcdError, sleep } from "./client.js";
+import { type EtcdEndpointClient, errorMessage, etcdError } from "./client.js";
+import { pollUntil, retry, sleep } from "../poll.js";
+import { parseURL, sameHost } from "../render/net.js";
+import { etcdPeerURL } from "../render/control-plane.js";
 import { plural } from "../ui/plural.js";
 
 /** One etcd member as `etcdctl member list` shows it; `id` is hex like etcdctl prints. */
@@ -40,6 +43,44 @@ export function toMember(m: IMember): EtcdMember {
   };
 }
 
+/** A host as etcd membership sees it: its node name (the member's name once started) and its peer URL. */
+export interface MemberHost {
+  name: string;
+  peerUrl: string;
+}
+
+/** An inventory host's member identity: its name, and the peer URL kubeha gives its etcd. */
+export function memberHost(h: { name: string; address: string }): MemberHost {
+  return { name: h.name, peerUrl: etcdPeerURL(h.address) };
+}
+
+/** The same peer endpoint: hosts compared as addresses (10.0.0.1 is not 10.0.0.11), and ports. */
+export function samePeerUrl(a: string, b: string): boolean {
+  const x = parseURL(a);
+  const y = parseURL(b);
+  return x !== undefined && y !== undefined && sameHost(x.host, y.host) && x.port === y.port;
+}
+
+/** The member that advertises `peerUrl` (see samePeerUrl). */
+export function memberAt<M extends Pick<EtcdMember, "peerUrls">>(
+  members: readonly M[],
+  peerUrl: string,
+): M | undefined {
+  return members.find((m) => m.peerUrls.some((u) => samePeerUrl(u, peerUrl)));
+}
+
+/**
+ * The one rule for "this is that host's member": its peer URL (a learner that never started has no
+ * name yet), else the member named like the node (an older kubeadm's single member advertises its
+ * peer URL on localhost).
+ */
+export function memberOf<M extends Pick<EtcdMember, "peerUrls" | "name">>(
+  members: readonly M[],
+  host: MemberHost,
+): M | undefined {
+  return memberAt(members, host.peerUrl) ?? members.find((m) => m.name !== "" && m.name === host.name);
+}
+
 function describe(m: EtcdMember): string {
   return `member ${m.id}${m.name ? ` (${m.name})` : ""}${m.isLearner ? " [learner]" : ""}`;
 }
@@ -56,13 +97,14 @@ export async function listMembers(client: EtcdEndpointClient): Promise<EtcdMembe
 
 /**
  * The value of `--initial-cluster` for a new member: every existing member's `name=peerUrl` plus
- * `newName=newPeerUrl`. `members` may or may not already contain the new member (matched by peer URL).
+ * `newName=newPeerUrl`. `members` may or may not already contain the new member (see memberOf).
  * Throws if another member has never started (it has no name yet, so it cannot be listed).
  */
 export function initialCluster(members: readonly EtcdMember[], newName: string, newPeerUrl: string): string {
   const parts: string[] = [];
+  const self = memberOf(members, { name: newName, peerUrl: newPeerUrl });
   for (const m of members) {
-    if (m.peerUrls.includes(newPeerUrl)) continue;
+    if (m === self) continue;
     if (!m.started) {
       throw new KubehaError(
         `etcd ${describe(m)} (peer ${m.peerUrls.join(",")}) has never started: cannot build --initial-cluster for ${newName}`,
@@ -110,8 +152,9 @@ export async function addLearner(
   peerUrl: string,
   options: AddLearnerOptions,
 ): Promise<AddLearnerResult> {
+  const node = { name: options.name, peerUrl };
   const before = await listMembers(client);
-  const same = before.find((m) => m.peerUrls.includes(peerUrl));
+  const same = memberOf(before, node);
   if (same) {
     if (!same.isLearner) {
       throw new KubehaError(
@@ -137,23 +180,19 @@ export async function addLearner(
   }
   let added: EtcdMember;
   let members: EtcdMember[];
-  const giveUp = Date.now() + (options.unhealthyRetryMs ?? 15_000);
   try {
-    for (let delay = 200; ; delay = Math.min(1000, delay * 2)) {
-      try {
-        const res = await client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true });
-        added = toMember(res.member);
-        members = res.members.map(toMember);
-        break;
-      } catch (err) {
-        if (!/unhealthy cluster/i.test(errorMessage(err)) || Date.now() + delay > giveUp) throw err;
-        await sleep(delay);
-      }
-    }
+    const res = await retry(() => client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true }), {
+      retryIf: (err) => /unhealthy cluster/i.test(errorMessage(err)),
+      timeoutMs: options.unhealthyRetryMs ?? 15_000,
+      minDelayMs: 200,
+      maxDelayMs: 1000,
+    });
+    added = toMember(res.member);
+    members = res.members.map(toMember);
   } catch (err) {
     // The add may have been applied even though the answer was lost (deadline): look again.
     const after = await listMembers(client).catch(() => undefined);
-    const found = after?.find((m) => m.peerUrls.includes(peerUrl));
+    const found = after && memberOf(after, node);
     if (!after || !found) throw etcdError(client.endpoint, `add learner ${peerUrl}`, err);
     added = found;
     members = after;
@@ -347,12 +386,16 @@ export async function promoteWhenInSync(
       throw etcdError(client.endpoint, "status after promotion", err);
     });
     const target = BigInt(ref.raftIndex);
-    delay = minDelay;
-    for (;;) {
-      const st = await statusOf(member);
-      if (st) {
+    const voter = member;
+    await pollUntil(
+      async () => {
+        const st = await statusOf(voter);
+        if (!st) {
+          lastReason = "new member does not answer status";
+          return false;
+        }
         const applied = BigInt(st.raftAppliedIndex !== "0" ? st.raftAppliedIndex : st.raftIndex);
-        if (applied >= target) break;
+        if (applied >= target) return true;
         lastReason = `applied index ${applied} < ${target}`;
         progress({
           phase: "catching-up",
@@ -361,17 +404,16 @@ export async function promoteWhenInSync(
           applied: String(applied),
           target: String(target),
         });
-      } else {
-        lastReason = "new member does not answer status";
-      }
-      if (Date.now() + delay > deadline) {
-        throw new KubehaError(
-          `etcd member ${id} (${member.name}) promoted but not caught up within ${Math.round(options.timeoutMs / 1000)}s: ${lastReason}`,
-        );
-      }
-      await sleep(delay);
-      delay = Math.min(maxDelay, delay * 2);
-    }
+        return false;
+      },
+      {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        what: `etcd member ${id} (${voter.name}) to catch up after its promotion`,
+        lastError: () => lastReason,
+        minDelayMs: minDelay,
+        maxDelayMs: maxDelay,
+      },
+    );
     const inSyncAfterMs = elapsed();
     progress({ phase: "in-sync", memberId: id, elapsedMs: inSyncAfterMs });
     return { member, promotedNow, attempts, promotedAfterMs, inSyncAfterMs };

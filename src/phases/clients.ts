@@ -21,7 +21,7 @@ import {
 import { setServer } from "../pki/kubeconfig.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil, retry } from "../poll.js";
 import {
   KUBELET_CONF,
   lbServer,
@@ -52,17 +52,15 @@ export async function updateObject<T extends KubeObject>(
   path: string,
   mutate: (obj: T) => boolean,
 ): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    const obj = await kube.get<T>(path);
-    if (!mutate(obj)) return false;
-    try {
+  return retry(
+    async () => {
+      const obj = await kube.get<T>(path);
+      if (!mutate(obj)) return false;
       await kube.update(path, obj);
       return true;
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 409 && attempt < 6) continue;
-      throw err;
-    }
-  }
+    },
+    { retryIf: (err) => err instanceof KubeApiError && err.status === 409, attempts: 6, minDelayMs: 0 },
+  );
 }
 
 interface ConfigMapEdit {

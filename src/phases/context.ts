@@ -4,6 +4,7 @@ import type { Host } from "../ssh/types.js";
 import type { Reporter } from "../ui/reporter.js";
 import { ClusterAccess } from "../cluster/access.js";
 import type { KubeClient } from "../kube/client.js";
+import { KeyPool } from "../pki/key-pool.js";
 import { readPrimaryMaterial, type PrimaryMaterial } from "./material.js";
 
 /**
@@ -16,6 +17,8 @@ export class RunContext {
   private readonly kubeClients = new Map<string, Promise<KubeClient>>();
   /** When this run began: names the run's backup directory on the hosts. */
   readonly started = new Date();
+  /** New keys, generated ahead while the backup runs (see Step.prepare). */
+  readonly keys = new KeyPool();
 
   private constructor(
     readonly inventory: Inventory,

@@ -12,7 +12,7 @@ import { healthz } from "../cluster/tls.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 /** Where kubeadm's controller-manager and scheduler serve /healthz. */

@@ -1,9 +1,9 @@
 // etcd's health as the steps and verify see it, through the primary's member (always a voter).
 import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
-import { listMembers, type EtcdMember } from "../etcd/members.js";
+import { listMembers, memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
 /** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
 export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
@@ -12,8 +12,10 @@ export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient)
 
 /** The local endpoints of every voting member this inventory knows. */
 export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
-  const names = new Set(members.filter((m) => !m.isLearner).map((m) => m.name));
-  return Promise.all(ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)));
+  const voters = members.filter((m) => !m.isLearner);
+  return Promise.all(
+    ctx.masters.filter((h) => memberOf(voters, memberHost(h))).map((h) => ctx.etcdEndpoint(h.name)),
+  );
 }
 
 /** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */

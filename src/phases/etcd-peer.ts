@@ -1,6 +1,7 @@
 import { KubehaError } from "../errors.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import { withEndpoint } from "../etcd/client.js";
-import { listMembers, updatePeerUrls } from "../etcd/members.js";
+import { listMembers, memberOf, updatePeerUrls } from "../etcd/members.js";
 import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../render/control-plane.js";
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../plan/types.js";
@@ -41,7 +42,7 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
   const memberUpdated = async (c: RunContext) => {
     const ep = await c.etcdEndpoint(p.name);
     const members = await withEndpoint(ep, c.access.etcdTls, listMembers);
-    const self = members.find((m) => m.name === p.name);
+    const self = memberOf(members, { name: p.name, peerUrl: rewrite.peerURL });
     return Boolean(self && self.peerUrls.length === 1 && self.peerUrls[0] === rewrite.peerURL);
   };
   return {
@@ -53,14 +54,14 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
     files: [
       {
         host: p.name,
-        path: "/etc/kubernetes/pki/etcd/server.crt",
+        path: `${KUBEADM_LAYOUT.certificatesDir}/etcd/server.crt`,
         mode: 0o644,
         secret: false,
         after: `re-issued with ${p.address} among its SANs`,
       },
       {
         host: p.name,
-        path: "/etc/kubernetes/pki/etcd/peer.crt",
+        path: `${KUBEADM_LAYOUT.certificatesDir}/etcd/peer.crt`,
         mode: 0o644,
         secret: false,
         after: `re-issued with ${p.address} among its SANs`,
@@ -101,7 +102,10 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
       const ep = await c.etcdEndpoint(p.name);
       // etcd comes back on its new URLs; the member's peer URL is then changed to match.
       await waitEtcdHealthy(c, 60_000);
-      const self = (await withEndpoint(ep, c.access.etcdTls, listMembers)).find((m) => m.name === p.name);
+      const self = memberOf(await withEndpoint(ep, c.access.etcdTls, listMembers), {
+        name: p.name,
+        peerUrl: rewrite.peerURL,
+      });
       if (!self) throw new KubehaError(`${p.name}: no etcd member named ${p.name}`);
       await withEndpoint(ep, c.access.etcdTls, (client) =>
         updatePeerUrls(client, self.id, [rewrite.peerURL]),

@@ -1,7 +1,7 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
 import { withEndpoint } from "../etcd/client.js";
-import { addLearner, listMembers, promoteWhenInSync, removeMember } from "../etcd/members.js";
+import { addLearner, listMembers, memberOf, promoteWhenInSync, removeMember } from "../etcd/members.js";
 import { endpointStatus } from "../etcd/health.js";
 import {
   etcdPeerURL,
@@ -70,7 +70,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
     rollback: `if ${node.name}'s member is a learner or has not started: etcdctl member remove <its id>; never remove it once it is a started, healthy voter; then move ${manifestPath("etcd")} away on ${node.name} and clear ${ETCD_DATA_DIR}`,
     undo: async (c) => {
       const members = await withPrimary(c, listMembers).catch(() => undefined);
-      const m = members?.find((x) => x.peerUrls.includes(peerUrl));
+      const m = members && memberOf(members, { name: node.name, peerUrl });
       const healthy =
         m?.started === true &&
         (await c
@@ -87,7 +87,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
     },
     isDone: async (c) => {
       const members = await withPrimary(c, listMembers);
-      const m = members.find((x) => x.peerUrls.includes(peerUrl));
+      const m = memberOf(members, { name: node.name, peerUrl });
       return Boolean(m && !m.isLearner && m.started);
     },
     run: async (c) => {
@@ -160,7 +160,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
     },
     verify: async (c) => {
       const members = await withPrimary(c, listMembers);
-      const m = members.find((x) => x.peerUrls.includes(peerUrl));
+      const m = memberOf(members, { name: node.name, peerUrl });
       if (!m || m.isLearner || !m.started) {
         throw new KubehaError(`${node.name}: etcd member is not a started voter`);
       }

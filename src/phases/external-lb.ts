@@ -7,7 +7,7 @@ import { backendsReached } from "../cluster/entry-point.js";
 import { backendList, reachProblem, servingCertificates } from "../discover/external.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
 /** How long the operator has to add the new backends. */
 export const EXTERNAL_WAIT_MS = 600_000;

@@ -11,7 +11,7 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
 const VIP_TIMEOUT_MS = 30_000;
 

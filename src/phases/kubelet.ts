@@ -6,10 +6,11 @@
 import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
 import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 
-export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
+export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
 
 export interface Taint {
   key: string;

@@ -23,9 +23,10 @@ import {
 } from "../render/nginx-merge.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
+import { portsListening } from "../ssh/ports.js";
 import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "./wait.js";
+import { pollUntil } from "../poll.js";
 import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
 import { masterOf } from "../inventory/types.js";
 
@@ -92,11 +93,6 @@ async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
   return plan;
 }
 
-async function listening(host: Host, port: number): Promise<boolean> {
-  const r = await host.exec(`ss -Htln 2>/dev/null || netstat -tln 2>/dev/null`);
-  return r.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${port}`)));
-}
-
 /** `nginx -T` on `name` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
 export async function nginxServes(ctx: RunContext, name: string): Promise<string | undefined> {
   const lb = ctx.inventory.loadBalancer;
@@ -107,7 +103,7 @@ export async function nginxServes(ctx: RunContext, name: string): Promise<string
     return `nginx -T does not show upstream ${UPSTREAM_NAME}`;
   const missing = ctx.masters.filter((m) => !t.stdout.includes(`${m.address}:${ctx.cluster.securePort}`));
   if (missing.length) return `upstream lacks ${missing.map((m) => m.name).join(", ")}`;
-  if (!(await listening(host, lb.port))) return `nothing listens on port ${lb.port}`;
+  if (!(await portsListening(host)).has(lb.port)) return `nothing listens on port ${lb.port}`;
   return undefined;
 }
 

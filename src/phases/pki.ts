@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import type { InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import {
+  nodeKeyAlgorithms,
   planNodePki,
   renderNodePki,
   sharedPki,
@@ -16,8 +17,9 @@ import type { FileChange, Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { KUBELET_FILES } from "./material.js";
 import { KubehaError } from "../errors.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 
-export const KUBERNETES_DIR = "/etc/kubernetes";
+export const KUBERNETES_DIR = KUBEADM_LAYOUT.root;
 
 /** The inputs of a node's PKI: cluster facts, the LB, and the SANs the primary's certificate already has. */
 export function nodePkiInput(
@@ -47,6 +49,7 @@ export function nodePkiInput(
     servers: { endpoint: serverUrl(lb.address, lb.port), local: serverUrl(node.address, c.securePort) },
     cas,
     only,
+    newKey: (alg) => ctx.keys.take(alg),
   };
 }
 
@@ -239,6 +242,11 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
     rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
     isDone: async (c) =>
       (await stalePkiFiles(c, node)).stale.length === 0 && (await kubeletFilesMissing(c, node)).length === 0,
+    prepare: async (c) => {
+      // The keys are the CPU-heavy part of this step: generated while the backup runs.
+      if ((await stalePkiFiles(c, node)).stale.length === 0) return;
+      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas))) c.keys.fill(alg, 1);
+    },
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node);
       if (stale.length) await writePki(c, node, stale);
@@ -303,6 +311,10 @@ export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
     details: ["the old certificate and key are kept next to the new ones as *.kubeha-<time>.bak"],
     rollback: `restore /etc/kubernetes/pki/apiserver.{crt,key} on ${node.name} from the .bak files next to them`,
     isDone: async (c) => (await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0,
+    prepare: async (c) => {
+      if ((await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0) return;
+      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas, ["apiserver"]))) c.keys.fill(alg, 1);
+    },
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node, ["apiserver"], false);
       if (stale.length) await writePki(c, node, stale, ["apiserver"]);

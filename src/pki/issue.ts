@@ -170,9 +170,14 @@ export function spkiKeyId(spkiDer: Buffer): Buffer {
  * A new key pair: RSA through OpenSSL's own key generation (node:crypto, on the libuv threadpool,
  * so several run in parallel off the main thread), or EC.
  */
-export async function generateKey(
-  alg: KeyAlgorithm,
-): Promise<{ privateKey: KeyObject; publicKey: KeyObject; pem: string }> {
+export interface GeneratedKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** PKCS#1 or SEC1, as kubeadm writes them. */
+  pem: string;
+}
+
+export async function generateKey(alg: KeyAlgorithm): Promise<GeneratedKey> {
   if (alg.type === "rsa") {
     if (![2048, 3072, 4096].includes(alg.bits))
       throw new InputError(`RSA key size ${alg.bits}: expected 2048, 3072 or 4096`);

@@ -9,6 +9,7 @@ import {
   loadCa,
   signCertificate,
   type CaMaterial,
+  type GeneratedKey,
   type KeyAlgorithm,
   type LoadedCa,
 } from "./issue.js";
@@ -68,6 +69,8 @@ export interface NodePkiInput {
   servers?: Partial<Record<ServerRole, string>>;
   /** Key algorithm of the new keys; default: the signing CA's. */
   keyAlgorithm?: KeyAlgorithm;
+  /** Where new keys come from (e.g. a KeyPool filled ahead of time); default: generated here. */
+  newKey?: (alg: KeyAlgorithm) => Promise<GeneratedKey>;
   /** Subject organisations to use instead of the version's (e.g. what the primary's certificates carry), by cert name or kubeconfig file. */
   organizationOverrides?: Readonly<Record<string, readonly string[]>>;
   /** Only these certificate names / kubeconfig files (e.g. ["apiserver"] to re-issue the primary's). */
@@ -163,6 +166,21 @@ export function loadCas(cas: Readonly<Record<CaName, CaMaterial>>, now?: Date): 
   return out;
 }
 
+/** The algorithm of the key `item` gets: the input's choice, else its signing CA's. */
+function keyAlgorithmFor(
+  input: NodePkiInput,
+  cas: Record<CaName, LoadedCa>,
+  item: IssuePlanItem,
+): KeyAlgorithm {
+  return input.keyAlgorithm ?? cas[item.ca].keyAlgorithm;
+}
+
+/** The algorithm of every key `renderNodePki(input)` will ask for, in order (pure). */
+export function nodeKeyAlgorithms(input: NodePkiInput): KeyAlgorithm[] {
+  const cas = loadCas(input.cas, input.now);
+  return planNodePki(input).map((item) => keyAlgorithmFor(input, cas, item));
+}
+
 /**
  * Renders the node's full set: leaf certificates and keys under pki/, and the kubeconfigs.
  * All keys are generated at once (in parallel on the libuv threadpool), then each is signed.
@@ -172,7 +190,7 @@ export async function renderNodePki(input: NodePkiInput): Promise<FileSet> {
   const cas = loadCas(input.cas, input.now);
   const keys = await Promise.all(
     plan.map((item) =>
-      generateKey(input.keyAlgorithm ?? cas[item.ca].keyAlgorithm).catch((err: unknown) => {
+      (input.newKey ?? generateKey)(keyAlgorithmFor(input, cas, item)).catch((err: unknown) => {
         throw wrap(`node ${input.node.name}: generate key for ${item.id}`, err);
       }),
     ),

@@ -58,7 +58,7 @@ export async function runPlan(
   let ran = 0;
   let skipped = 0;
   let prepared = false;
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     await atStepBoundary();
     let started = Date.now();
     try {
@@ -70,6 +70,12 @@ export async function runPlan(
         continue;
       }
       if (!prepared) {
+        for (const later of steps.slice(i)) {
+          later.prepare?.(ctx).catch((err: unknown) => {
+            // Only a head start: the step does the work itself when it runs.
+            ctx.reporter.debug(`[${later.host}] ${later.id}: prepare: ${(err as Error).message}`);
+          });
+        }
         await beforeFirstChange();
         prepared = true;
         started = Date.now();

@@ -29,6 +29,11 @@ export interface Step {
   details: string[];
   /** True when the live state already is what this step would make it. Reads only. */
   isDone(ctx: RunContext): Promise<boolean>;
+  /**
+   * Work with no effect on any host (generating keys) that may start early: called for every step
+   * still to run just before the backup, and not awaited, so it runs while the backup streams.
+   */
+  prepare?(ctx: RunContext): Promise<void>;
   run(ctx: RunContext): Promise<void>;
   /** Throws when the result is not what it should be. */
   verify(ctx: RunContext): Promise<void>;

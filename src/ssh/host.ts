@@ -1,5 +1,6 @@
 import type { SFTPWrapper } from "ssh2";
 import { KubehaError } from "../errors.js";
+import { retry } from "../poll.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { connect, hostLabel, type Connection } from "./connect.js";
 import { execRaw, type RawResult } from "./exec.js";
@@ -145,17 +146,19 @@ export class SshHost implements Host {
     const r = await this.gate(async () => {
       // sshd frees a finished session slightly after the client sees it close, so a burst of commands
       // can briefly exceed MaxSessions: that refusal is retried, never reported as the command's failure.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await execRaw(this.connection.client, line, what, {
+      return retry(
+        () =>
+          execRaw(this.connection.client, line, what, {
             ...(options.stdin !== undefined && { stdin: options.stdin }),
             timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
-          });
-        } catch (err) {
-          if (attempt >= 8 || !/Channel open failure/.test((err as Error).message)) throw err;
-          await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
-        }
-      }
+          }),
+        {
+          retryIf: (err) => /Channel open failure/.test((err as Error).message),
+          attempts: 9,
+          minDelayMs: 25,
+          maxDelayMs: 3200,
+        },
+      );
     });
     if (elevate) this.checkSudo(r);
     return r;

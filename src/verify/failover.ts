@@ -13,9 +13,9 @@ import { withEndpoint } from "../etcd/client.js";
 import { manifestPath } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { waitEtcdHealthy } from "../phases/etcd-health.js";
-import { pollUntil } from "../phases/wait.js";
+import { pollUntil } from "../poll.js";
 import type { RunContext } from "../phases/context.js";
-import type { Host } from "../ssh/types.js";
+import { portsListening } from "../ssh/ports.js";
 import { lbClient, lbForward } from "./lb.js";
 import { leadersElsewhere, readLeaders } from "./leases.js";
 import type { Check } from "./check.js";
@@ -27,18 +27,6 @@ const RECOVER_TIMEOUT_MS = 180_000;
 const LEASE_MOVE_TIMEOUT_MS = 90_000;
 /** Many times etcd's default election timeout (1 s). */
 const ETCD_ELECTION_TIMEOUT_MS = 30_000;
-
-async function listeningPorts(host: Host): Promise<Set<number>> {
-  const r = await host.exec("ss -Htln 2>/dev/null || netstat -tln 2>/dev/null");
-  const ports = new Set<number>();
-  for (const line of r.stdout.split("\n")) {
-    for (const f of line.trim().split(/\s+/)) {
-      const m = /:(\d+)$/.exec(f);
-      if (m) ports.add(Number(m[1]));
-    }
-  }
-  return ports;
-}
 
 /** The ConfigMap written through the LB while something is down (the primary by default), then deleted. */
 export function probeObject(
@@ -116,7 +104,7 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
     let still = "";
     await pollUntil(
       async () => {
-        const open = await listeningPorts(host);
+        const open = await portsListening(host);
         still = ports.filter((p) => open.has(p)).join(", ");
         return still === "";
       },

@@ -1,6 +1,6 @@
 import { checkServerIdentity } from "node:tls";
 import { withEndpoint } from "../etcd/client.js";
-import { listMembers } from "../etcd/members.js";
+import { listMembers, memberHost, memberOf } from "../etcd/members.js";
 import { clusterHealth, hashKvAll } from "../etcd/health.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { verifyChain } from "../pki/inspect.js";
@@ -27,7 +27,7 @@ export async function verifyCluster(ctx: RunContext): Promise<Check[]> {
     await check("etcd members", async () => {
       const members = await withEndpoint(endpoints[0]!, tls, listMembers);
       const voters = members.filter((m) => !m.isLearner && m.started);
-      const missing = masters.filter((h) => !voters.some((v) => v.name === h.name)).map((h) => h.name);
+      const missing = masters.filter((h) => !memberOf(voters, memberHost(h))).map((h) => h.name);
       if (missing.length)
         fail(
           `not started voters: ${missing.join(", ")} (members: ${members.map((m) => `${m.name || m.id}${m.isLearner ? " learner" : ""}`).join(", ")})`,

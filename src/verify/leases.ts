@@ -4,7 +4,7 @@
  * that, with the primary's control plane stopped, a live component on another master holds each.
  */
 import type { KubeClient, KubeObject } from "../kube/client.js";
-import { pollUntil } from "../phases/wait.js";
+import { pollUntil } from "../poll.js";
 import type { Check } from "./check.js";
 
 export const LEADER_LEASES = ["kube-controller-manager", "kube-scheduler"] as const;

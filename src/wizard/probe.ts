@@ -1,7 +1,8 @@
 import { KubehaError } from "../errors.js";
 import { discoverCluster, probeHost } from "../discover/index.js";
 import { manifestFacts, readManifests } from "../discover/primary.js";
-import { peerHost } from "../discover/rules.js";
+import { memberAt } from "../etcd/members.js";
+import { etcdPeerURL } from "../render/control-plane.js";
 import type { ClusterFacts, HostFacts } from "../discover/types.js";
 import { defaults } from "../inventory/normalise.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
@@ -86,9 +87,7 @@ export async function probePrimary(h: InventoryHost, say: (line: string) => void
         `${h.address}: reading the cluster`,
       );
       const members = cluster.etcd.members.map((x) => x.name).filter(Boolean);
-      const byPeer = cluster.etcd.members.find((x) =>
-        x.peerUrls.some((u) => peerHost(u) === h.address),
-      )?.name;
+      const byPeer = memberAt(cluster.etcd.members, etcdPeerURL(h.address))?.name;
       return {
         cluster,
         version: cluster.kubernetesVersion,

@@ -84,6 +84,71 @@ function etcdctl(lab: Lab, endpoints: string[], ...args: string[]) {
   ]);
 }
 
+/** `kubectl get -o json` through the primary, as the workstation's admin. */
+async function kubectlJson<T>(lab: Lab, ...args: string[]): Promise<T> {
+  const r = await lab.wsExec(["kubectl", "--kubeconfig", lab.adminKubeconfig, "get", ...args, "-o", "json"]);
+  assert.equal(r.code, 0, `kubectl get ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+interface ApiObject {
+  metadata: { name: string; resourceVersion?: string; generation?: number; labels?: object };
+  data?: object;
+  spec?: { taints?: object[]; template?: { metadata?: { annotations?: object } } };
+}
+
+/**
+ * Everything kubeha may change, beyond files: etcd's members, the API objects it edits (the ConfigMaps
+ * with their resourceVersions, kube-proxy's pod template, every Node's labels and taints; a Node's own
+ * resourceVersion moves with each kubelet heartbeat) and the LB's nginx (its full configuration as
+ * loaded, and the master's PID: a reload or restart would show). Equal before and after means the
+ * command changed nothing anywhere.
+ */
+async function clusterState(lab: Lab): Promise<Record<string, unknown>> {
+  const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
+  assert.equal(list.code, 0, list.stderr);
+  const members = (
+    JSON.parse(list.stdout) as {
+      members: {
+        ID: number;
+        name?: string;
+        peerURLs?: string[];
+        clientURLs?: string[];
+        isLearner?: boolean;
+      }[];
+    }
+  ).members
+    .map((m) => ({ ...m, ID: String(m.ID) }))
+    .sort((a, b) => a.ID.localeCompare(b.ID));
+  const configMaps = await Promise.all(
+    [
+      ["kube-system", "kubeadm-config"],
+      ["kube-public", "cluster-info"],
+      ["kube-system", "kube-proxy"],
+    ].map(async ([ns, name]) => {
+      const o = await kubectlJson<ApiObject>(lab, "configmap", name!, "-n", ns!);
+      return { name: `${ns}/${name}`, resourceVersion: o.metadata.resourceVersion, data: o.data };
+    }),
+  );
+  const ds = await kubectlJson<ApiObject>(lab, "daemonset", "kube-proxy", "-n", "kube-system");
+  const nodes = (await kubectlJson<{ items: ApiObject[] }>(lab, "nodes")).items
+    .map((n) => ({ name: n.metadata.name, labels: n.metadata.labels, taints: n.spec?.taints }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const nginx = await lab.exec("lb", ["sh", "-c", "cat /run/nginx.pid && nginx -T 2>&1"]);
+  assert.equal(nginx.code, 0, `nginx -T on the LB: ${nginx.stdout}${nginx.stderr}`);
+  return {
+    files: Object.fromEntries(await trees(lab)),
+    etcdMembers: members,
+    configMaps,
+    kubeProxy: {
+      generation: ds.metadata.generation,
+      annotations: ds.spec?.template?.metadata?.annotations,
+    },
+    nodes,
+    nginx: nginx.stdout,
+  };
+}
+
 const hostDir = (lab: Lab, name: string, ...rel: string[]) => join(lab.dir, "h", name, ...rel);
 
 /**
@@ -221,8 +286,8 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     await lab?.stop();
   });
 
-  test("plan, and apply --dry-run, show every step and write nothing anywhere", async () => {
-    const before = await trees(lab);
+  test("plan, and apply --dry-run, show every step and change nothing anywhere", async () => {
+    const before = await clusterState(lab);
     const r = await kubeha(lab, ["plan", "-i", lab.inventoryFile]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /member add master-2 https:\/\/[\d.]+:2380 --learner/);
@@ -234,7 +299,7 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     const untimed = (s: string) =>
       s.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z .*\n/gm, "").replace(/backups\/\d{8}T\d{6}Z/g, "backups/TIME");
     assert.equal(untimed(dry.stdout), untimed(r.stdout));
-    assert.deepEqual(await trees(lab), before);
+    assert.deepEqual(await clusterState(lab), before);
     assert.ok(!existsSync(join(lab.stateDir, "backups")), "no backup taken");
   });
 
@@ -269,11 +334,11 @@ describe("plan and apply: one master becomes three", { skip }, () => {
   });
 
   test("apply again changes nothing and says so", async () => {
-    const before = await trees(lab);
+    const before = await clusterState(lab);
     const r = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /nothing to do/);
-    assert.deepEqual(await trees(lab), before);
+    assert.deepEqual(await clusterState(lab), before);
   });
 
   test("a manifest changed by hand is put back; the old one is kept under /etc/kubernetes/tmp, not beside it", async () => {

@@ -1,7 +1,8 @@
 // Preflight against the lab, one scenario after another on one lab (each puts the lab back): a new
 // master whose runtime is down, uses another cgroup driver, or cannot pull an image; a foreign etcd
 // learner; a stray copy of a manifest on the primary. Each is refused with exit 2 before any change
-// (an LB whose nginx already has a stream {} block: lb-merge.test.ts). Root only.
+// (an LB whose nginx already has a stream {} block: lb-merge.test.ts); a
+// certificates directory other than kubeadm's. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startLab, type Lab } from "./lab.js";
@@ -200,5 +201,50 @@ describe("preflight refuses before any change", { skip }, () => {
       await l.exec("master-1", ["rm", "-f", copy]);
     }
     assert.equal((await cli("discover")).code, 0);
+  });
+
+  test("a certificates directory other than kubeadm's default: exit 2 naming it, before any change", async () => {
+    const l = lab!;
+    const manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml";
+    const original = (await l.exec("master-1", ["cat", manifest])).stdout;
+    // Ready, and running from the manifest as it is now (the kubelet stand-in restarts it on a change).
+    const ready = async (customPki: boolean) => {
+      for (let i = 0; i < 600; i++) {
+        const ps = await l.exec("master-1", [
+          "sh",
+          "-c",
+          "ps -eo args | grep -c '[c]lient-ca-file=/etc/kubernetes/custom-pki'",
+        ]);
+        const r = await l.wsExec(["kubectl", "--kubeconfig", l.adminKubeconfig, "get", "--raw", "/readyz"]);
+        if ((ps.stdout.trim() !== "0") === customPki && r.stdout.trim() === "ok") return;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.fail("the primary's apiserver did not come back");
+    };
+    // The same certificates in another directory, named by the apiserver's --client-ca-file.
+    await l.exec("master-1", ["cp", "-a", PKI, "/etc/kubernetes/custom-pki"]);
+    const custom = original.replace(
+      `--client-ca-file=${PKI}/ca.crt`,
+      "--client-ca-file=/etc/kubernetes/custom-pki/ca.crt",
+    );
+    assert.notEqual(custom, original);
+    await l.exec("master-1", ["sh", "-c", `cat > ${manifest}`], { stdin: custom });
+    try {
+      await ready(true);
+      for (const cmd of [["plan"], ["apply", "--yes"]]) {
+        const r = await cli(...cmd);
+        assert.equal(r.code, 2, `${cmd[0]}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stdout + r.stderr,
+          /master-1: certificatesDir is \/etc\/kubernetes\/custom-pki \(from kube-apiserver's --client-ca-file\), not \/etc\/kubernetes\/pki/,
+          cmd[0],
+        );
+      }
+      await unchanged();
+    } finally {
+      await l.exec("master-1", ["sh", "-c", `cat > ${manifest}`], { stdin: original });
+      await ready(false);
+      await l.exec("master-1", ["rm", "-rf", "/etc/kubernetes/custom-pki"]);
+    }
   });
 });

@@ -357,7 +357,11 @@ describe("kubeha wizard in a terminal", { skip }, () => {
     assert.equal(plan.code, 0, plan.stdout + plan.stderr);
     // (What the reporter says before it, on stdout too, are timestamped lines, not the plan's.)
     const planLines = plan.stdout.split("\n").filter((x) => !/^\d{4}-\d\d-\d\dT/.test(x));
-    assert.match(planLines[0]!, /^Plan: /);
+    assert.match(
+      planLines[0]!,
+      /^Entry point \(nginx\): clients will use https:\/\/api\.lab\.internal:6443$/,
+    );
+    assert.match(planLines[2]!, /^Plan: /);
     assert.deepEqual(
       planLines.filter((x) => x.length > 80),
       [],

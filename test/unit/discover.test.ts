@@ -5,7 +5,6 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   kubeletVersion,
-  listeningPorts,
   nginxVersion,
   parseProbeSections,
   probeScript,
@@ -13,12 +12,12 @@ import {
 } from "../../src/discover/probe.js";
 import { dormantStreamFiles, nginxTestError } from "../../src/discover/nginx.js";
 import { foreignStreams, mergeConflicts, type ForeignStream } from "../../src/render/nginx-merge.js";
+import { listeningPorts } from "../../src/ssh/ports.js";
 import { manifestFacts, COMPONENTS, type ComponentName } from "../../src/discover/primary.js";
 import {
   clusterFindings,
   loadBalancerFindings,
   masterFindings,
-  peerHost,
   strayManifestFindings,
 } from "../../src/discover/rules.js";
 import { parseManifest } from "../../src/render/manifest.js";
@@ -254,6 +253,19 @@ describe("facts from the primary's manifests", () => {
     m["kube-apiserver"] = parseManifest(text, "kube-apiserver.yaml");
     assert.throws(() => manifestFacts(primary, m), /external etcd cluster is not supported/);
   });
+
+  test("an etcd at 10.0.0.110 is not the primary's own at 10.0.0.11: refused as external", () => {
+    const m = manifests("v1.31");
+    const text = readFileSync(`${fixtures}v1.31/kube-apiserver.yaml`, "utf8").replace(
+      /--etcd-servers=\S+/,
+      "--etcd-servers=https://10.0.0.110:2379",
+    );
+    m["kube-apiserver"] = parseManifest(text, "kube-apiserver.yaml");
+    assert.throws(() => manifestFacts(primary, m), /external etcd cluster is not supported/);
+    const own = text.replace("https://10.0.0.110:2379", "https://10.0.0.11:2379,https://127.0.0.1:2379");
+    m["kube-apiserver"] = parseManifest(own, "kube-apiserver.yaml");
+    assert.doesNotThrow(() => manifestFacts(primary, m));
+  });
 });
 
 function cluster(over: Partial<ClusterFacts> = {}): ClusterFacts {
@@ -271,7 +283,7 @@ function cluster(over: Partial<ClusterFacts> = {}): ClusterFacts {
     caKeys: { ca: true, frontProxyCa: true, etcdCa: true },
     clusterConfiguration: "",
     etcd: {
-      members: [{ id: "1", name: "master-1", peerUrls: [], clientUrls: [], isLearner: false }],
+      members: [{ id: "1", name: "master-1", peerUrls: [], clientUrls: [], isLearner: false, started: true }],
       healthy: true,
       primaryPeerUrls: [],
       listenPeerUrls: [],
@@ -325,6 +337,7 @@ describe("what blocks a conversion", () => {
       peerUrls: [],
       clientUrls: [],
       isLearner,
+      started: true,
     });
     const ha = cluster({
       controlPlaneNodes: ["master-1", "cp-2", "cp-3"],
@@ -346,6 +359,18 @@ describe("what blocks a conversion", () => {
     assert.match(clusterFindings(learner)[0]!.message, /already has 3 control-plane nodes or etcd members/);
   });
 
+  test("a certificatesDir other than kubeadm's default is refused at preflight, naming it", () => {
+    assert.deepEqual(clusterFindings(cluster({ certificatesDir: "/etc/kubernetes/pki/" })), []);
+    const f = clusterFindings(cluster({ certificatesDir: "/srv/k8s/pki" }));
+    assert.equal(f.length, 1, JSON.stringify(f));
+    assert.equal(f[0]!.severity, "error");
+    assert.equal(f[0]!.host, "master-1");
+    assert.match(
+      f[0]!.message,
+      /^certificatesDir is \/srv\/k8s\/pki \(from kube-apiserver's --client-ca-file\), not \/etc\/kubernetes\/pki/,
+    );
+  });
+
   test("extra members and nodes that are all the inventory's own are a resume, a foreign one is refused", () => {
     const m = (name: string, isLearner = false) => ({
       id: name,
@@ -353,6 +378,7 @@ describe("what blocks a conversion", () => {
       peerUrls: [],
       clientUrls: [],
       isLearner,
+      started: name !== "",
     });
     const c = cluster({
       controlPlaneNodes: ["master-1", "master-2"],
@@ -388,6 +414,7 @@ describe("what blocks a conversion", () => {
             peerUrls: ["https://10.0.0.11:2380"],
             clientUrls: [],
             isLearner: false,
+            started: true,
           },
           {
             id: "2f1b6e2a7c3d4e5f",
@@ -395,6 +422,7 @@ describe("what blocks a conversion", () => {
             peerUrls: ["https://10.0.0.99:2380"],
             clientUrls: [],
             isLearner: true,
+            started: false,
           },
         ],
       },
@@ -424,8 +452,16 @@ describe("what blocks a conversion", () => {
             peerUrls: ["https://10.0.0.11:2380"],
             clientUrls: [],
             isLearner: false,
+            started: true,
           },
-          { id: "2", name: "other", peerUrls: ["https://10.0.0.99:2380"], clientUrls: [], isLearner: false },
+          {
+            id: "2",
+            name: "other",
+            peerUrls: ["https://10.0.0.99:2380"],
+            clientUrls: [],
+            isLearner: false,
+            started: true,
+          },
         ],
       },
     });
@@ -435,13 +471,6 @@ describe("what blocks a conversion", () => {
       f.every((x) => !/member remove/.test(x.fix ?? "")),
       JSON.stringify(f),
     );
-  });
-
-  test("peer URLs are matched by exact host: 10.0.0.1 is not 10.0.0.11", () => {
-    assert.equal(peerHost("https://10.0.0.11:2380"), "10.0.0.11");
-    assert.notEqual(peerHost("https://10.0.0.11:2380"), "10.0.0.1");
-    assert.equal(peerHost("https://[fd00::1]:2380"), "fd00::1");
-    assert.equal(peerHost("not a url"), undefined);
   });
 
   test("a new master: kubelet minor, runtime, ports, kernel settings, clock, leftover manifests", () => {

@@ -13,6 +13,10 @@ import {
   addLearner,
   initialCluster,
   listMembers,
+  memberAt,
+  memberHost,
+  memberOf,
+  samePeerUrl,
   memberIdToDecimal,
   memberIdToHex,
   promoteWhenInSync,
@@ -59,6 +63,40 @@ describe("etcd member IDs and --initial-cluster (pure)", () => {
       () => initialCluster(members, "master-3", "https://10.0.0.13:2380"),
       /member b .*never started/,
     );
+    // The new member as etcd wrote its URL back (IPv6 in another form) is still the new member.
+    assert.equal(
+      initialCluster(
+        [members[0]!, m("c", "", "https://[fd00:0:0::12]:2380", true)],
+        "master-2",
+        "https://[fd00::12]:2380",
+      ),
+      "master-1=https://10.0.0.11:2380,master-2=https://[fd00::12]:2380",
+    );
+  });
+
+  it("finds a host's member by the address of its peer URL, else by name, never by substring", () => {
+    const m = (id: string, name: string, peer: string): EtcdMember => ({
+      id,
+      name,
+      peerUrls: [peer],
+      clientUrls: [],
+      isLearner: name === "",
+      started: name !== "",
+    });
+    const members = [
+      m("a", "master-1", "https://localhost:2380"),
+      m("b", "master-11", "https://10.0.0.11:2380"),
+      m("c", "", "https://10.0.0.1:2380"),
+    ];
+    assert.equal(memberAt(members, "https://10.0.0.1:2380")?.id, "c");
+    assert.equal(memberAt(members, "https://10.0.0.111:2380"), undefined);
+    assert.equal(memberAt(members, "https://10.0.0.1:2381"), undefined);
+    assert.equal(memberOf(members, memberHost({ name: "master-1", address: "10.0.0.21" }))?.id, "a");
+    assert.equal(memberOf(members, memberHost({ name: "master-9", address: "10.0.0.1" }))?.id, "c");
+    assert.equal(memberOf(members, memberHost({ name: "", address: "10.0.0.2" })), undefined);
+    assert.equal(memberOf(members, memberHost({ name: "master-2", address: "10.0.0.12" })), undefined);
+    assert.ok(samePeerUrl("https://[fd00::1]:2380", "https://[fd00:0::1]:2380"));
+    assert.ok(!samePeerUrl("https://10.0.0.1:2380", "https://10.0.0.11:2380"));
   });
 });
 
