@@ -3,6 +3,7 @@ import { ExitCode } from "../errors.js";
 import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
+import { withWorkers } from "./worker-hosts.js";
 import { plural } from "../ui/plural.js";
 
 /** `kubeha discover`: read the cluster and the hosts, change nothing, report. */
@@ -10,7 +11,12 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
   const inv = await inventoryFrom(ctx);
   const hosts = [inv.primary, ...inv.masters, inv.loadBalancer.host];
   ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
-  const result = await withHosts(hosts, (byName) => discover(inv, byName), ctx.reporter);
+  const result = await withHosts(
+    hosts,
+    // Workers too: discovery reads who each is, so that no machine is entered twice.
+    (byName) => withWorkers(inv.workers, byName, ctx.reporter, () => discover(inv, byName)),
+    ctx.reporter,
+  );
   if (ctx.values.output === "json") {
     const { manifests: _manifests, ...cluster } = result.cluster;
     ctx.reporter.result({ ...result, cluster });

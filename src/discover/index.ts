@@ -8,6 +8,7 @@ import { withEndpoint } from "../etcd/client.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
 import {
   PROBE_PORTS,
+  identityScript,
   kubeletVersion,
   listeningPorts,
   parseProbeSections,
@@ -32,7 +33,15 @@ import {
   peerHost,
   strayManifestFindings,
 } from "./rules.js";
-import type { ClusterFacts, DiscoveryResult, EtcdMemberFact, Finding, HostFacts } from "./types.js";
+import { hostIdentity, nodeFacts, nodeNameFindings, sameMachineFindings } from "./identity.js";
+import type {
+  ClusterFacts,
+  DiscoveryResult,
+  EtcdMemberFact,
+  Finding,
+  HostFacts,
+  HostIdentity,
+} from "./types.js";
 
 const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"];
 const KUBELET_CONFIG = "/var/lib/kubelet/config.yaml";
@@ -40,6 +49,7 @@ export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
 
 interface Probed {
   facts: HostFacts;
+  identity: HostIdentity;
   /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
   offsetMs?: number;
   managedLb: boolean;
@@ -47,7 +57,7 @@ interface Probed {
   kubeletCgroupDriver?: "systemd" | "cgroupfs";
 }
 
-/** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
+/** One read-only round trip to a host: identity, OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
 export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   const before = Date.now();
   const lbScript =
@@ -94,10 +104,19 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   }
   return {
     facts,
+    identity: hostIdentity(h, host.hostKey, s),
     offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
     managedLb: (s as Record<string, string>).managed?.trim() === "yes",
     kubeletCgroupDriver: kubeletCgroupDriver((s as Record<string, string>).kubeletConfig),
   };
+}
+
+/** A worker's identity, in one read-only round trip; undefined for a worker that could not be reached. */
+async function workerIdentity(w: InventoryHost, host: Host): Promise<HostIdentity | undefined> {
+  // Only a connected host has a verified host key; an unreachable worker is skipped by apply and named.
+  if (!host.hostKey) return undefined;
+  const res = await host.exec(identityScript, { sudo: false });
+  return hostIdentity(w, host.hostKey, parseProbeSections(res.stdout));
 }
 
 /** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
@@ -172,6 +191,7 @@ export async function discoverCluster(
           return CONTROL_PLANE_LABELS.some((l) => l in labels);
         })
         .map((n) => n.metadata.name),
+      nodes: nodeFacts(nodes.items),
       controlPlaneImages: controlPlaneImages(parsed),
       manifests: text,
     };
@@ -198,6 +218,12 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   };
   const others = [...inv.masters, inv.loadBalancer.host];
   const manifests = readManifests(get(inv.primary.name));
+  const workers = Promise.all(
+    inv.workers.flatMap((w) => {
+      const host = hosts.get(w.name);
+      return host ? [workerIdentity(w, host)] : [];
+    }),
+  );
   const [cluster, runtimes, primaryProbe, ...probes] = await Promise.all([
     discoverCluster(inv, get(inv.primary.name), manifests),
     // As soon as the primary's images are known, alongside the rest of the cluster's discovery.
@@ -253,5 +279,11 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       findings.push(...f);
     }
   }
-  return { cluster, hosts: hostFacts, findings };
+  const identities = [
+    primaryProbe.identity,
+    ...probes.map((p) => p.identity),
+    ...(await workers).filter((id): id is HostIdentity => id !== undefined),
+  ];
+  findings.push(...sameMachineFindings(identities), ...nodeNameFindings(identities, cluster.nodes));
+  return { cluster, hosts: hostFacts, identities, findings };
 }

@@ -4,9 +4,16 @@
  */
 export const PROBE_PORTS = [2379, 2380, 6443, 10250, 10257, 10259] as const;
 
+/** Who the host is (src/discover/identity.ts): read from every host, workers included. */
+const IDENTITY_SECTIONS = {
+  hostname: "hostname",
+  machineId: "cat /etc/machine-id 2>/dev/null",
+  addresses: "ip -o addr show 2>/dev/null || hostname -I 2>/dev/null",
+} as const;
+
 const SECTIONS = {
   os: "cat /etc/os-release 2>/dev/null",
-  hostname: "hostname",
+  ...IDENTITY_SECTIONS,
   kubelet: "kubelet --version 2>/dev/null",
   runtime:
     "containerd --version 2>/dev/null || crio --version 2>/dev/null | head -1 || docker --version 2>/dev/null",
@@ -23,9 +30,14 @@ const SECTIONS = {
 export type ProbeSection = keyof typeof SECTIONS;
 const MARK = "@@kubeha-probe@@";
 
-export const probeScript: string = Object.entries(SECTIONS)
-  .map(([name, cmd]) => `echo '${MARK} ${name}'; ${cmd}`)
-  .join("\n");
+const script = (sections: Record<string, string>): string =>
+  Object.entries(sections)
+    .map(([name, cmd]) => `echo '${MARK} ${name}'; ${cmd}`)
+    .join("\n");
+
+export const probeScript: string = script(SECTIONS);
+/** The identity sections alone: what discovery reads from a worker. */
+export const identityScript: string = script(IDENTITY_SECTIONS);
 
 export function parseProbeSections(output: string): Partial<Record<ProbeSection, string>> {
   const out: Partial<Record<ProbeSection, string>> = {};
