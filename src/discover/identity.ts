@@ -34,12 +34,12 @@ export function hostIdentity(
   };
 }
 
-/** Addresses from `ip -o addr show` ("inet 10.0.0.5/24 ...") or `hostname -I`, without loopback. */
+/** Addresses from `ip -o addr show` ("inet 10.0.0.5/24 ...") or `hostname -I`, without loopback and link-local. */
 export function ownAddresses(text: string): string[] {
   const found = /\binet6?\s/.test(text)
     ? [...text.matchAll(/\binet6?\s+([0-9A-Fa-f:.]+)\//g)].map((m) => m[1]!)
     : text.split(/\s+/).filter((a) => isIP(a) !== 0);
-  return [...new Set(found.filter((a) => !a.startsWith("127.") && a !== "::1"))];
+  return [...new Set(found.filter((a) => !a.startsWith("127.") && a !== "::1" && !/^fe[89ab]/i.test(a)))];
 }
 
 /** Every Node's name, InternalIPs and Hostname address, from GET /api/v1/nodes. */
