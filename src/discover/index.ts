@@ -111,12 +111,24 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
   };
 }
 
-/** A worker's identity, in one read-only round trip; undefined for a worker that could not be reached. */
-async function workerIdentity(w: InventoryHost, host: Host): Promise<HostIdentity | undefined> {
-  // Only a connected host has a verified host key; an unreachable worker is skipped by apply and named.
+/**
+ * A worker's identity, in one read-only round trip. A worker that cannot be reached (now or when
+ * asked) is left out with a warning: apply skips it too and names it at the end.
+ */
+async function workerIdentity(w: InventoryHost, host: Host): Promise<HostIdentity | Finding | undefined> {
+  // Only a connected host has a verified host key; one that could not connect was named already.
   if (!host.hostKey) return undefined;
-  const res = await host.exec(identityScript, { sudo: false });
-  return hostIdentity(w, host.hostKey, parseProbeSections(res.stdout));
+  try {
+    const res = await host.exec(identityScript, { sudo: false });
+    return hostIdentity(w, host.hostKey, parseProbeSections(res.stdout));
+  } catch (err) {
+    const why = (err as Error).message;
+    return {
+      severity: "warning",
+      host: w.name,
+      message: `not identified (${why}); checked once it can be reached`,
+    };
+  }
 }
 
 /** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
@@ -282,8 +294,9 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   const identities = [
     primaryProbe.identity,
     ...probes.map((p) => p.identity),
-    ...(await workers).filter((id): id is HostIdentity => id !== undefined),
+    ...(await workers).filter((id): id is HostIdentity => id !== undefined && !("severity" in id)),
   ];
+  findings.push(...(await workers).filter((f): f is Finding => f !== undefined && "severity" in f));
   findings.push(...sameMachineFindings(identities), ...nodeNameFindings(identities, cluster.nodes));
   return { cluster, hosts: hostFacts, identities, findings };
 }
