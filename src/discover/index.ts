@@ -112,8 +112,8 @@ export async function probeHost(h: InventoryHost, host: Host): Promise<Probed> {
 }
 
 /**
- * A worker's identity, in one read-only round trip. A worker that cannot be reached (now or when
- * asked) is left out with a warning: apply skips it too and names it at the end.
+ * A worker's identity, in one read-only round trip. A worker that cannot be reached is left out
+ * (one whose read fails here with a warning): apply skips it too and names it at the end.
  */
 async function workerIdentity(w: InventoryHost, host: Host): Promise<HostIdentity | Finding | undefined> {
   // Only a connected host has a verified host key; one that could not connect was named already.
