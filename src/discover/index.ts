@@ -230,12 +230,6 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   };
   const others = [...inv.masters, inv.loadBalancer.host];
   const manifests = readManifests(get(inv.primary.name));
-  const workers = Promise.all(
-    inv.workers.flatMap((w) => {
-      const host = hosts.get(w.name);
-      return host ? [workerIdentity(w, host)] : [];
-    }),
-  );
   const [cluster, runtimes, primaryProbe, ...probes] = await Promise.all([
     discoverCluster(inv, get(inv.primary.name), manifests),
     // As soon as the primary's images are known, alongside the rest of the cluster's discovery.
@@ -291,12 +285,19 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       findings.push(...f);
     }
   }
+  // After the probes: nothing else of this run's work runs while they time the hosts' clocks.
+  const workers = await Promise.all(
+    inv.workers.flatMap((w) => {
+      const host = hosts.get(w.name);
+      return host ? [workerIdentity(w, host)] : [];
+    }),
+  );
   const identities = [
     primaryProbe.identity,
     ...probes.map((p) => p.identity),
-    ...(await workers).filter((id): id is HostIdentity => id !== undefined && !("severity" in id)),
+    ...workers.filter((id): id is HostIdentity => id !== undefined && !("severity" in id)),
   ];
-  findings.push(...(await workers).filter((f): f is Finding => f !== undefined && "severity" in f));
+  findings.push(...workers.filter((f): f is Finding => f !== undefined && "severity" in f));
   findings.push(...sameMachineFindings(identities), ...nodeNameFindings(identities, cluster.nodes));
   return { cluster, hosts: hostFacts, identities, findings };
 }
