@@ -285,7 +285,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
       findings.push(...f);
     }
   }
-  // After the probes: nothing else of this run's work runs while they time the hosts' clocks.
+  // After the probes: the workers' round trips add nothing to the work in flight while the probes time the clocks.
   const workers = await Promise.all(
     inv.workers.flatMap((w) => {
       const host = hosts.get(w.name);
