@@ -34,7 +34,12 @@ async function withPrimaryContext<T>(
   const hosts = [inv.primary, ...extra.filter((h) => h.name !== inv.primary.name)];
   return withHosts(hosts, async (byName: Map<string, Host>) => {
     const cluster = await discoverCluster(inv, byName.get(inv.primary.name)!);
-    const run = await RunContext.open(inv, { cluster, hosts: [], findings: [] }, byName, ctx.reporter);
+    const run = await RunContext.open(
+      inv,
+      { cluster, hosts: [], identities: [], findings: [] },
+      byName,
+      ctx.reporter,
+    );
     try {
       return await fn(run);
     } finally {

@@ -8,6 +8,7 @@ import { formatReport, referencesJson } from "../references/format.js";
 import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
+import { withWorkers } from "./worker-hosts.js";
 import { plural } from "../ui/plural.js";
 import { controlHosts } from "../inventory/types.js";
 
@@ -49,10 +50,12 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
   ctx.reporter.info(`discovering ${plural(hosts.length, "host")} from ${inv.path}`);
   const { result, references } = await withHosts(
     hosts,
-    async (byName) => {
-      const result = await discover(inv, byName);
-      return { result, references: await discoveryReferences(ctx, inv, result, byName) };
-    },
+    // Workers too: discovery reads who each is, so that no machine is entered twice.
+    (byName) =>
+      withWorkers(inv.workers, byName, ctx.reporter, async () => {
+        const result = await discover(inv, byName);
+        return { result, references: await discoveryReferences(ctx, inv, result, byName) };
+      }),
     ctx.reporter,
   );
   if (ctx.values.output === "json") {

@@ -9,6 +9,7 @@ import { withEndpoint } from "../etcd/client.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
 import {
   PROBE_PORTS,
+  identityScript,
   kubeletVersion,
   nginxVersion,
   parseProbeSections,
@@ -30,7 +31,8 @@ import { foreignStreams, MERGED_CONF_PATH } from "../render/nginx-merge.js";
 import { clusterFindings, loadBalancerFindings, masterFindings, strayManifestFindings } from "./rules.js";
 import { KEEPALIVED_PROBE, keepalivedFacts, keepalivedFindings } from "./keepalived.js";
 import { externalLbFindings } from "./external.js";
-import type { ClusterFacts, DiscoveryResult, Finding, HostFacts } from "./types.js";
+import { hostIdentity, nodeFacts, nodeNameFindings, sameMachineFindings } from "./identity.js";
+import type { ClusterFacts, DiscoveryResult, Finding, HostFacts, HostIdentity } from "./types.js";
 
 export const CONTROL_PLANE_LABELS = [
   "node-role.kubernetes.io/control-plane",
@@ -41,6 +43,7 @@ export const KUBEHA_STREAM_CONF = "/etc/nginx/stream.d/kubeha-apiservers.conf";
 
 interface Probed {
   facts: HostFacts;
+  identity: HostIdentity;
   /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
   offsetMs?: number;
   managedLb: boolean;
@@ -48,7 +51,7 @@ interface Probed {
   kubeletCgroupDriver?: "systemd" | "cgroupfs";
 }
 
-/** One read-only round trip to a host: OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
+/** One read-only round trip to a host: identity, OS, kubelet, runtime, ports, kernel settings, clock, manifests, nginx. */
 export async function probeHost(h: InventoryHost, host: Host, keepalived = false): Promise<Probed> {
   const before = Date.now();
   const lbScript =
@@ -105,10 +108,31 @@ export async function probeHost(h: InventoryHost, host: Host, keepalived = false
   }
   return {
     facts,
+    identity: hostIdentity(h, host.hostKey, s),
     offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
     managedLb: (s as Record<string, string>).managed?.trim() === "yes",
     kubeletCgroupDriver: kubeletCgroupDriver((s as Record<string, string>).kubeletConfig),
   };
+}
+
+/**
+ * A worker's identity, in one read-only round trip. A worker that cannot be reached is left out
+ * (one whose read fails here with a warning): apply skips it too and names it at the end.
+ */
+async function workerIdentity(w: InventoryHost, host: Host): Promise<HostIdentity | Finding | undefined> {
+  // Only a connected host has a verified host key; one that could not connect was named already.
+  if (!host.hostKey) return undefined;
+  try {
+    const res = await host.exec(identityScript, { sudo: false });
+    return hostIdentity(w, host.hostKey, parseProbeSections(res.stdout));
+  } catch (err) {
+    const why = (err as Error).message;
+    return {
+      severity: "warning",
+      host: w.name,
+      message: `not identified (${why}); checked once it can be reached`,
+    };
+  }
 }
 
 /** Reads the primary: manifests, PKI, the API's kubeadm-config and nodes, and etcd through forwarded ports. */
@@ -177,6 +201,7 @@ export async function discoverCluster(
           return CONTROL_PLANE_LABELS.some((l) => l in labels);
         })
         .map((n) => n.metadata.name),
+      nodes: nodeFacts(nodes.items),
       controlPlaneImages: controlPlaneImages(parsed),
       manifests: text,
     };
@@ -263,5 +288,20 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
     }));
     findings.push(...(await externalLbFindings(lb, masters, cluster.securePort)));
   }
-  return { cluster, hosts: hostFacts, findings };
+  // After the probes: the workers' round trips add nothing to the work in flight while the probes time the clocks.
+  const workers = await Promise.all(
+    inv.workers.flatMap((w) => {
+      const host = hosts.get(w.name);
+      return host ? [workerIdentity(w, host)] : [];
+    }),
+  );
+  // An LB on a master is that master's entry, probed in both roles: one identity per entry (the first).
+  const identities = [
+    primaryProbe.identity,
+    ...probes.map((p) => p.identity),
+    ...workers.filter((id): id is HostIdentity => id !== undefined && !("severity" in id)),
+  ].filter((id, i, all) => all.findIndex((x) => x.name === id.name) === i);
+  findings.push(...workers.filter((f): f is Finding => f !== undefined && "severity" in f));
+  findings.push(...sameMachineFindings(identities), ...nodeNameFindings(identities, cluster.nodes));
+  return { cluster, hosts: hostFacts, identities, findings };
 }

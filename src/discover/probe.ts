@@ -6,9 +6,17 @@ import { LISTENING_COMMAND } from "../ssh/ports.js";
 
 export const PROBE_PORTS = [2379, 2380, 6443, 10250, 10257, 10259] as const;
 
+/** Who the host is (src/discover/identity.ts): read from every host, workers included. */
+const IDENTITY_SECTIONS = {
+  hostname: "hostname",
+  machineId: "cat /etc/machine-id 2>/dev/null",
+  addresses: "ip -o addr show 2>/dev/null || hostname -I 2>/dev/null",
+} as const;
+
+// The clock is read at the round trip's midpoint: what runs before it should stay as short as it was.
 const SECTIONS = {
   os: "cat /etc/os-release 2>/dev/null",
-  hostname: "hostname",
+  hostname: IDENTITY_SECTIONS.hostname,
   kubelet: "kubelet --version 2>/dev/null",
   runtime:
     "containerd --version 2>/dev/null || crio --version 2>/dev/null | head -1 || docker --version 2>/dev/null",
@@ -16,6 +24,8 @@ const SECTIONS = {
   ipForward: "cat /proc/sys/net/ipv4/ip_forward 2>/dev/null",
   brNetfilter: "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null",
   clock: "date +%s%3N",
+  machineId: IDENTITY_SECTIONS.machineId,
+  addresses: IDENTITY_SECTIONS.addresses,
   manifests: "ls -A /etc/kubernetes/manifests 2>/dev/null",
   nginx: "nginx -V 2>&1 | head -5",
   nginxModules:
@@ -25,9 +35,14 @@ const SECTIONS = {
 export type ProbeSection = keyof typeof SECTIONS;
 const MARK = "@@kubeha-probe@@";
 
-export const probeScript: string = Object.entries(SECTIONS)
-  .map(([name, cmd]) => `echo '${MARK} ${name}'; ${cmd}`)
-  .join("\n");
+const script = (sections: Record<string, string>): string =>
+  Object.entries(sections)
+    .map(([name, cmd]) => `echo '${MARK} ${name}'; ${cmd}`)
+    .join("\n");
+
+export const probeScript: string = script(SECTIONS);
+/** The identity sections alone: what discovery reads from a worker. */
+export const identityScript: string = script(IDENTITY_SECTIONS);
 
 export function parseProbeSections(output: string): Partial<Record<ProbeSection, string>> {
   const out: Partial<Record<ProbeSection, string>> = {};

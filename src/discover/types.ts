@@ -53,12 +53,38 @@ export interface ClusterFacts {
   };
   /** Nodes labelled as control-plane in the API. */
   controlPlaneNodes: string[];
+  /** Every Node in the API, with the addresses its kubelet reports. */
+  nodes: NodeFact[];
   /** The images of the primary's static pods: what every new master must have or pull. */
   controlPlaneImages?: string[];
   /** cgroupDriver in the primary's /var/lib/kubelet/config.yaml, which kubeha copies to new masters. */
   kubeletCgroupDriver?: "systemd" | "cgroupfs";
   /** Static pod manifests on the primary, by component, as text. */
   manifests: Record<"etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler", string>;
+}
+
+/** A Node as the API knows it: what ties its name to a machine. */
+export interface NodeFact {
+  name: string;
+  internalIPs: string[];
+  /** The Node's address of type Hostname: the name the kubelet took from its host (or was told). */
+  hostname?: string;
+}
+
+/** Who the machine behind an inventory entry is, read in discovery's round trip to it. */
+export interface HostIdentity {
+  /** The inventory entry. */
+  name: string;
+  role: string;
+  /** The address kubeha reached it at (the entry's). */
+  address: string;
+  /** SHA256 fingerprint of the SSH host key the connection verified. */
+  hostKey?: string;
+  /** /etc/machine-id, when the host has one. */
+  machineId?: string;
+  hostname?: string;
+  /** The host's own IP addresses (`ip -o addr show`). */
+  addresses: string[];
 }
 
 /** A new master's container runtime, as `crictl` sees it. */
@@ -111,5 +137,7 @@ export interface HostFacts {
 export interface DiscoveryResult {
   cluster: ClusterFacts;
   hosts: HostFacts[];
+  /** Every entry that could be reached, workers included. */
+  identities: HostIdentity[];
   findings: Finding[];
 }

@@ -62,7 +62,8 @@ async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Pr
   } catch (err) {
     const reason = (err as Error).message;
     if (changed) {
-      // Put the old server back so the node keeps working, and say so.
+      // Put the old server back so the node keeps working, and say so. This is this worker's machine
+      // alone: discovery refused any other entry for the same machine (src/discover/identity.ts).
       await host.writeFile(KUBELET_CONF, text, { mode: 0o600 }).catch(() => undefined);
       await host.exec("systemctl restart kubelet").catch(() => undefined);
       return { kind: "failed", reason: `${reason}; its previous kubelet.conf was put back` };

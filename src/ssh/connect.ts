@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { InputError, KubehaError } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { loadCredentials } from "./credentials.js";
+import { fingerprint } from "./known-hosts.js";
 import { hostKeyAlgorithms, readKnownHosts, verifyHostKey, type HostKeyPolicy } from "./host-key.js";
 
 /** One SSH endpoint to log in to: the host itself or its jump host. */
@@ -32,6 +33,8 @@ export class UnreachableError extends KubehaError {
 export interface Connection {
   client: Client;
   jump?: Client;
+  /** OpenSSH's SHA256 fingerprint of the host key the target offered and we verified. */
+  hostKey: string;
 }
 
 /** "host master-2 (10.0.0.12:22)" */
@@ -65,9 +68,9 @@ export async function connect(host: InventoryHost): Promise<Connection> {
     },
   };
   const jumpHost = ssh.jumpHost;
-  if (!jumpHost) return { client: await login(target) };
+  if (!jumpHost) return login(target);
 
-  const jump = await login({
+  const { client: jump } = await login({
     label: `${target.label}: jump host ${endpoint(jumpHost.address, jumpHost.port)}`,
     user: jumpHost.user,
     ...(jumpHost.identityFile !== undefined && { identityFile: jumpHost.identityFile }),
@@ -90,14 +93,14 @@ export async function connect(host: InventoryHost): Promise<Connection> {
     ).catch((err: Error) => {
       throw new UnreachableError(`${target.label}: the jump host cannot reach it: ${err.message}`);
     });
-    return { client: await login(target, sock), jump };
+    return { ...(await login(target, sock)), jump };
   } catch (err) {
     jump.end();
     throw err;
   }
 }
 
-async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
+async function login(e: Endpoint, sock?: Duplex): Promise<{ client: Client; hostKey: string }> {
   const credentials = await loadCredentials(e.label, e.identityFile, e.agent);
   const knownHostsFile = e.policy.hostKeyFingerprint ? undefined : e.policy.knownHostsFile;
   const entries = await readKnownHosts(knownHostsFile).catch((err: NodeJS.ErrnoException) => {
@@ -107,8 +110,9 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
   });
   const client = new ssh2.Client();
   let refusal: string | undefined;
+  let hostKey = "";
 
-  return new Promise<Client>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
     // Stays attached: after the first error (or once ready) further socket errors must not crash the
     // process; a dropped connection shows up as a closed connection on the next call.
@@ -127,7 +131,7 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
     });
     client.once("ready", () => {
       settled = true;
-      resolve(client);
+      resolve({ client, hostKey });
     });
     client.connect({
       host: e.policy.address,
@@ -140,6 +144,7 @@ async function login(e: Endpoint, sock?: Duplex): Promise<Client> {
       ...keepalive(e.stallTimeoutSeconds),
       algorithms: { serverHostKey: hostKeyAlgorithms(entries, e.policy) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        hostKey = fingerprint(key);
         verifyHostKey(e.policy, entries, key).then(
           (verdict) => {
             if (!verdict.ok) refusal = verdict.reason;

@@ -23,6 +23,7 @@ const waitNoticeMs = 2000;
 export class SshHost implements Host {
   readonly name: string;
   readonly address: string;
+  readonly hostKey: string;
   private readonly label: string;
   private readonly gate = limiter(maxParallelCommands);
   private sftpSession: Promise<SFTPWrapper> | undefined;
@@ -38,6 +39,7 @@ export class SshHost implements Host {
   ) {
     this.name = host.name;
     this.address = host.address;
+    this.hostKey = connection.hostKey;
     this.label = hostLabel(host);
     connection.client.on("close", () => {
       this.closed = true;

@@ -40,6 +40,8 @@ export interface Forward {
 export interface Host {
   readonly name: string;
   readonly address: string;
+  /** SHA256 fingerprint of the host key this connection verified (none when not connected). */
+  readonly hostKey?: string;
   /** argv is quoted for the remote shell; a string is passed to `sh -c` as it is. */
   exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult>;
   /** Like exec, but a non-zero exit throws an error naming the host, the command and stderr. */

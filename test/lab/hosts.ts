@@ -2,6 +2,7 @@
 // directories are bind-mounted over the system paths a kubeadm node owns.
 import { chmod, chown, copyFile, cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { alive, run, startDaemon, waitFor, type ExecResult } from "./proc.js";
@@ -89,6 +90,8 @@ export async function prepareHost(h: LabHost, setup: HostSetup): Promise<void> {
   await chmod(join(h.dir, "var-lib-etcd"), 0o700);
   await writeAccounts(h);
   await writeFile(join(h.dir, "hosts"), `127.0.0.1 localhost\n::1 localhost\n${setup.hostsFile}`);
+  // Each host is its own machine to kubeha's identity check, as real machines are.
+  await writeFile(join(h.dir, "machine-id"), `${randomBytes(16).toString("hex")}\n`, { mode: 0o444 });
   await writeSudoers(h, setup.sudoAsksPassword);
   await writeFile(
     join(h.dir, "kubeha-lab/host.json"),
@@ -163,6 +166,8 @@ function initScript(h: LabHost, mounts: Record<string, string>, lbWithoutStream:
     "mkdir -p /run/sshd",
     ...Object.entries(mounts).map(([target, sub]) => `mount --bind "$D/${sub}" ${target}`),
     ...FILE_MOUNTS.map((f) => `mount --bind "$D/${f}" /etc/${f}`),
+    // Only over an existing file: nothing is ever created in the machine's own /etc.
+    `if [ -e /etc/machine-id ]; then mount --bind "$D/machine-id" /etc/machine-id; fi`,
   ];
   if (lbWithoutStream) lines.push(`mount --bind "$D/nginx-modules" /usr/lib/nginx/modules`);
   // The pid file doubles as the ready marker; $$ becomes sleep's PID through exec.

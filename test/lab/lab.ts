@@ -361,6 +361,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       await markControlPlane(spec, exec);
       step("apiserver ready, control-plane node labelled and tainted");
     }
+    await waitForNodes(
+      exec,
+      realBin ? join(realBin, "kubectl") : "kubectl",
+      hosts.filter((h) => h.role === "worker").map((h) => h.name),
+    );
 
     state.info = {
       wsNs,
@@ -494,6 +499,18 @@ async function waitForPrimary(
     "Node master-1 registered by the kubelet stand-in",
     20_000,
     async () => (await kubectl("get", "node", spec.primary.name)).code === 0,
+    200,
+  );
+}
+
+/** The workers' Nodes, registered by their kubelet stand-ins: discovery checks each worker against its Node. */
+async function waitForNodes(exec: Lab["exec"], kubectlBin: string, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const kubectl = primaryKubectl(exec, kubectlBin);
+  await waitFor(
+    `Nodes ${names.join(", ")} registered by the kubelet stand-ins`,
+    20_000,
+    async () => (await kubectl("get", "node", ...names)).code === 0,
     200,
   );
 }

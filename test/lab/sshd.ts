@@ -33,7 +33,8 @@ export async function prepareSshd(h: LabHost, authorizedKeys: string): Promise<v
     join(dir, "ssh_host_ed25519_key"),
   ]);
   const config = [
-    `ListenAddress ${h.address}:22`,
+    // Every address of the host's own namespace, as a real sshd: a second address reaches the same machine.
+    "ListenAddress 0.0.0.0:22",
     `HostKey ${join(dir, "ssh_host_ed25519_key")}`,
     `PidFile ${join(dir, "sshd.pid")}`,
     `AuthorizedKeysFile ${authorizedKeys}`,

@@ -290,6 +290,7 @@ function cluster(over: Partial<ClusterFacts> = {}): ClusterFacts {
       listenClientUrls: [],
     },
     controlPlaneNodes: ["master-1"],
+    nodes: [{ name: "master-1", internalIPs: ["10.0.0.11"], hostname: "master-1" }],
     manifests: { etcd: "", "kube-apiserver": "", "kube-controller-manager": "", "kube-scheduler": "" },
     ...over,
   };
