@@ -32,6 +32,7 @@ const specs: Spec[] = [
   {
     name: "plan",
     summary: "compute every change apply would make, with diffs (changes nothing)",
+    options: [new Option("--rollback", "the plan of `kubeha rollback` instead")],
     load: plan,
   },
   {
@@ -42,6 +43,16 @@ const specs: Spec[] = [
       new Option("--dry-run", "change nothing: exactly what `kubeha plan` does"),
     ],
     load: async (values) => (values.dryRun ? plan() : (await import("./commands/apply.js")).run),
+  },
+  {
+    name: "rollback",
+    summary:
+      "return the cluster to its primary alone: clients back to it, the other masters out, the LB removed",
+    options: [
+      new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
+      new Option("--dry-run", "change nothing: exactly what `kubeha plan --rollback` does"),
+    ],
+    load: async () => (await import("./commands/rollback.js")).run,
   },
   {
     name: "verify",

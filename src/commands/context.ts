@@ -14,6 +14,8 @@ export interface CommandOptions {
   out?: string;
   push?: boolean;
   force?: boolean;
+  /** plan --rollback */
+  rollback?: boolean;
 }
 
 /** What every command receives: its parsed flags and the reporter. Kept apart from src/cli.ts so commands do not import the entry point. */

@@ -1,19 +1,11 @@
-import { join } from "node:path";
 import type { CommandContext } from "./context.js";
-import { ExitCode } from "../errors.js";
-import { backupDirName } from "../backup/index.js";
-import { buildPlan } from "../plan/build.js";
-import { formatPlan, planJson } from "../plan/format.js";
-import { evaluatePlan } from "../plan/runner.js";
-import { withRunContext } from "./prepare.js";
+import type { ExitCode } from "../errors.js";
+import { showPlan } from "./carry-out.js";
 
-/** `kubeha plan`: everything apply would do, computed from the live cluster; changes nothing. */
+/** `kubeha plan`: everything apply (or, with --rollback, rollback) would do, from the live cluster; changes nothing. */
 export async function run(ctx: CommandContext): Promise<ExitCode> {
-  return withRunContext(ctx, async (runCtx, inv) => {
-    const steps = await evaluatePlan(runCtx, await buildPlan(runCtx));
-    const backupDir = join(inv.options.stateDir, "backups", backupDirName());
-    if (ctx.values.output === "json") ctx.reporter.result(planJson(steps, backupDir));
-    else ctx.reporter.print(formatPlan(steps, backupDir));
-    return ExitCode.ok;
-  });
+  const procedure = ctx.values.rollback
+    ? (await import("./rollback.js")).rollback
+    : (await import("./apply.js")).conversion;
+  return showPlan(ctx, procedure);
 }

@@ -85,7 +85,7 @@ async function planNginx(ctx: RunContext): Promise<NginxPlan> {
   return plan;
 }
 
-async function listening(host: Host, port: number): Promise<boolean> {
+export async function listening(host: Host, port: number): Promise<boolean> {
   const r = await host.exec(`ss -Htln 2>/dev/null || netstat -tln 2>/dev/null`);
   return r.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${port}`)));
 }
@@ -105,7 +105,7 @@ async function nginxServes(ctx: RunContext): Promise<string | undefined> {
 }
 
 /** `systemctl reload nginx` when systemd runs it, else `nginx -s reload`: never a restart. */
-async function reloadNginx(host: Host): Promise<string> {
+export async function reloadNginx(host: Host): Promise<string> {
   const active = await host.exec("systemctl is-active --quiet nginx");
   const cmd = active.code === 0 ? "systemctl reload nginx" : "nginx -s reload";
   await host.run(cmd);
