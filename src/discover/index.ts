@@ -188,9 +188,14 @@ function controlPlaneImages(parsed: Awaited<ReturnType<typeof readManifests>>["p
 /**
  * Discovery: read the cluster and every host without changing anything, and list every finding
  * that blocks the conversion. Hosts that are already part of the cluster this inventory describes
- * (a resumed or finished run) are not held to the "clean host" checks.
+ * (a resumed or finished run) are not held to the "clean host" checks; nor are the members and Nodes
+ * of masters being retired (`retiring`, by node name: `kubeha remove`/`replace`).
  */
-export async function discover(inv: Inventory, hosts: Map<string, Host>): Promise<DiscoveryResult> {
+export async function discover(
+  inv: Inventory,
+  hosts: Map<string, Host>,
+  options: { retiring?: string[] } = {},
+): Promise<DiscoveryResult> {
   const get = (name: string): Host => {
     const h = hosts.get(name);
     if (!h) throw new Error(`internal: no connection for host ${name}`);
@@ -210,7 +215,7 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
   cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
   const findings: Finding[] = [];
-  const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
+  const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name), ...(options.retiring ?? [])]);
   const memberNames = new Set(cluster.etcd.members.map((m) => m.name));
   // A learner that never started has no name yet: it is ours when its peer URL is one of our masters'.
   const peersOf = (address: string) => (m: EtcdMemberFact) =>

@@ -17,7 +17,6 @@ import {
   nodeKubeletState,
   READY_TIMEOUT_MS,
   restartKubeletAndWait,
-  type ClientTarget,
   type NodeKubeletState,
 } from "./kubelet.js";
 import { plural } from "../ui/plural.js";
