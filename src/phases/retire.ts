@@ -8,7 +8,7 @@ import { KubehaError } from "../errors.js";
 import { withEndpoint } from "../etcd/client.js";
 import { endpointStatus } from "../etcd/health.js";
 import { listMembers, removeMember, type EtcdMember } from "../etcd/members.js";
-import { memberLabel, removalProblem, type MemberState } from "../etcd/quorum.js";
+import { removalProblem, type MemberState } from "../etcd/quorum.js";
 import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
@@ -92,7 +92,7 @@ export function etcdRemoveStep(
       const removed = await withPrimary(c, (client) => removeMember(client, target.id));
       c.reporter.step(
         node.name,
-        `etcd: member ${target.id} (${memberLabel(target)}${target.isLearner ? ", learner" : ""}) ${removed ? "removed" : "was already gone"}`,
+        `etcd: member ${target.id} (${target.name || "never started"}${target.isLearner ? ", learner" : ""}) ${removed ? "removed" : "was already gone"}`,
       );
       await waitEtcdHealthy(c);
     },

@@ -30,15 +30,21 @@ export async function verifyMembersAndSteps(
       return `${plural(members.length, "started voter")} (${names.join(", ")}), healthy, leader ${h.leader}`;
     }),
   );
+  return [...checks, ...(await stepChecks(ctx, steps))];
+}
+
+/** Each step's own check of its result, one line each. */
+export async function stepChecks(ctx: RunContext, steps: Step[]): Promise<Check[]> {
+  const out: Check[] = [];
   for (const s of steps) {
-    checks.push(
+    out.push(
       await check(s.id, async () => {
         await s.verify(ctx);
         return "done";
       }),
     );
   }
-  return checks;
+  return out;
 }
 
 export function formatStepChecks(checks: Check[], success: string): string {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { alive, run, startDaemon, waitFor, type ExecResult } from "./proc.js";
 
-export type LabRole = "primary" | "master" | "loadBalancer" | "worker";
+/** "spare": a clean host outside the inventory, for tests that add or replace a master. */
+export type LabRole = "primary" | "master" | "loadBalancer" | "worker" | "spare";
 
 export interface LabHost {
   name: string;

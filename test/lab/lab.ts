@@ -39,6 +39,8 @@ export type { ExecResult } from "./proc.js";
 export interface LabOptions {
   /** Number of workers (default 2). */
   workers?: number;
+  /** Clean hosts outside the inventory, master-4, master-5, ... (default 0). */
+  spares?: number;
   /** Kubernetes version of the fixture, "1.24.17" or "1.31.2" (default). */
   version?: string;
   /**
@@ -90,6 +92,8 @@ export interface Lab {
   masters: LabHost[];
   lb: LabHost;
   workers: LabHost[];
+  /** Hosts outside the inventory (LabOptions.spares). */
+  spares: LabHost[];
   host(name: string): LabHost;
   /** The workstation namespace: run the tool as `ip netns exec <wsNs> node dist/src/cli.js ...`. */
   wsNs: string;
@@ -121,6 +125,7 @@ function planHosts(
   dir: string,
   net: string,
   workers: number,
+  spares: number,
   sudoAsksPassword?: string,
 ): LabHost[] {
   const specs: [string, LabHost["role"], number][] = [
@@ -132,6 +137,11 @@ function planHosts(
       `worker-${i + 1}`,
       "worker",
       31 + i,
+    ]),
+    ...Array.from({ length: spares }, (_, i): [string, LabHost["role"], number] => [
+      `master-${i + 4}`,
+      "spare",
+      14 + i,
     ]),
   ];
   return specs.map(([name, role, octet]) => {
@@ -160,7 +170,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const prefix = `${STEM}${id}-`;
   const dir = `${LAB_DIR_STEM}${id}`;
   const net = randomSubnet();
-  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.sudoAsksPassword);
+  const hosts = planHosts(prefix, dir, net, opts.workers ?? 2, opts.spares ?? 0, opts.sudoAsksPassword);
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const get = (name: string): LabHost => {
     const h = byName.get(name);
@@ -319,6 +329,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       masters: hosts.filter((h) => h.role === "master"),
       lb,
       workers: hosts.filter((h) => h.role === "worker"),
+      spares: hosts.filter((h) => h.role === "spare"),
       host: get,
       wsNs,
       wsAddress,
