@@ -42,13 +42,16 @@ export function memberOf(members: EtcdMember[], node: Retiree): EtcdMember | und
 export async function memberStates(ctx: RunContext, members: EtcdMember[]): Promise<MemberState[]> {
   return Promise.all(
     members.map(async (m) => {
-      const host = ctx.masters.find((h) => memberOf([m], h) !== undefined);
+      // An inventory master, or a retired one kubeha is connected to.
+      const host =
+        ctx.masters.find((h) => memberOf([m], h) !== undefined)?.name ??
+        (ctx.hosts.has(m.name) ? m.name : undefined);
       const healthy =
         m.started &&
         host !== undefined &&
-        ctx.hosts.has(host.name) &&
+        ctx.hosts.has(host) &&
         (await ctx
-          .etcdEndpoint(host.name)
+          .etcdEndpoint(host)
           .then((ep) => withEndpoint(ep, ctx.access.etcdTls, endpointStatus, { timeoutMs: 3000 }))
           .then((st) => st.ok && st.memberId === m.id && st.leader !== undefined && st.leader !== "0")
           .catch(() => false));

@@ -94,6 +94,10 @@ async function reach(ctx: RunContext, r: Retiree, like: InventoryHost): Promise<
 export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Promise<Step[]> {
   checkRequest(ctx.masters, req);
   const retirees = await Promise.all(req.names.map((n) => resolve(ctx, n, req.address)));
+  // Connected first: a retired master that answers has its member's health asked too.
+  const like = ctx.masters.find((m) => m.name === req.replacement) ?? ctx.masters[1] ?? ctx.masters[0]!;
+  const reachable = new Set<string>();
+  for (const r of retirees) if (await reach(ctx, r, like)) reachable.add(r.name);
   const members = await withPrimary(ctx, listMembers);
   const states = await memberStates(ctx, members);
   for (const r of retirees) {
@@ -109,11 +113,10 @@ export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Prom
       };
     }),
   ).map((x) => x.r);
-  const like = ctx.masters.find((m) => m.name === req.replacement) ?? ctx.masters[1] ?? ctx.masters[0]!;
   const retireSteps: Step[] = [];
   for (const r of ranked) {
     retireSteps.push(etcdRemoveStep(ctx, r, { idPrefix: ID, othersHealthy: true }));
-    if (await reach(ctx, r, like)) retireSteps.push(retireHostStep(ctx, r, ID));
+    if (reachable.has(r.name)) retireSteps.push(retireHostStep(ctx, r, ID));
     retireSteps.push(nodeDeleteStep(ctx, r, ID));
   }
   const [lb, ...rest] = await buildPlan(ctx);

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha } from "./kubeha.js";
-import { etcdctl } from "./etcdctl.js";
+import { equalHashes, etcdctl } from "./etcdctl.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
@@ -75,20 +75,7 @@ describe("replace a dead master", { skip }, () => {
     const now = await members(lab);
     assert.deepEqual(now.map((m) => m.name).sort(), ["master-1", "master-3", "master-4"]);
     assert.ok(now.every((m) => !m.isLearner));
-    const addresses = ["master-1", "master-3", "master-4"].map((n) => lab.host(n).address);
-    const st = await etcdctl(lab, addresses, "endpoint", "status", "-w", "json");
-    assert.equal(st.code, 0, st.stderr);
-    const rev = Math.min(
-      ...(JSON.parse(st.stdout) as { Status: { header: { revision: number } } }[]).map(
-        (x) => x.Status.header.revision,
-      ),
-    );
-    const h = await etcdctl(lab, addresses, "endpoint", "hashkv", `--rev=${rev}`, "-w", "json");
-    assert.equal(h.code, 0, h.stderr);
-    assert.equal(
-      new Set((JSON.parse(h.stdout) as { HashKV: { hash: number } }[]).map((x) => x.HashKV.hash)).size,
-      1,
-    );
+    await equalHashes(lab, ["master-1", "master-3", "master-4"]);
     const keys = await etcdctl(
       lab,
       [spare.address],
