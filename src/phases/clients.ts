@@ -180,7 +180,10 @@ function configMapStep(
         cm.data = { ...cm.data, [e.key]: r.text };
         return true;
       });
-      c.reporter.step("cluster", `${e.ns}/${e.name}: ${changed ? "updated" : `already points at ${target.server}`}`);
+      c.reporter.step(
+        "cluster",
+        `${e.ns}/${e.name}: ${changed ? "updated" : `already points at ${target.server}`}`,
+      );
       if (isKubeProxy) await restartKubeProxy(c, kube, target.server);
     },
     verify: async (c) => {

@@ -168,7 +168,8 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
         const s = await nodeKubeletState(c, w.name);
         if (!done(s, server)) left.push(`${w.name} (${s.servers.join(",")}, ${s.reason})`);
       }
-      if (left.length) throw new KubehaError(`workers not pointing at ${server} or not Ready: ${left.join("; ")}`);
+      if (left.length)
+        throw new KubehaError(`workers not pointing at ${server} or not Ready: ${left.join("; ")}`);
     },
   };
 }
