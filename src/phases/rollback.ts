@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { posix } from "node:path";
-import { KubehaError } from "../errors.js";
+import { InputError, KubehaError } from "../errors.js";
 import type { OriginalState } from "../backup/original.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
@@ -130,6 +130,12 @@ export function primaryCertRestoreStep(ctx: RunContext, original: OriginalState)
   const served = async (c: RunContext): Promise<boolean> =>
     sameCert(await servedCertificate(c.host(node.name), c.cluster.securePort), original.apiserverCrt);
   const subject = new X509Certificate(original.apiserverCrt);
+  // After a `replace` of the primary, the oldest backup is another host's: never put it on this one.
+  if (subject.checkIP(node.address.replace(/^\[|\]$/g, "")) === undefined) {
+    throw new InputError(
+      `${original.dir}: its apiserver certificate is not ${node.name}'s (not valid for ${node.address}); the backup is of another primary: nothing was changed`,
+    );
+  }
   return {
     id: `rollback/pki/${node.name}/apiserver`,
     phase: "pki",
