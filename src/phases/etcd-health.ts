@@ -10,10 +10,10 @@ export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient)
   return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
 }
 
-/** The local endpoints of every voting member this inventory knows. */
+/** The local endpoints of every voting member kubeha has a connection to (a master being retired too). */
 export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
   const names = new Set(members.filter((m) => !m.isLearner).map((m) => m.name));
-  return Promise.all(ctx.masters.filter((m) => names.has(m.name)).map((m) => ctx.etcdEndpoint(m.name)));
+  return Promise.all([...ctx.hosts.keys()].filter((n) => names.has(n)).map((n) => ctx.etcdEndpoint(n)));
 }
 
 /** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
