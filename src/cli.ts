@@ -17,6 +17,8 @@ interface Spec {
   summary: string;
   /** What -i means for this command. */
   inventory?: string;
+  /** Positional arguments ("<old>", "<masters...>"), handed over as `names`. */
+  args?: string;
   options?: Option[];
   /** Loaded only when the command runs: `--help` and `--version` stay fast. */
   load(values: CommandOptions): Promise<Run>;
@@ -38,7 +40,7 @@ const specs: Spec[] = [
   {
     name: "plan",
     summary: "compute every change apply would make, with diffs (changes nothing)",
-    options: [kubeconfigOption()],
+    options: [new Option("--rollback", "the plan of `kubeha rollback` instead"), kubeconfigOption()],
     load: plan,
   },
   {
@@ -50,6 +52,39 @@ const specs: Spec[] = [
       kubeconfigOption(),
     ],
     load: async (values) => (values.dryRun ? plan() : (await import("./commands/apply.js")).run),
+  },
+  {
+    name: "rollback",
+    summary:
+      "return the cluster to its primary alone: clients back to it, the other masters out, the LB removed",
+    options: [
+      new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
+      new Option("--dry-run", "change nothing: exactly what `kubeha plan --rollback` does"),
+    ],
+    load: async () => (await import("./commands/rollback.js")).run,
+  },
+  {
+    name: "replace",
+    args: "<old>",
+    summary: "retire master <old> (dead or alive) and join <new>, which takes its place in the inventory",
+    options: [
+      new Option("--with <new>", "the inventory master that takes <old>'s place").makeOptionMandatory(),
+      new Option("--address <ip>", "<old>'s address, when neither its etcd member nor its Node says it"),
+      new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
+      new Option("--dry-run", "change nothing: show the plan"),
+    ],
+    load: async () => (await import("./commands/retire.js")).runReplace,
+  },
+  {
+    name: "remove",
+    args: "<masters...>",
+    summary: "retire masters no longer in the inventory, one etcd member at a time (shrink 5 to 3)",
+    options: [
+      new Option("--address <ip>", "the master's address, when neither its etcd member nor its Node says it"),
+      new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
+      new Option("--dry-run", "change nothing: show the plan"),
+    ],
+    load: async () => (await import("./commands/retire.js")).runRemove,
   },
   {
     name: "verify",
@@ -144,9 +179,15 @@ function addCommand(parent: Command, path: string, spec: Spec, done: (code: Exit
     .option("--no-color", "no colours and no live progress line")
     .option("--log-file <file>", "write the full log there instead of <stateDir>/logs/");
   for (const o of spec.options ?? []) cmd.addOption(o);
+  if (spec.args) cmd.argument(spec.args);
   // Extra words are taken in so that the refusal can name them.
-  cmd.allowExcessArguments().action(async (values: CommandOptions, self: Command) => {
-    if (self.args.length) {
+  cmd.allowExcessArguments().action(async (...params: unknown[]) => {
+    const self = params.at(-1) as Command;
+    const values: CommandOptions = {
+      ...self.opts<CommandOptions>(),
+      ...(spec.args ? { names: self.args } : {}),
+    };
+    if (!spec.args && self.args.length) {
       const words = self.args.map((a) => `'${a}'`).join(" ");
       self.error(`unexpected ${self.args.length === 1 ? "argument" : "arguments"} ${words}`, {
         code: "kubeha.excessArguments",

@@ -18,6 +18,14 @@ export interface CommandOptions {
   kubeconfig?: string;
   /** references --fix */
   fix?: boolean;
+  /** plan --rollback */
+  rollback?: boolean;
+  /** The command's positional words: the masters `remove` and `replace` retire. */
+  names?: string[];
+  /** replace --with <new> */
+  with?: string;
+  /** remove/replace --address: the retired master's address when etcd and its Node do not say it. */
+  address?: string;
 }
 
 /** What every command receives: its parsed flags and the reporter. Kept apart from src/cli.ts so commands do not import the entry point. */

@@ -2,6 +2,7 @@ import type { CommandContext } from "./context.js";
 import { InputError } from "../errors.js";
 import { discover } from "../discover/index.js";
 import { controlHosts, type Inventory } from "../inventory/types.js";
+import type { Finding } from "../discover/types.js";
 import { RunContext } from "../phases/context.js";
 import { formatFindings } from "./discover.js";
 import { inventoryFrom, withHosts } from "./session.js";
@@ -16,7 +17,12 @@ import { withWorkers } from "./worker-hosts.js";
 export async function withRunContext<T>(
   ctx: CommandContext,
   fn: (run: RunContext, inv: Inventory) => Promise<T>,
-  options: { refuseOnFindings?: boolean } = {},
+  options: {
+    refuseOnFindings?: boolean;
+    retiring?: string[];
+    /** Which blocking findings refuse this command (default: all). */
+    blocks?: (f: Finding, inv: Inventory) => boolean;
+  } = {},
 ): Promise<T> {
   const inv = await inventoryFrom(ctx);
   const hosts = controlHosts(inv);
@@ -28,8 +34,10 @@ export async function withRunContext<T>(
   );
 
   async function withDiscovery(byName: Map<string, Host>): Promise<T> {
-    const discovery = await discover(inv, byName);
-    const blocking = discovery.findings.filter((f) => f.severity === "error");
+    const discovery = await discover(inv, byName, { retiring: options.retiring });
+    const blocking = discovery.findings.filter(
+      (f) => f.severity === "error" && (options.blocks?.(f, inv) ?? true),
+    );
     for (const w of discovery.findings.filter((f) => f.severity === "warning"))
       ctx.reporter.warn(`${w.host}: ${w.message}`);
     if (blocking.length && options.refuseOnFindings !== false) {

@@ -218,9 +218,14 @@ function controlPlaneImages(parsed: Awaited<ReturnType<typeof readManifests>>["p
 /**
  * Discovery: read the cluster and every host without changing anything, and list every finding
  * that blocks the conversion. Hosts that are already part of the cluster this inventory describes
- * (a resumed or finished run) are not held to the "clean host" checks.
+ * (a resumed or finished run) are not held to the "clean host" checks; nor are the members and Nodes
+ * of masters being retired (`retiring`, by node name: `kubeha remove`/`replace`).
  */
-export async function discover(inv: Inventory, hosts: Map<string, Host>): Promise<DiscoveryResult> {
+export async function discover(
+  inv: Inventory,
+  hosts: Map<string, Host>,
+  options: { retiring?: string[] } = {},
+): Promise<DiscoveryResult> {
   const get = (name: string): Host => {
     const h = hosts.get(name);
     if (!h) throw new Error(`internal: no connection for host ${name}`);
@@ -241,11 +246,13 @@ export async function discover(inv: Inventory, hosts: Map<string, Host>): Promis
   inv.masters.forEach((_, i) => (probes[i]!.facts.runtime = runtimes[i]));
   cluster.kubeletCgroupDriver = primaryProbe.kubeletCgroupDriver;
   const findings: Finding[] = [];
-  const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name)]);
+  const ours = new Set([inv.primary.name, ...inv.masters.map((h) => h.name), ...(options.retiring ?? [])]);
   const members = cluster.etcd.members;
   findings.push(
     ...clusterFindings(cluster, {
-      member: (m) => [inv.primary, ...inv.masters].some((h) => memberOf([m], memberHost(h))),
+      member: (m) =>
+        [inv.primary, ...inv.masters].some((h) => memberOf([m], memberHost(h))) ||
+        (options.retiring ?? []).includes(m.name),
       node: (n) => ours.has(n),
     }),
   );

@@ -24,10 +24,11 @@ import type { RunContext } from "./context.js";
 import { pollUntil, retry } from "../poll.js";
 import {
   KUBELET_CONF,
-  lbServer,
+  lbTarget,
   nodeKubeletState,
   primaryKube,
   restartKubeletAndWait,
+  type ClientTarget,
   type NodeObject,
   type Taint,
 } from "./kubelet.js";
@@ -71,10 +72,10 @@ interface ConfigMapEdit {
   edit: (text: string) => { text: string; changed: boolean; diff: string };
 }
 
-function configMapEdits(ctx: RunContext): ConfigMapEdit[] {
-  const server = lbServer(ctx);
+function configMapEdits(ctx: RunContext, target: ClientTarget): ConfigMapEdit[] {
+  const server = target.server;
   const lb = ctx.inventory.loadBalancer;
-  return [
+  const edits: ConfigMapEdit[] = [
     {
       id: "kube-proxy",
       ns: "kube-system",
@@ -97,13 +98,14 @@ function configMapEdits(ctx: RunContext): ConfigMapEdit[] {
       edit: (t) => kubeadmConfigSetEndpoint(t, lbEndpoint(lb), lbSans(lb)),
     },
   ];
+  return target.kubeadmConfig ? edits : edits.filter((e) => e.id !== "kubeadm-config");
 }
 
 /** Problems with the ConfigMaps kubeha moves to the LB (empty: all point at it). */
 export async function configMapProblems(ctx: RunContext): Promise<string[]> {
   const kube = await primaryKube(ctx);
   const out: string[] = [];
-  for (const e of configMapEdits(ctx)) {
+  for (const e of configMapEdits(ctx, lbTarget(ctx))) {
     const cm = await kube.get<ConfigMap>(objectPath("configmaps", e.name, e.ns));
     const text = cm.data?.[e.key];
     if (text === undefined) out.push(`${e.ns}/${e.name} has no ${e.key}`);
@@ -116,7 +118,12 @@ const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 /** Records on kube-proxy's pod template which server its pods were restarted for. */
 const KUBE_PROXY_SERVER = "kubeha.io/apiserver-endpoint";
 
-function configMapStep(ctx: RunContext, e: ConfigMapEdit, before: string | undefined): Step {
+function configMapStep(
+  ctx: RunContext,
+  e: ConfigMapEdit,
+  before: string | undefined,
+  target: ClientTarget,
+): Step {
   const path = objectPath("configmaps", e.name, e.ns);
   const preview = before === undefined ? undefined : e.edit(before);
   const isKubeProxy = e.id === "kube-proxy";
@@ -134,13 +141,13 @@ function configMapStep(ctx: RunContext, e: ConfigMapEdit, before: string | undef
     if (text === undefined || e.edit(text).changed) return false;
     if (!isKubeProxy) return true;
     const ds = await kube.get<DaemonSet>(objectPath("daemonsets", "kube-proxy", "kube-system"));
-    return ds.spec.template.metadata?.annotations?.[KUBE_PROXY_SERVER] === lbServer(ctx);
+    return ds.spec.template.metadata?.annotations?.[KUBE_PROXY_SERVER] === target.server;
   };
   return {
-    id: `clients/${e.id}`,
+    id: `${target.id}/${e.id}`,
     phase: "clients",
     host: "cluster",
-    title: `${e.ns}/${e.name}: ${e.key} through the load balancer${isKubeProxy ? ", then restart the kube-proxy pods" : ""}`,
+    title: `${e.ns}/${e.name}: ${e.key} ${target.phrase}${isKubeProxy ? ", then restart the kube-proxy pods" : ""}`,
     why: why ?? "",
     files: [],
     details: [
@@ -155,7 +162,7 @@ function configMapStep(ctx: RunContext, e: ConfigMapEdit, before: string | undef
           : ["  unchanged"]),
       ...(isKubeProxy
         ? [
-            `DaemonSet kube-system/kube-proxy: rollout restart (pod template annotations ${RESTARTED_AT}, ${KUBE_PROXY_SERVER}=${lbServer(ctx)})`,
+            `DaemonSet kube-system/kube-proxy: rollout restart (pod template annotations ${RESTARTED_AT}, ${KUBE_PROXY_SERVER}=${target.server})`,
           ]
         : []),
     ],
@@ -171,20 +178,22 @@ function configMapStep(ctx: RunContext, e: ConfigMapEdit, before: string | undef
         cm.data = { ...cm.data, [e.key]: r.text };
         return true;
       });
-      c.reporter.step("cluster", `${e.ns}/${e.name}: ${changed ? "updated" : "already points at the LB"}`);
-      if (isKubeProxy) await restartKubeProxy(c, kube);
+      c.reporter.step(
+        "cluster",
+        `${e.ns}/${e.name}: ${changed ? "updated" : `already points at ${target.server}`}`,
+      );
+      if (isKubeProxy) await restartKubeProxy(c, kube, target.server);
     },
     verify: async (c) => {
       if (!(await ready(await primaryKube(c))))
-        throw new KubehaError(`${e.ns}/${e.name} ${e.key} does not point at ${lbServer(c)}`);
+        throw new KubehaError(`${e.ns}/${e.name} ${e.key} does not point at ${target.server}`);
     },
   };
 }
 
 /** `kubectl rollout restart ds/kube-proxy`, then wait for the rollout where a controller runs it. */
-async function restartKubeProxy(ctx: RunContext, kube: KubeClient): Promise<void> {
+async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: string): Promise<void> {
   const path = objectPath("daemonsets", "kube-proxy", "kube-system");
-  const server = lbServer(ctx);
   await updateObject<DaemonSet>(kube, path, (ds) => {
     const meta = (ds.spec.template.metadata ??= {});
     const ann = (meta.annotations ??= {});
@@ -221,15 +230,15 @@ async function restartKubeProxy(ctx: RunContext, kube: KubeClient): Promise<void
   }
 }
 
-/** The API objects, as steps: kube-proxy, cluster-info, kubeadm-config. */
-export async function configMapSteps(ctx: RunContext): Promise<Step[]> {
+/** The API objects, as steps: kube-proxy, cluster-info, kubeadm-config (when the target goes there). */
+export async function configMapSteps(ctx: RunContext, target = lbTarget(ctx)): Promise<Step[]> {
   const kube = await primaryKube(ctx);
   return Promise.all(
-    configMapEdits(ctx).map(async (e) => {
+    configMapEdits(ctx, target).map(async (e) => {
       const cm = await kube
         .getOptional<ConfigMap>(objectPath("configmaps", e.name, e.ns))
         .catch(() => undefined);
-      return configMapStep(ctx, e, cm?.data?.[e.key]);
+      return configMapStep(ctx, e, cm?.data?.[e.key], target);
     }),
   );
 }
@@ -354,8 +363,12 @@ function describeServerChange(path: string, servers: string[], to: string): stri
  * admin.conf, super-admin.conf and kubelet.conf on a master point at the LB; when kubelet.conf
  * changed, the kubelet is restarted and must report Ready again before the run goes on.
  */
-export async function masterKubeconfigsStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
-  const server = lbServer(ctx);
+export async function masterKubeconfigsStep(
+  ctx: RunContext,
+  node: InventoryHost,
+  target = lbTarget(ctx),
+): Promise<Step> {
+  const server = target.server;
   const current = await kubeconfigServersOn(ctx, node.name, MASTER_LB_KUBECONFIGS).catch(
     () => new Map<string, { text: string; servers: string[] }>(),
   );
@@ -375,10 +388,10 @@ export async function masterKubeconfigsStep(ctx: RunContext, node: InventoryHost
     return [...now].filter(([, f]) => f.servers.some((s) => s !== server)).map(([p]) => p);
   };
   return {
-    id: `clients/kubeconfigs/${node.name}`,
+    id: `${target.id}/kubeconfigs/${node.name}`,
     phase: "clients",
     host: node.name,
-    title: `admin.conf${current.has(MASTER_LB_KUBECONFIGS[1]!) ? ", super-admin.conf" : ""} and kubelet.conf on ${node.name} through the load balancer`,
+    title: `admin.conf${current.has(MASTER_LB_KUBECONFIGS[1]!) ? ", super-admin.conf" : ""} and kubelet.conf on ${node.name} ${target.phrase}`,
     why: "a kubelet or an operator that talks to one apiserver loses the cluster with that master; controller-manager.conf and scheduler.conf keep their local apiserver",
     files,
     details: [

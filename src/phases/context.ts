@@ -15,6 +15,7 @@ export class RunContext {
   private materialPromise?: Promise<PrimaryMaterial>;
   private readonly etcdEndpoints = new Map<string, Promise<string>>();
   private readonly kubeClients = new Map<string, Promise<KubeClient>>();
+  private readonly cleanups: (() => Promise<void>)[] = [];
   /** When this run began: names the run's backup directory on the hosts. */
   readonly started = new Date();
   /** New keys, generated ahead while the backup runs (see Step.prepare). */
@@ -89,7 +90,13 @@ export class RunContext {
     return p;
   }
 
+  /** Runs when the context closes: a connection opened by a step's planning (a retired master's). */
+  onClose(fn: () => Promise<void>): void {
+    this.cleanups.push(fn);
+  }
+
   async close(): Promise<void> {
     await this.access.close();
+    await Promise.allSettled(this.cleanups.map((f) => f()));
   }
 }

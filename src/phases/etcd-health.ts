@@ -10,12 +10,15 @@ export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient)
   return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
 }
 
-/** The local endpoints of every voting member this inventory knows. */
+/** The local endpoints of every voting member kubeha has a connection to (a master being retired too). */
 export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
   const voters = members.filter((m) => !m.isLearner);
-  return Promise.all(
-    ctx.masters.filter((h) => memberOf(voters, memberHost(h))).map((h) => ctx.etcdEndpoint(h.name)),
+  // The inventory's masters by peer URL, then any other connected host that is a voter by name (a master being retired).
+  const masters = ctx.masters.filter((h) => memberOf(voters, memberHost(h))).map((h) => h.name);
+  const retiring = [...ctx.hosts.keys()].filter(
+    (n) => !ctx.masters.some((h) => h.name === n) && voters.some((m) => m.name === n),
   );
+  return Promise.all([...masters, ...retiring].map((n) => ctx.etcdEndpoint(n)));
 }
 
 /** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */

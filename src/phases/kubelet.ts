@@ -29,6 +29,33 @@ export function lbServer(ctx: RunContext): string {
   return serverUrl(lb.address, lb.port);
 }
 
+/**
+ * Where the client steps point the API's clients: the load balancer (apply), or the primary's own
+ * apiserver (rollback). `id` prefixes the step ids, so the two never share a journal entry.
+ */
+export interface ClientTarget {
+  server: string;
+  /** "through the load balancer", "back to master-1". */
+  phrase: string;
+  id: string;
+  /** kubeadm-config's controlPlaneEndpoint names it too (a rollback restores kubeadm-config from the backup instead). */
+  kubeadmConfig: boolean;
+}
+
+export function lbTarget(ctx: RunContext): ClientTarget {
+  return { server: lbServer(ctx), phrase: "through the load balancer", id: "clients", kubeadmConfig: true };
+}
+
+export function primaryTarget(ctx: RunContext): ClientTarget {
+  const p = ctx.inventory.primary;
+  return {
+    server: serverUrl(p.address, ctx.cluster.securePort),
+    phrase: `back to ${p.name}`,
+    id: "rollback/clients",
+    kubeadmConfig: false,
+  };
+}
+
 /** The client all API edits go through: the primary's apiserver, over its SSH connection. */
 export function primaryKube(ctx: RunContext): Promise<KubeClient> {
   return ctx.kube(ctx.inventory.primary.name);

@@ -108,7 +108,7 @@ export async function nginxServes(ctx: RunContext, name: string): Promise<string
 }
 
 /** `systemctl reload nginx` when systemd runs it, else `nginx -s reload`: never a restart. */
-async function reloadNginx(host: Host): Promise<string> {
+export async function reloadNginx(host: Host): Promise<string> {
   const active = await host.exec("systemctl is-active --quiet nginx");
   const cmd = active.code === 0 ? "systemctl reload nginx" : "nginx -s reload";
   await host.run(cmd);

@@ -13,7 +13,7 @@ import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import {
   KUBELET_CONF,
-  lbServer,
+  lbTarget,
   nodeKubeletState,
   READY_TIMEOUT_MS,
   restartKubeletAndWait,
@@ -31,7 +31,7 @@ type WorkerOutcome =
   | { kind: "failed"; reason: string }
   | { kind: "not-started" };
 
-/** Points one worker's kubelet at the LB; throws KubehaError only for "the kubelet did not come back". */
+/** Points one worker's kubelet at `server`; throws KubehaError only for "the kubelet did not come back". */
 async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Promise<WorkerOutcome> {
   let text: string;
   let state: NodeKubeletState;
@@ -73,8 +73,8 @@ async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Pr
 }
 
 /** All workers, `options.workerConcurrency` at a time; after the control plane, the last step of the run. */
-export async function workersStep(ctx: RunContext): Promise<Step> {
-  const server = lbServer(ctx);
+export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Promise<Step> {
+  const server = target.server;
   const workers = ctx.inventory.workers;
   const concurrency = Math.max(1, ctx.inventory.options.workerConcurrency);
   const current = await settleAll(
@@ -101,10 +101,10 @@ export async function workersStep(ctx: RunContext): Promise<Step> {
     ];
   });
   return {
-    id: "clients/workers",
+    id: `${target.id}/workers`,
     phase: "clients",
     host: "workers",
-    title: `kubelet.conf on ${plural(workers.length, "worker")} through the load balancer, ${concurrency} at a time`,
+    title: `kubelet.conf on ${plural(workers.length, "worker")} ${target.phrase}, ${concurrency} at a time`,
     why: "a kubelet talking to one apiserver loses its node with that master; rolling a few at a time keeps most nodes untouched while each is checked Ready",
     files,
     details: [
@@ -143,13 +143,13 @@ export async function workersStep(ctx: RunContext): Promise<Step> {
       const ok = [...by("done"), ...by("already")];
       c.reporter.step(
         "workers",
-        `kubelet.conf through the LB on ${ok.length} of ${plural(workers.length, "worker")} (${by("done").length} changed now)`,
+        `kubelet.conf ${target.phrase} on ${ok.length} of ${plural(workers.length, "worker")} (${by("done").length} changed now)`,
       );
       const bad = [...by("unreachable"), ...by("failed")];
       if (bad.length || by("not-started").length) {
         throw new KubehaError(
           [
-            `${plural(bad.length, "worker")} not moved to the load balancer: ` +
+            `${plural(bad.length, "worker")} not moved to ${server}: ` +
               bad.map((w) => `${w.name} (${reasonOf(w)})`).join("; "),
             ...(by("not-started").length
               ? [
@@ -169,7 +169,8 @@ export async function workersStep(ctx: RunContext): Promise<Step> {
         const s = await nodeKubeletState(c, w.name);
         if (!done(s, server)) left.push(`${w.name} (${s.servers.join(",")}, ${s.reason})`);
       }
-      if (left.length) throw new KubehaError(`workers not through the LB or not Ready: ${left.join("; ")}`);
+      if (left.length)
+        throw new KubehaError(`workers not pointing at ${server} or not Ready: ${left.join("; ")}`);
     },
   };
 }

@@ -25,6 +25,7 @@ export class StepFailure extends KubehaError {
     readonly completed: string[],
     cause: unknown,
     undo = step.rollback,
+    resume = "kubeha apply",
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
@@ -32,7 +33,7 @@ export class StepFailure extends KubehaError {
         `step ${step.id} on ${step.host} failed: ${reason}`,
         `state: ${completed.length ? `done before it: ${completed.join(", ")}` : "no step had completed"}; ` +
           `this step may be partly done.`,
-        `next: fix the cause, then run \`kubeha apply\` again to resume (finished steps are skipped); ` +
+        `next: fix the cause, then run \`${resume}\` again to resume (finished steps are skipped); ` +
           `to undo this step by hand: ${undo}`,
       ].join("\n"),
       ExitCode.failed,
@@ -53,6 +54,7 @@ export async function runPlan(
   journal: Journal,
   beforeFirstChange: () => Promise<void>,
   atStepBoundary: () => Promise<void> = async () => {},
+  resume?: string,
 ): Promise<{ ran: number; skipped: number }> {
   const completed: string[] = [];
   let ran = 0;
@@ -93,7 +95,7 @@ export async function runPlan(
       ctx.reporter.end();
       journal.record(step.id, "failed", err instanceof Error ? err.message : String(err));
       const undo = step.undo ? await step.undo(ctx).catch(() => step.rollback) : step.rollback;
-      throw new StepFailure(step, completed, err, undo);
+      throw new StepFailure(step, completed, err, undo, resume);
     }
   }
   return { ran, skipped };

@@ -42,7 +42,7 @@ export function lbSans(lb: LoadBalancerEndpoint): string[] {
  * Sequences are written the way the input writes them: kubeadm and kubectl (Go yaml) put `- item` at
  * the indentation of the parent key; some editors indent them.
  */
-function indentSeqOf(text: string): boolean {
+export function indentSeqOf(text: string): boolean {
   const m = /^( *)[^\s#-][^\n]*:[ \t]*\n\1( *)- /m.exec(text);
   return m !== null && (m[2] ?? "").length > 0;
 }

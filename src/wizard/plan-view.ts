@@ -23,12 +23,12 @@ function page(text: string): Promise<boolean> {
 export async function showPlan(
   r: Reporter,
   ask: Prompter,
-  plan: { entryPoint: string; steps: PlannedStep[]; backupDir: string },
+  plan: { header?: string; steps: PlannedStep[]; backupDir: string },
 ): Promise<void> {
   const width = terminalWidth();
   r.print(
-    `${wrapText(plan.entryPoint, width)}\n\n${planSummary(plan.steps, plan.backupDir, width)}`,
-    `${plan.entryPoint}\n\n${formatPlan(plan.steps, plan.backupDir)}`,
+    `${plan.header ? `${wrapText(plan.header, width)}\n\n` : ""}${planSummary(plan.steps, plan.backupDir, width)}`,
+    `${plan.header ? `${plan.header}\n\n` : ""}${formatPlan(plan.steps, plan.backupDir)}`,
   );
   if (plan.steps.every((s) => s.done)) return;
   const details = planDetails(plan.steps, { width, elide: true });

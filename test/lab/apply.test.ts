@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
 import { DUPLICATE_POD_ERROR } from "./kubelet-pods.js";
+import { etcdctl } from "./etcdctl.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
@@ -69,19 +70,6 @@ async function secretsOf(lab: Lab): Promise<[string, string][]> {
     if (m) out.push([`${conf} client-key-data`, m[1]!.slice(100, 160)]);
   }
   return out;
-}
-
-function etcdctl(lab: Lab, endpoints: string[], ...args: string[]) {
-  const pki = join(lab.dir, "h", "master-1", "etc-kubernetes", "pki", "etcd");
-  return lab.wsExec([
-    "etcdctl",
-    `--endpoints=${endpoints.map((a) => `https://${a}:2379`).join(",")}`,
-    `--cacert=${pki}/ca.crt`,
-    `--cert=${pki}/healthcheck-client.crt`,
-    `--key=${pki}/healthcheck-client.key`,
-    "--command-timeout=10s",
-    ...args,
-  ]);
 }
 
 /** `kubectl get -o json` through the primary, as the workstation's admin. */

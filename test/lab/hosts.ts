@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { alive, run, startDaemon, waitFor, type ExecResult } from "./proc.js";
 
-/** "spare": a bare host outside the inventory, for `kubeadm join` after the conversion. */
+/** "spare": a clean host outside the inventory, for tests that add or replace a master (or `kubeadm join` one). */
 export type LabRole = "primary" | "master" | "loadBalancer" | "worker" | "spare";
 
 export interface LabHost {

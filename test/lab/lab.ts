@@ -40,6 +40,8 @@ export type { ExecResult } from "./proc.js";
 export interface LabOptions {
   /** Number of workers (default 2). */
   workers?: number;
+  /** Clean hosts outside the inventory, master-4, master-5, ... (default 0). */
+  spares?: number;
   /** Kubernetes version of the fixture, "1.24.17" or "1.31.2" (default). */
   version?: string;
   /**
@@ -64,8 +66,6 @@ export interface LabOptions {
   kubeletVersions?: Record<string, string>;
   /** The container runtime per host name (default: up, systemd cgroups, every image present). */
   runtimes?: Record<string, LabRuntime>;
-  /** A fifth host, master-4, outside the inventory (role "spare"), for `kubeadm join --control-plane`. */
-  spareMaster?: boolean;
   /** ConfigMaps of bulk data put into etcd (default 3000). */
   bulkKeys?: number;
   /** Progress lines (default: silent). */
@@ -117,6 +117,8 @@ export interface Lab {
   lbAddress: string;
   lbPort: number;
   workers: LabHost[];
+  /** Hosts outside the inventory (LabOptions.spares). */
+  spares: LabHost[];
   host(name: string): LabHost;
   /** The workstation namespace: run the tool as `ip netns exec <wsNs> node dist/src/cli.js ...`. */
   wsNs: string;
@@ -149,8 +151,8 @@ function planHosts(
   net: string,
   workers: number,
   lb: LabLoadBalancer,
+  spares: number,
   sudoAsksPassword?: string,
-  spareMaster = false,
 ): LabHost[] {
   const lbSpecs: [string, LabHost["role"], number][] =
     lb.mode === "keepalived"
@@ -163,11 +165,15 @@ function planHosts(
     ["master-2", "master", 12],
     ["master-3", "master", 13],
     ...lbSpecs,
-    ...(spareMaster ? [["master-4", "spare", 14] as [string, LabHost["role"], number]] : []),
     ...Array.from({ length: workers }, (_, i): [string, LabHost["role"], number] => [
       `worker-${i + 1}`,
       "worker",
       31 + i,
+    ]),
+    ...Array.from({ length: spares }, (_, i): [string, LabHost["role"], number] => [
+      `master-${i + 4}`,
+      "spare",
+      14 + i,
     ]),
   ];
   return specs.map(([name, role, octet]) => {
@@ -203,8 +209,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     net,
     opts.workers ?? 2,
     lbOpts,
+    opts.spares ?? 0,
     opts.sudoAsksPassword,
-    opts.spareMaster,
   );
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const get = (name: string): LabHost => {
@@ -385,6 +391,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       lbAddress,
       lbPort,
       workers: hosts.filter((h) => h.role === "worker"),
+      spares: hosts.filter((h) => h.role === "spare"),
       host: get,
       wsNs,
       wsAddress,

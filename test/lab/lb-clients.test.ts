@@ -103,7 +103,7 @@ describe("load balancer and clients", { skip, timeout: 600_000 }, () => {
     outputs.first = r;
     const secs = (Date.now() - t0) / 1000;
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, new RegExp(`1 worker not moved to the load balancer: ${DOWN} \\(`));
+    assert.match(r.stderr, new RegExp(`1 worker not moved to https://[\\d.]+:6443: ${DOWN} \\(`));
     const { max, rolled } = maxInFlight(r.stdout);
     assert.equal(rolled.length, WORKERS - 1, r.stdout);
     assert.ok(max <= CONCURRENCY && max >= 2, `max ${max} kubelets restarting at once`);

@@ -270,7 +270,7 @@ describe("real flavour", { skip, timeout: 1_200_000 }, () => {
   let app: Record<string, unknown>;
   let keysBefore: number;
   before(async () => {
-    lab = await startLab({ kubernetes: "real", workers: 1, bulkKeys: 500, spareMaster: true });
+    lab = await startLab({ kubernetes: "real", workers: 1, bulkKeys: 500, spares: 1 });
     const r = await lab.wsExec(
       [
         bin("kubectl"),

@@ -1,0 +1,188 @@
+import { join } from "node:path";
+import { confirm } from "@inquirer/prompts";
+import type { CommandContext } from "./context.js";
+import { ExitCode, KubehaError } from "../errors.js";
+import { backupDirName, takeBackup } from "../backup/index.js";
+import { formatPlan, planJson, type PlannedStep } from "../plan/format.js";
+import { Journal } from "../plan/journal.js";
+import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
+import type { Step } from "../plan/types.js";
+import type { RunContext } from "../phases/context.js";
+import { clusterState } from "../verify/state.js";
+import type { Check } from "../verify/check.js";
+import { ClusterLock, lockClients } from "../lock/lease.js";
+import { withRunContext } from "./prepare.js";
+import { plural } from "../ui/plural.js";
+import type { Reporter } from "../ui/reporter.js";
+import { terminalWidth, wrapText } from "../ui/wrap.js";
+import type { Inventory } from "../inventory/types.js";
+import { printReferences } from "./references.js";
+import { referencesJson } from "../references/format.js";
+
+/** What a changing command (apply, rollback, replace, remove) carries out, and how it checks the end. */
+export interface Procedure {
+  /** The command line that resumes it: "kubeha apply". */
+  resume: string;
+  /** Names the lock's holder: "apply". */
+  lockName: string;
+  build(run: RunContext): Promise<Step[]>;
+  /** Under the lock, before the backup (the conversion pulls missing images here): no change yet. */
+  prepare?(run: RunContext): Promise<void>;
+  verify(run: RunContext, steps: Step[]): Promise<Check[]>;
+  formatChecks(checks: Check[]): string;
+  /** How the session starts: retired masters' names for discovery, which findings refuse. */
+  session?: Parameters<typeof withRunContext>[2];
+  /** A line heading the plan (the conversion: the address clients will use). */
+  header?(inv: Inventory): string;
+  /** After it: what still names the primary's apiserver directly (`kubeha references`). */
+  references?: boolean;
+}
+
+export interface Plan {
+  header?: string;
+  steps: PlannedStep[];
+  backupDir: string;
+}
+
+async function planOf(runCtx: RunContext, inv: Inventory, p: Procedure, steps?: Step[]): Promise<Plan> {
+  return {
+    ...(p.header && { header: p.header(inv) }),
+    steps: await evaluatePlan(runCtx, steps ?? (await p.build(runCtx))),
+    backupDir: join(inv.options.stateDir, "backups", backupDirName()),
+  };
+}
+
+/** Everything a procedure would do, computed from the live cluster; changes nothing. */
+export function computePlan(ctx: CommandContext, p: Procedure): Promise<Plan> {
+  return withRunContext(ctx, (runCtx, inv) => planOf(runCtx, inv, p), p.session);
+}
+
+/** The plan on screen fitted to the terminal (summary, then details); in the log in full. */
+export function printPlan(r: Reporter, plan: Plan): void {
+  const width = terminalWidth();
+  const head = (w?: number) => (plan.header ? `${w ? wrapText(plan.header, w) : plan.header}\n\n` : "");
+  r.print(
+    head(width) + formatPlan(plan.steps, plan.backupDir, { width, elide: true }),
+    head() + formatPlan(plan.steps, plan.backupDir),
+  );
+}
+
+/** `kubeha plan` for a procedure: every step and its effects, computed from the live cluster; changes nothing. */
+export async function showPlan(ctx: CommandContext, p: Procedure): Promise<ExitCode> {
+  return withRunContext(
+    ctx,
+    async (runCtx, inv) => {
+      const plan = await planOf(runCtx, inv, p);
+      if (ctx.values.output !== "json") printPlan(ctx.reporter, plan);
+      // Found now, so it can be changed with the conversion.
+      const references = p.references ? await printReferences(ctx, runCtx) : undefined;
+      if (ctx.values.output === "json")
+        ctx.reporter.result({
+          ...planJson(plan.steps, plan.backupDir),
+          ...(references && { references: referencesJson(references) }),
+        });
+      return ExitCode.ok;
+    },
+    p.session,
+  );
+}
+
+/**
+ * Show the plan, ask (unless --yes), take the cluster lock, back up, carry out each step that the live
+ * state says is not done yet (journaled), then verify. Running it again resumes or, when all is done,
+ * changes nothing.
+ */
+export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitCode> {
+  const r = ctx.reporter;
+  let lock: ClusterLock | undefined;
+  process.once("SIGINT", () => {
+    r.error(
+      `interrupted: the cluster is left as the last finished step made it; run \`${p.resume}\` again to resume`,
+    );
+    void (lock?.release(5000) ?? Promise.resolve()).finally(() => process.exit(ExitCode.interrupted));
+  });
+  return withRunContext(
+    ctx,
+    async (runCtx, inv) => {
+      const steps = await p.build(runCtx);
+      const plan = await planOf(runCtx, inv, p, steps);
+      const { steps: evaluated, backupDir } = plan;
+      if (ctx.planShown) {
+        // The wizard has just shown this plan: said again only in the log.
+        r.print(
+          `the plan as shown above (in full in ${r.logFile ?? "the log"})`,
+          formatPlan(evaluated, backupDir),
+        );
+      } else {
+        printPlan(r, plan);
+      }
+      if (evaluated.every((s) => s.done)) {
+        r.info("nothing to do: the cluster already is what the plan describes");
+      } else if (!ctx.values.yes) {
+        if (!process.stdin.isTTY) {
+          throw new KubehaError(
+            "refusing to apply without confirmation: pass --yes (no terminal to ask on)",
+            ExitCode.badInput,
+          );
+        }
+        await ClusterLock.refuseIfHeld(lockClients(runCtx));
+        const ok = await confirm({ message: "Apply this plan?", default: false });
+        if (!ok) {
+          r.info("not applied; nothing was changed");
+          return ExitCode.ok;
+        }
+      }
+      if (evaluated.some((s) => !s.done)) {
+        // Taken after the plan (no one waits on a prompt) and before the backup, the first change.
+        const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, p.lockName));
+        await p.prepare?.(runCtx).catch(async (err: unknown) => {
+          await held.release();
+          throw err;
+        });
+        const journal = new Journal(inv.options.stateDir);
+        r.info(`journal: ${journal.path}`);
+        // The steps' own time: not the wizard's questions or the confirmation before them.
+        const started = Date.now();
+        try {
+          const result = await runPlan(
+            runCtx,
+            steps,
+            journal,
+            async () => {
+              r.info(`backup to ${backupDir} ...`);
+              const b = await takeBackup(runCtx, backupDir);
+              for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
+              r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
+            },
+            () => held.checkpoint(),
+            p.resume,
+          );
+          r.info(
+            `${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed(started)})`,
+          );
+          journal.finish("done");
+        } catch (err) {
+          journal.finish("failed");
+          if (err instanceof StepFailure) {
+            throw new KubehaError(
+              `${err.message}\ncluster now: ${await clusterState(runCtx)}`,
+              err.exitCode,
+              {
+                cause: err,
+              },
+            );
+          }
+          throw err;
+        } finally {
+          await held.release();
+        }
+      }
+      const checks = await p.verify(runCtx, steps);
+      r.print(p.formatChecks(checks));
+      // kubeha's own clients are through the LB now; whatever else still names the primary is listed.
+      if (p.references) await printReferences(ctx, runCtx);
+      return checks.every((c) => c.ok) ? ExitCode.ok : ExitCode.failed;
+    },
+    p.session,
+  );
+}
