@@ -1,5 +1,6 @@
 // The entry point in each mode, converted and failed over in the lab with the real nginx and keepalived:
 // keepalived on three LB hosts (the VIP moves when its holder is lost, and the API answers through it),
+// keepalived on the three masters themselves (port 8443),
 // nginx on a master on port 8443 (the seed's layout), and an external nginx the operator owns. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -165,6 +166,50 @@ describe("keepalived: three LB hosts and a virtual address", { skip, timeout: 90
         0,
         h.name,
       );
+    await within(20_000, "one holder", async () =>
+      (await holders(l, l.lbAddress)).length === 1 ? true : undefined,
+    );
+  });
+});
+
+describe("keepalived on the masters themselves, on port 8443", { skip, timeout: 900_000 }, () => {
+  const { L, run, kubectl } = modeLab({ loadBalancer: { mode: "keepalived", onMasters: true } });
+
+  test("apply converts with every client on the virtual address's port 8443, read and write", async () => {
+    const l = L();
+    const r = await run("apply", "--yes");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /✓ virtual address: \S+ on master-1 \(keepalived ready to move it to master-2, master-3\)/,
+    );
+    assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
+    const conf = (await l.exec("master-1", ["cat", "/etc/kubernetes/admin.conf"])).stdout;
+    assert.match(conf, new RegExp(`server: https://${l.lbAddress}:${LB_ON_MASTER_PORT}`));
+    assert.deepEqual(await holders(l, l.lbAddress), ["master-1"]);
+    const nodes = await kubectl("get", "nodes", "-o", "name");
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.equal(nodes.stdout.trim().split("\n").length, 4);
+    const cm = await kubectl("create", "configmap", "-n", "default", "on-masters", "--from-literal=a=b");
+    assert.equal(cm.code, 0, cm.stderr);
+  });
+
+  test("verify --failover stops keepalived on master-1: the address moves to another master, a write passes", async () => {
+    const l = L();
+    const r = await run("verify", "--failover");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const m =
+      /✓ failover: virtual address moved: \S+ moved from master-1 to (master-[23]) ([\d.]+)s after keepalived stopped/.exec(
+        r.stdout,
+      );
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[2]) < 10, `${m[2]}s`);
+    console.log(`address moved from master-1 to ${m[1]} ${m[2]}s after keepalived stopped`);
+    assert.match(
+      r.stdout,
+      /✓ failover: write through the virtual address: ConfigMap kube-system\/\S+ created, read back and deleted/,
+    );
+    assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
     await within(20_000, "one holder", async () =>
       (await holders(l, l.lbAddress)).length === 1 ? true : undefined,
     );
