@@ -74,7 +74,7 @@ export interface LabOptions {
 
 /**
  * The lab's entry point. nginx: host "lb" (or, onMaster, master-1 on port 8443). keepalived: hosts lb-1..lb-n
- * and a virtual address of the lab subnet (.30). external: host "lb" runs an nginx the operator owns
+ * (or, onMasters, master-1..3 on port 8443) and a virtual address of the lab subnet (.30). external: host "lb" runs an nginx the operator owns
  * (kubeha never logs in to it), proxying to the primary only until the test adds the new masters.
  */
 export interface LabLoadBalancer {
@@ -83,6 +83,8 @@ export interface LabLoadBalancer {
   hosts?: 2 | 3;
   /** nginx on master-1, port 8443 (the seed's layout). */
   onMaster?: boolean;
+  /** keepalived: the LB hosts are master-1..3 themselves, port 8443 (no LB host of its own). */
+  onMasters?: boolean;
 }
 
 /** The port of the LB on a master (the apiserver has 6443). */
@@ -155,9 +157,9 @@ function planHosts(
   sudoAsksPassword?: string,
 ): LabHost[] {
   const lbSpecs: [string, LabHost["role"], number][] =
-    lb.mode === "keepalived"
+    lb.mode === "keepalived" && !lb.onMasters
       ? Array.from({ length: lb.hosts ?? 2 }, (_, i) => [`lb-${i + 1}`, "loadBalancer", 21 + i])
-      : lb.onMaster
+      : lb.onMaster || lb.onMasters
         ? []
         : [["lb", "loadBalancer", 20]];
   const specs: [string, LabHost["role"], number][] = [
@@ -219,11 +221,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     return h;
   };
   const primary = get("master-1");
-  const lbHosts = lbOpts.onMaster ? [primary] : hosts.filter((h) => h.role === "loadBalancer");
+  const lbHosts = lbOpts.onMaster
+    ? [primary]
+    : lbOpts.onMasters
+      ? ["master-1", "master-2", "master-3"].map(get)
+      : hosts.filter((h) => h.role === "loadBalancer");
   const lb = lbHosts[0]!;
   const runsNginx = (h: LabHost): boolean => lbHosts.includes(h);
   const lbAddress = lbOpts.mode === "keepalived" ? `${net}.30` : lb.address;
-  const lbPort = lbOpts.onMaster ? LB_ON_MASTER_PORT : 6443;
+  const lbPort = lbOpts.onMaster || lbOpts.onMasters ? LB_ON_MASTER_PORT : 6443;
   const wsNs = `${prefix}ws`;
   const wsAddress = `${net}.100`;
   const etcNetnsWs = join("/etc/netns", wsNs);

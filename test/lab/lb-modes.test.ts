@@ -1,5 +1,6 @@
 // The entry point in each mode, converted and failed over in the lab with the real nginx and keepalived:
 // keepalived on three LB hosts (the VIP moves when its holder is lost, and the API answers through it),
+// keepalived on the three masters themselves (port 8443),
 // nginx on a master on port 8443 (the seed's layout), and an external nginx the operator owns. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -65,6 +66,56 @@ async function within<T>(ms: number, what: string, f: () => Promise<T | undefine
   }
 }
 
+/**
+ * With `from` holding the address, takes its link down: the address must move to `to` within 15s and
+ * real kubectl read (4 Nodes) and write through it; then the link comes back and `from`, first in
+ * priority, holds the address again, alone. Returns the seconds the move took.
+ */
+async function holderLost(
+  l: Lab,
+  kubectl: (...args: string[]) => Promise<ExecResult>,
+  from: string,
+  to: string,
+): Promise<number> {
+  await within(20_000, `the address on ${from} alone`, async () => {
+    const h = await holders(l, l.lbAddress);
+    return h.length === 1 && h[0] === from ? true : undefined;
+  });
+  const down = await l.exec(from, ["ip", "link", "set", "eth0", "down"]);
+  assert.equal(down.code, 0, down.stderr);
+  const t0 = Date.now();
+  let moved: number;
+  try {
+    const now = await within(15_000, `the address on ${to}`, async () => {
+      const h = (await holders(l, l.lbAddress)).filter((x) => x !== from);
+      return h.length === 1 ? h[0] : undefined;
+    });
+    moved = (Date.now() - t0) / 1000;
+    assert.equal(now, to);
+    const nodes = await within(20_000, "kubectl get nodes through the address", async () => {
+      const r = await kubectl("get", "nodes", "-o", "name");
+      return r.code === 0 ? r.stdout : undefined;
+    });
+    assert.equal(nodes.trim().split("\n").length, 4);
+    const cm = await kubectl(
+      "create",
+      "configmap",
+      "-n",
+      "default",
+      `through-the-vip-${from}`,
+      "--from-literal=a=b",
+    );
+    assert.equal(cm.code, 0, cm.stderr);
+  } finally {
+    await l.exec(from, ["ip", "link", "set", "eth0", "up"]);
+  }
+  await within(20_000, `the address back on ${from} alone`, async () => {
+    const h = await holders(l, l.lbAddress);
+    return h.length === 1 && h[0] === from ? true : undefined;
+  });
+  return moved;
+}
+
 describe("keepalived: three LB hosts and a virtual address", { skip, timeout: 900_000 }, () => {
   const { L, run, kubectl } = modeLab({ loadBalancer: { mode: "keepalived", hosts: 3 } });
 
@@ -106,40 +157,8 @@ describe("keepalived: three LB hosts and a virtual address", { skip, timeout: 90
   });
 
   test("the holder lost (its link down): the address moves and real kubectl works through it", async () => {
-    const l = L();
-    const down = await l.exec("lb-1", ["ip", "link", "set", "eth0", "down"]);
-    assert.equal(down.code, 0, down.stderr);
-    const t0 = Date.now();
-    try {
-      const now = await within(15_000, "the address on lb-2", async () => {
-        const h = (await holders(l, l.lbAddress)).filter((x) => x !== "lb-1");
-        return h.length === 1 ? h[0] : undefined;
-      });
-      const moved = (Date.now() - t0) / 1000;
-      assert.equal(now, "lb-2");
-      const nodes = await within(20_000, "kubectl get nodes through the address", async () => {
-        const r = await kubectl("get", "nodes", "-o", "name");
-        return r.code === 0 ? r.stdout : undefined;
-      });
-      assert.equal(nodes.trim().split("\n").length, 4);
-      const cm = await kubectl(
-        "create",
-        "configmap",
-        "-n",
-        "default",
-        "through-the-vip",
-        "--from-literal=a=b",
-      );
-      assert.equal(cm.code, 0, cm.stderr);
-      console.log(`address moved to lb-2 ${moved.toFixed(1)}s after lb-1's link went down`);
-    } finally {
-      await l.exec("lb-1", ["ip", "link", "set", "eth0", "up"]);
-    }
-    // lb-1 comes back with the highest priority and takes the address again, alone.
-    await within(20_000, "the address back on lb-1 alone", async () => {
-      const h = await holders(l, l.lbAddress);
-      return h.length === 1 && h[0] === "lb-1" ? true : undefined;
-    });
+    const moved = await holderLost(L(), kubectl, "lb-1", "lb-2");
+    console.log(`address moved to lb-2 ${moved.toFixed(1)}s after lb-1's link went down`);
   });
 
   test("verify --failover stops keepalived on the holder: the address moves within seconds, a write passes", async () => {
@@ -168,6 +187,75 @@ describe("keepalived: three LB hosts and a virtual address", { skip, timeout: 90
     await within(20_000, "one holder", async () =>
       (await holders(l, l.lbAddress)).length === 1 ? true : undefined,
     );
+  });
+});
+
+describe("keepalived on the masters themselves, on port 8443", { skip, timeout: 900_000 }, () => {
+  const { L, run, kubectl } = modeLab({ loadBalancer: { mode: "keepalived", onMasters: true } });
+
+  test("plan: clients will use the virtual address on port 8443, keepalived on each master", async () => {
+    const l = L();
+    const r = await run("plan");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const flat = r.stdout.replace(/\n +/g, " ");
+    assert.match(
+      flat,
+      new RegExp(
+        `Entry point \\(keepalived\\): clients will use https://api\\.lab\\.internal:${LB_ON_MASTER_PORT} \\(${l.lbAddress.replace(/\./g, "\\.")}\\); virtual address held by one of master-1, master-2, master-3`,
+      ),
+    );
+    for (const h of l.lbHosts) {
+      assert.match(
+        flat,
+        new RegExp(`\\[${h.name}\\] keepalived on ${h.name}: virtual address ${l.lbAddress}`),
+      );
+      assert.match(r.stdout, new RegExp(`\\+\\s+unicast_src_ip ${h.address}\\n`));
+    }
+  });
+
+  test("apply converts with every client on the virtual address's port 8443, read and write", async () => {
+    const l = L();
+    const r = await run("apply", "--yes");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /✓ virtual address: \S+ on master-1 \(keepalived ready to move it to master-2, master-3\)/,
+    );
+    assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
+    const conf = (await l.exec("master-1", ["cat", "/etc/kubernetes/admin.conf"])).stdout;
+    assert.match(conf, new RegExp(`server: https://${l.lbAddress}:${LB_ON_MASTER_PORT}`));
+    assert.deepEqual(await holders(l, l.lbAddress), ["master-1"]);
+    const nodes = await kubectl("get", "nodes", "-o", "name");
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.equal(nodes.stdout.trim().split("\n").length, 4);
+    const cm = await kubectl("create", "configmap", "-n", "default", "on-masters", "--from-literal=a=b");
+    assert.equal(cm.code, 0, cm.stderr);
+  });
+
+  test("verify --failover stops keepalived on master-1: the address moves to another master, a write passes", async () => {
+    const l = L();
+    const r = await run("verify", "--failover");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const m =
+      /✓ failover: virtual address moved: \S+ moved from master-1 to (master-[23]) ([\d.]+)s after keepalived stopped/.exec(
+        r.stdout,
+      );
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[2]) < 10, `${m[2]}s`);
+    console.log(`address moved from master-1 to ${m[1]} ${m[2]}s after keepalived stopped`);
+    assert.match(
+      r.stdout,
+      /✓ failover: write through the virtual address: ConfigMap kube-system\/\S+ created, read back and deleted/,
+    );
+    assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
+    await within(20_000, "one holder", async () =>
+      (await holders(l, l.lbAddress)).length === 1 ? true : undefined,
+    );
+  });
+
+  test("master-1 lost (its link down), apiserver and LB at once: the address moves, kubectl works through it", async () => {
+    const moved = await holderLost(L(), kubectl, "master-1", "master-2");
+    console.log(`address moved to master-2 ${moved.toFixed(1)}s after master-1's link went down`);
   });
 });
 
