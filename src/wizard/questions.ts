@@ -45,6 +45,8 @@ interface HostOptions {
   mayKeep?: boolean;
   /** An empty address means "none after all". */
   mayCancel?: boolean;
+  /** What an empty address means when it may be left empty (default: no such host). */
+  emptyMeans?: string;
   onFacts?: (facts: HostFacts) => void;
 }
 
@@ -223,7 +225,16 @@ export class Wizard {
     const out: HostAnswer[] = [];
     for (let i = 0; i < count; i++) {
       const what = `new master ${i + 1} of ${count}`;
-      out.push((await this.askHost(shared, "master", what, suggestName(primaryName, i + 1)))!);
+      // A wrong count is corrected without Ctrl-C: an empty address goes back to it.
+      const h = await this.askHost(shared, "master", what, suggestName(primaryName, i + 1), {
+        mayCancel: true,
+        emptyMeans: "back to the count",
+      });
+      if (!h) {
+        out.forEach((m) => this.forget(m));
+        return this.askMasters(shared, primaryName);
+      }
+      out.push(h);
     }
     return out;
   }
@@ -354,10 +365,14 @@ export class Wizard {
 
   // ---- one host ------------------------------------------------------------------------------
 
-  private askAddress(what: string, mayCancel: boolean): Promise<string> {
-    return this.ask.text(`address:${what}`, `Address of ${what}${mayCancel ? " (empty: none)" : ""}:`, {
-      validate: (v) => (mayCancel && !v.trim() ? true : addressAnswer(v, this.addresses)),
-    });
+  private askAddress(what: string, mayCancel: boolean, emptyMeans = "none"): Promise<string> {
+    return this.ask.text(
+      `address:${what}`,
+      `Address of ${what}${mayCancel ? ` (empty: ${emptyMeans})` : ""}:`,
+      {
+        validate: (v) => (mayCancel && !v.trim() ? true : addressAnswer(v, this.addresses)),
+      },
+    );
   }
 
   /** The node name, offering the hostname the probe read; the load balancer's is only a label. */
@@ -392,7 +407,7 @@ export class Wizard {
   ): Promise<HostAnswer | undefined> {
     const label =
       role === "loadBalancer" ? "the load balancer" : role === "worker" ? "a worker" : "a new master";
-    let address = opts.address ?? (await this.askAddress(what, opts.mayCancel ?? false));
+    let address = opts.address ?? (await this.askAddress(what, opts.mayCancel ?? false, opts.emptyMeans));
     if (!address) return undefined;
     let own = opts.address ? shared : await this.ssh.own(shared, shared, what, "user");
     for (;;) {

@@ -196,6 +196,9 @@ describe("kubeha wizard in a terminal", { skip }, () => {
     assert.match(s, /✔ Kubernetes node name of the primary: master-1/);
 
     await t.choose("How many new control-plane hosts");
+    // A wrong count needs no Ctrl-C: an empty first address goes back to it (its default the last answer).
+    await t.answer("Address of new master 1 of 2", "");
+    await t.choose("How many new control-plane hosts");
     await t.answer("Address of new master 1 of 2", unreachable);
     await t.answer("SSH user on new master 1 of 2", host("master-2").sshUser);
     // The wrong address is refused within seconds, said in one line, and asked again with the
