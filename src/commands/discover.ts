@@ -5,6 +5,7 @@ import type { Inventory } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import { collectReferences, endpointOf, targetOf, type Collected } from "../references/collect.js";
 import { formatReport, referencesJson } from "../references/format.js";
+import { terminalWidth } from "../ui/wrap.js";
 import { discover } from "../discover/index.js";
 import type { DiscoveryResult, Finding } from "../discover/types.js";
 import { inventoryFrom, withHosts } from "./session.js";
@@ -67,7 +68,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
     });
   } else {
     ctx.reporter.print(formatDiscovery(result));
-    if (references) ctx.reporter.print(formatReport(references));
+    if (references) ctx.reporter.print(formatReport(references, terminalWidth()), formatReport(references));
   }
   ctx.reporter.info(`discovery finished in ${ctx.reporter.elapsed()}`);
   return result.findings.some((f) => f.severity === "error") ? ExitCode.badInput : ExitCode.ok;

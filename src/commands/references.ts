@@ -6,6 +6,7 @@ import type { RunContext } from "../phases/context.js";
 import { collectReferences, endpointOf, targetOf, type Collected } from "../references/collect.js";
 import { fixDiff, fixName } from "../references/fix.js";
 import { formatReport, referencesJson } from "../references/format.js";
+import { terminalWidth } from "../ui/wrap.js";
 import { writeFixes } from "../references/write.js";
 import { plural } from "../ui/plural.js";
 import { withRunContext } from "./prepare.js";
@@ -28,7 +29,8 @@ export async function scanReferences(run: RunContext, kubeconfig?: string): Prom
 export async function printReferences(ctx: CommandContext, run: RunContext): Promise<Collected | undefined> {
   try {
     const found = await scanReferences(run, ctx.values.kubeconfig);
-    if (ctx.values.output !== "json") ctx.reporter.print(formatReport(found));
+    if (ctx.values.output !== "json")
+      ctx.reporter.print(formatReport(found, terminalWidth()), formatReport(found));
     return found;
   } catch (err) {
     ctx.reporter.warn(`references scan failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -51,7 +53,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
         r.result(referencesJson(found));
         return ExitCode.ok;
       }
-      r.print(formatReport(found));
+      r.print(formatReport(found, terminalWidth()), formatReport(found));
       if (!ctx.values.fix) return ExitCode.ok;
       if (found.fixes.length === 0) {
         r.info("nothing kubeha can change safely; the rest is to change by hand, as advised above");
@@ -90,7 +92,11 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
       }
       const after = await scanReferences(runCtx, ctx.values.kubeconfig);
       if (ctx.values.output === "json") r.result(referencesJson(after));
-      else r.print(`After the changes:\n${formatReport(after)}`);
+      else
+        r.print(
+          `After the changes:\n${formatReport(after, terminalWidth())}`,
+          `After the changes:\n${formatReport(after)}`,
+        );
       return ExitCode.ok;
     },
     { refuseOnFindings: false },

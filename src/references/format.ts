@@ -1,5 +1,6 @@
 /** The references report as an operator reads it: a summary line, then one entry per reference. */
 import { plural } from "../ui/plural.js";
+import { wrapText } from "../ui/wrap.js";
 import { hostPort } from "../render/net.js";
 import type { Target } from "./match.js";
 import type { Reference } from "./scan.js";
@@ -39,15 +40,17 @@ function actionText(a: Reference["action"]): string {
 }
 
 /** The summary line and every reference: where, what it says, the change and who makes it. */
-export function formatReport(r: Report): string {
+/** The report for people; with `width`, every line fits it (as the plan it follows does). */
+export function formatReport(r: Report, width = Infinity): string {
   const mark = { fix: "✎", manual: "!", apply: "·" };
-  return [
+  const text = [
     summaryLine(r),
     ...r.references.flatMap((x) => [
       `  ${mark[x.action.kind]} ${x.where} ${x.field}: ${x.says}`,
       `      change ${x.change} (${actionText(x.action)})`,
     ]),
   ].join("\n");
+  return wrapText(text, width);
 }
 
 /** The report for machines: references and what was not scanned (never a Secret's value). */

@@ -17,6 +17,14 @@ const skip = labSkip();
 const HOST_TOKEN = "kubeha-lab-host-file-token-51e0b9";
 const OWN_TOKEN = "kubeha-lab-operator-token-c27d48";
 
+/**
+ * The report as one line per reference and one per change: it is wrapped at 80 columns, each
+ * continuation hanging two spaces under its line (the summary at 0, a reference at 2, a change at 6).
+ */
+function unwrapReport(text: string): string {
+  return text.replace(/\n {2}(?![✎!·] )(?=\S)/g, " ").replace(/\n( {4}| {8})(?=\S)/g, " ");
+}
+
 describe("kubeha references (lab)", { skip, concurrency: false }, () => {
   let lab: Lab;
   let primary: string;
@@ -26,7 +34,7 @@ describe("kubeha references (lab)", { skip, concurrency: false }, () => {
   const run = async (args: string[], timeoutMs?: number) => {
     const r = await kubeha(lab, [...args, "-i", lab.inventoryFile], { timeoutMs });
     outputs.push(r);
-    return r;
+    return { ...r, stdout: unwrapReport(r.stdout) };
   };
   const kubectl = async (...args: string[]): Promise<string> => {
     const r = await lab.exec("master-1", [
