@@ -34,7 +34,7 @@ describe("kubeha references (lab)", { skip, concurrency: false }, () => {
   const run = async (args: string[], timeoutMs?: number) => {
     const r = await kubeha(lab, [...args, "-i", lab.inventoryFile], { timeoutMs });
     outputs.push(r);
-    return { ...r, stdout: unwrapReport(r.stdout) };
+    return { ...r, raw: r.stdout, stdout: unwrapReport(r.stdout) };
   };
   const kubectl = async (...args: string[]): Promise<string> => {
     const r = await lab.exec("master-1", [
@@ -144,14 +144,15 @@ describe("kubeha references (lab)", { skip, concurrency: false }, () => {
     const r = await run(["references", "--fix", "--yes"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /Plan: 2 objects to change/);
+    // The diffs as printed (their lines are not a wrapped report's).
     assert.match(
-      r.stdout,
+      r.raw,
       new RegExp(
         `--- a/ConfigMap/kube-system/cni-config/data/k8s-service-host\\n.*\\n.*\\n\\s+-${primary}\\n\\s+\\+${lbAddress}`,
       ),
     );
     assert.match(
-      r.stdout,
+      r.raw,
       /\+\+\+ b\/DaemonSet\/kube-system\/cni-agent\/env\/cni-agent\/KUBERNETES_SERVICE_HOST/,
     );
     assert.match(r.stderr + r.stdout, /cluster lock kube-system\/kubeha-lock taken/);
