@@ -92,7 +92,8 @@ async function membershipWaits(snapshot: string): Promise<number[]> {
           },
         );
         const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added)?.[1];
-        const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+        // etcdctl pads the hex ID to 16 columns ("Member  bf79c6a73227c15 added").
+        const id = /Member\s+([0-9a-f]+)\s+added/.exec(added)?.[1];
         if (!initial || !id) throw new Error(`etcdctl member add: ${added}`);
         members.push(await cluster.start(spec, initial, "existing", 300_000));
         await pollUntil(

@@ -18,6 +18,7 @@ import type { RunContext } from "./context.js";
 import { KUBELET_FILES } from "./material.js";
 import { KubehaError } from "../errors.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
+import { kubeletFileFor } from "../render/kubelet-flags.js";
 
 export const KUBERNETES_DIR = KUBEADM_LAYOUT.root;
 
@@ -228,7 +229,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       path,
       mode: 0o644,
       secret: false,
-      after: kubeletFile(content, primary.address, node.address),
+      after: kubeletFileFor(content, primary, node),
     });
   }
   return {
@@ -254,7 +255,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       const host = c.host(node.name);
       const missing = await kubeletFilesMissing(c, node);
       for (const path of missing) {
-        await host.writeFile(path, kubeletFile(mat.kubelet.get(path)!, primary.address, node.address), {
+        await host.writeFile(path, kubeletFileFor(mat.kubelet.get(path)!, primary, node), {
           mode: 0o644,
         });
       }
@@ -275,11 +276,6 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
         throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
     },
   };
-}
-
-/** kubeadm-flags.env may pin --node-ip to the primary's address: the new node gets its own. */
-function kubeletFile(content: string, primaryAddress: string, nodeAddress: string): string {
-  return content.split(`--node-ip=${primaryAddress}`).join(`--node-ip=${nodeAddress}`);
 }
 
 async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promise<string[]> {
