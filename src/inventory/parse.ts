@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { normalise } from "./normalise.js";
 import type { Problem } from "./problems.js";
-import { privateKeyState } from "../ssh/credentials.js";
+import { privateKeyState, tooOpen } from "../ssh/credentials.js";
 import {
   checkRules,
   checkWarnings,
@@ -94,5 +94,9 @@ export function localFileState(path: string): FileState {
 /** The identity file check used outside tests: readable, and a private key kubeha can parse. */
 export function localKeyState(path: string): KeyState {
   const state = localFileState(path);
-  return state === "ok" ? privateKeyState(readFileSync(path)) : state;
+  if (state !== "ok") return state;
+  const key = privateKeyState(readFileSync(path));
+  if (key === "not-a-key") return key;
+  const { mode, uid } = statSync(path);
+  return tooOpen(mode, uid) ? "too-open" : key;
 }

@@ -13,12 +13,13 @@ const fileProblem: Record<Exclude<FileState, "ok">, string> = {
 };
 
 /** What an identity file holds: a usable private key, one that needs a passphrase, or none. */
-export type KeyState = FileState | "not-a-key" | "encrypted";
+export type KeyState = FileState | "not-a-key" | "encrypted" | "too-open";
 export type KeyCheck = (path: string) => KeyState;
 
 const keyProblem: Record<Exclude<KeyState, "ok">, string> = {
   ...fileProblem,
   "not-a-key": "is not a private key kubeha can read (OpenSSH or PEM format)",
+  "too-open": "is readable by others; ssh refuses such a key too: chmod 600 it",
   encrypted:
     "is encrypted; kubeha does not ask for passphrases: add it to ssh-agent (ssh-add) and set agent: true",
 };

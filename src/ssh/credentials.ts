@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import ssh2 from "ssh2";
 import { InputError } from "../errors.js";
 
@@ -32,10 +32,14 @@ export async function loadCredentials(
       throw new InputError(`${label}: cannot read identity file ${identityFile} (${code})`);
     }
     const state = privateKeyState(privateKey);
+    if (state === "not-a-key") {
+      throw new InputError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
+    }
+    const { mode, uid } = await stat(identityFile);
+    if (tooOpen(mode, uid)) {
+      throw new InputError(`${label}: identity file ${identityFile} ${TOO_OPEN(mode)}`);
+    }
     if (state !== "ok") {
-      if (state === "not-a-key") {
-        throw new InputError(`${label}: identity file ${identityFile} is not a private key kubeha can read`);
-      }
       if (!agent) {
         throw new InputError(
           `${label}: identity file ${identityFile} is encrypted; kubeha does not ask for passphrases: add it to ssh-agent (ssh-add ${identityFile}) and set agent: true`,
@@ -59,3 +63,14 @@ export function privateKeyState(data: Buffer): "ok" | "encrypted" | "not-a-key" 
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return key?.isPrivateKey() ? "ok" : "not-a-key";
 }
+
+/**
+ * OpenSSH's rule (sshkey_perm_ok): a key file of the user's own that group or others may read is
+ * refused, since the key may have leaked; kubeha refuses it the same way.
+ */
+export function tooOpen(mode: number, uid: number, me = process.getuid?.() ?? -1): boolean {
+  return uid === me && (mode & 0o077) !== 0;
+}
+
+export const TOO_OPEN = (mode: number): string =>
+  `is readable by others (mode 0${(mode & 0o777).toString(8)}); ssh refuses such a key too: chmod 600 it`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import {
   chmodSync,
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -19,6 +20,7 @@ import { ExitCode, InputError } from "../../src/errors.js";
 import { closeAll, connectAll, fingerprint, SshHost, UnreachableError } from "../../src/ssh/index.js";
 import type { SshObserver } from "../../src/ssh/types.js";
 import { skipUnlessCi } from "../helpers/skip.js";
+import { localKeyState } from "../../src/inventory/parse.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = skipUnlessCi(
@@ -508,6 +510,23 @@ describe("SSH transport against a real sshd", { skip }, () => {
             err instanceof InputError && err.message.includes(`identity file ${identityFile}`),
         );
       }
+    });
+
+    it("refuses a key file others may read, as ssh does, before connecting", async () => {
+      const open = join(dir, "open_ed25519");
+      copyFileSync(key, open);
+      chmodSync(open, 0o644);
+      await assert.rejects(
+        SshHost.connect(host("m", a, { knownHostsFile: kh, identityFile: open })),
+        (err: unknown) =>
+          err instanceof InputError &&
+          err.message.endsWith(
+            `identity file ${open} is readable by others (mode 0644); ssh refuses such a key too: chmod 600 it`,
+          ),
+      );
+      assert.equal(localKeyState(open), "too-open");
+      chmodSync(open, 0o600);
+      assert.equal(localKeyState(open), "ok");
     });
 
     it("only a host that cannot be reached at all is an UnreachableError", async () => {
