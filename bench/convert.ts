@@ -17,18 +17,13 @@ import { startLab, type Lab } from "../test/lab/lab.js";
 import { kubeha } from "../test/lab/kubeha.js";
 import { EtcdTestCluster, etcdctlBinary, type EtcdNode } from "../test/helpers/etcd-cluster.js";
 import { pollUntil, retry } from "../src/poll.js";
+import { kubectl, kubeletWait, timed } from "./lab-waits.js";
 
 const execFileP = promisify(execFile);
 const SIZES: Record<string, number> = { default: 3000, "100MB": 45_000 };
 const NEW_MEMBERS = 2;
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
-}
 
 function etcdctlArgs(lab: Lab): string[] {
   const pki = join(lab.dir, "h", lab.primary.name, "etc-kubernetes", "pki", "etcd");
@@ -117,10 +112,6 @@ async function membershipWaits(snapshot: string): Promise<number[]> {
   }
 }
 
-function kubectl(lab: Lab, ...args: string[]) {
-  return lab.wsExec(["kubectl", "--kubeconfig", lab.adminKubeconfig, "--request-timeout=5s", ...args]);
-}
-
 /** The primary's apiserver manifest moved out until it stops, then written back: time until /readyz. */
 async function apiserverWait(lab: Lab): Promise<number> {
   const dir = "/etc/kubernetes";
@@ -138,35 +129,6 @@ async function apiserverWait(lab: Lab): Promise<number> {
       minDelayMs: 50,
       maxDelayMs: 200,
     });
-  });
-  return ms;
-}
-
-/** `systemctl restart kubelet` on a worker, until its Node is Ready with a heartbeat after the restart. */
-async function kubeletWait(lab: Lab): Promise<number> {
-  const w = lab.workers[0] ?? lab.primary;
-  const { ms } = await timed(async () => {
-    const since = Date.now() - 1000; // heartbeats have whole seconds
-    const r = await lab.exec(w.name, ["systemctl", "restart", "kubelet"]);
-    if (r.code !== 0) throw new Error(`systemctl restart kubelet on ${w.name}: ${r.stderr}`);
-    await pollUntil(
-      async () => {
-        const n = await kubectl(lab, "get", "node", w.name, "-o", "json");
-        if (n.code !== 0) return false;
-        const ready = (
-          JSON.parse(n.stdout) as {
-            status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] };
-          }
-        ).status?.conditions?.find((c) => c.type === "Ready");
-        return ready?.status === "True" && Date.parse(ready.lastHeartbeatTime ?? "") >= since;
-      },
-      {
-        timeoutMs: 120_000,
-        what: `Node ${w.name} Ready after a kubelet restart`,
-        minDelayMs: 50,
-        maxDelayMs: 200,
-      },
-    );
   });
   return ms;
 }

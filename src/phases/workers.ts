@@ -100,6 +100,17 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
       },
     ];
   });
+  // Reads only: many workers at once (a hundred one after the other would take seconds).
+  const workerStates = async (c: RunContext) =>
+    (
+      await settleAll(
+        workers.map((w) => () => nodeKubeletState(c, w.name)),
+        8,
+      )
+    ).map((r) => {
+      if (r.status === "rejected") throw r.reason;
+      return r.value;
+    });
   return {
     id: `${target.id}/workers`,
     phase: "clients",
@@ -112,12 +123,7 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
       "an unreachable worker is skipped and named at the end; a kubelet that does not come back gets its old kubelet.conf and stops the roll",
     ],
     rollback: `on each worker: put back ${KUBELET_CONF} from ${KUBELET_CONF}.kubeha-*.bak; systemctl restart kubelet`,
-    isDone: async (c) => {
-      for (const w of workers) {
-        if (!done(await nodeKubeletState(c, w.name), server)) return false;
-      }
-      return true;
-    },
+    isDone: async (c) => (await workerStates(c)).every((s) => done(s, server)),
     run: async (c) => {
       let stop = false;
       const outcomes = await settleAll(
@@ -164,11 +170,11 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
       }
     },
     verify: async (c) => {
-      const left: string[] = [];
-      for (const w of workers) {
-        const s = await nodeKubeletState(c, w.name);
-        if (!done(s, server)) left.push(`${w.name} (${s.servers.join(",")}, ${s.reason})`);
-      }
+      const states = await workerStates(c);
+      const left = workers.flatMap((w, i) => {
+        const s = states[i]!;
+        return done(s, server) ? [] : [`${w.name} (${s.servers.join(",")}, ${s.reason})`];
+      });
       if (left.length)
         throw new KubehaError(`workers not pointing at ${server} or not Ready: ${left.join("; ")}`);
     },
