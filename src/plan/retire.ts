@@ -35,8 +35,13 @@ export function checkRequest(masters: InventoryHost[], req: RetireRequest): void
   if (req.names.length === 0) throw new InputError("name the master(s) to retire");
   for (const n of req.names) {
     const i = masters.findIndex((m) => m.name === n);
-    if (i === 0)
-      throw new InputError(`${n} is the inventory's primary: make a remaining master the primary first`);
+    if (i === 0) {
+      const others = masters.slice(1).map((m) => m.name);
+      const choice = others.length > 1 ? `${others.slice(0, -1).join(", ")} or ${others.at(-1)}` : others[0];
+      throw new InputError(
+        `${n} is the inventory's primary: name ${choice ?? "a remaining master"} as the primary and leave ${n} out of the inventory`,
+      );
+    }
     if (i > 0)
       throw new InputError(
         `${n} is still in the inventory (masters[${i - 1}]): take it out first${req.replacement ? `, and put ${req.replacement} in its place` : ""}`,
