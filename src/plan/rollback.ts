@@ -63,9 +63,7 @@ export async function buildRollbackPlan(ctx: RunContext): Promise<Step[]> {
     );
   }
   // External: nothing of kubeha's on the load balancer.
-  steps.push(
-    ...lb.hosts.map((h) => loadBalancerRemoveStep(ctx, h.name)),
-    primaryCertRestoreStep(ctx, original),
-  );
+  for (const h of lb.hosts) steps.push(await loadBalancerRemoveStep(ctx, h.name));
+  steps.push(primaryCertRestoreStep(ctx, original));
   return steps;
 }
