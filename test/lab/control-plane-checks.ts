@@ -26,20 +26,22 @@ export async function upstreams(lab: Lab): Promise<string[]> {
     .sort();
 }
 
-/** The Nodes' names, sorted, asked with kubectl from the workstation through `via`'s apiserver. */
-export async function nodeNames(lab: Lab, via = lab.primary.name): Promise<string[]> {
-  const r = await lab.wsExec([
+/** kubectl from the workstation with the lab's admin kubeconfig, through `via`'s apiserver. */
+export function kubectlVia(lab: Lab, via: string, ...args: string[]) {
+  return lab.wsExec([
     "kubectl",
     "--kubeconfig",
     lab.adminKubeconfig,
     "--server",
     `https://${lab.host(via).address}:6443`,
     "--request-timeout=20s",
-    "get",
-    "nodes",
-    "-o",
-    "name",
+    ...args,
   ]);
+}
+
+/** The Nodes' names, sorted, asked with kubectl through `via`'s apiserver. */
+export async function nodeNames(lab: Lab, via = lab.primary.name): Promise<string[]> {
+  const r = await kubectlVia(lab, via, "get", "nodes", "-o", "name");
   assert.equal(r.code, 0, r.stderr);
   return r.stdout
     .split("\n")

@@ -2,14 +2,15 @@
 // dead machine's would), the inventory names master-2 as the primary and the spare master-4 in its old
 // place, and master-1 is replaced. Nothing may depend on master-1 afterwards: checked with etcdctl,
 // kubectl, nginx -T and the hosts' files, not with kubeha's code.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startLab, type Lab } from "./lab.js";
+import type { Lab } from "./lab.js";
+import { sharedLab } from "./shared-lab.js";
 import { inventoryVariant, kubeha } from "./kubeha.js";
 import { equalHashes, etcdctl } from "./etcdctl.js";
-import { nodeNames, upstreams, voters } from "./control-plane-checks.js";
+import { kubectlVia, nodeNames, upstreams, voters } from "./control-plane-checks.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
@@ -26,15 +27,10 @@ async function objectKeys(lab: Lab, via: string): Promise<string[]> {
 }
 
 describe("replace the primary after the conversion", { skip }, () => {
-  let lab: Lab;
-  before(async () => {
-    lab = await startLab({ workers: 1, spares: 1 });
-  });
-  after(async () => {
-    await lab?.stop();
-  });
+  const shared = sharedLab({ workers: 1, spares: 1 });
 
   test("master-1 down: refused while it is the inventory's primary; then master-2 primary, master-4 in", async (t) => {
+    const lab = shared();
     const applied = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile], { timeoutMs: 300_000 });
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
     const keysBefore = await objectKeys(lab, "master-2");
@@ -113,20 +109,7 @@ describe("replace the primary after the conversion", { skip }, () => {
       ["kube-public", "cluster-info"],
       ["kube-system", "kube-proxy"],
     ]) {
-      const c = await lab.wsExec([
-        "kubectl",
-        "--kubeconfig",
-        lab.adminKubeconfig,
-        "--server",
-        `https://${spare.address}:6443`,
-        "-n",
-        ns!,
-        "get",
-        "cm",
-        cm!,
-        "-o",
-        "jsonpath={.data}",
-      ]);
+      const c = await kubectlVia(lab, "master-4", "-n", ns!, "get", "cm", cm!, "-o", "jsonpath={.data}");
       assert.equal(c.code, 0, c.stderr);
       assert.doesNotMatch(c.stdout, names, `${ns}/${cm}`);
     }
