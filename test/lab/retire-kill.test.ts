@@ -1,7 +1,8 @@
-// `kubeha replace` killed (SIGKILL) at its two delicate points, then run again: right after the LB's
-// nginx was reloaded with the new upstreams (the old master's member still in etcd), and right after
-// the old master's etcd member was removed (before the journal records the step done). Each re-run
-// must finish with a verified cluster and exactly the expected members, seen with etcdctl and nginx -T.
+// `kubeha replace` killed (SIGKILL) at its delicate points, then run again: right after the LB's
+// nginx was reloaded with the new upstreams (the old master's member still in etcd), right after the
+// old master's etcd member was removed (before the journal records the step done), and right after
+// its Node was deleted (nothing in the cluster names it any more). Each re-run must finish with a
+// verified cluster and exactly the expected members, seen with etcdctl, kubectl and nginx -T.
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
@@ -14,7 +15,7 @@ import { labSkip } from "../helpers/skip.js";
 const skip = labSkip();
 
 describe("replace: killed at the LB change and at the member removal, then run again", { skip }, () => {
-  const lab = sharedLab({ workers: 1, spares: 2 });
+  const lab = sharedLab({ workers: 1, spares: 3 });
 
   /** The lab's inventory with master-2 and `by` as the new masters. */
   const withMasters = (by: string) =>
@@ -72,5 +73,12 @@ describe("replace: killed at the LB change and at the member removal, then run a
     assert.deepEqual(at.upstreams, ["master-1", "master-2", "master-5"]);
     assert.deepEqual(at.voters, ["master-1", "master-2"]);
     assert.deepEqual(at.learners, []);
+  });
+
+  test("replace master-5 by master-6, killed right after master-5's Node was deleted (its member gone too)", async (t) => {
+    const at = await killedThenResumed(t, "master-5", "master-6", /\[master-5\] Node master-5 deleted/);
+    assert.equal(at.inProgress, "retire/node/master-5");
+    assert.deepEqual(at.voters, ["master-1", "master-2"]);
+    assert.deepEqual(at.upstreams, ["master-1", "master-2", "master-6"]);
   });
 });
