@@ -6,6 +6,7 @@
  */
 import { KubehaError } from "../errors.js";
 import {
+  excludeFromStreamBlock,
   foreignStreams,
   includeInStreamBlock,
   MERGED_CONF_PATH,
@@ -60,4 +61,25 @@ export async function planStreamMerge(
     files.problem = (err as Error).message;
   }
   return files;
+}
+
+/** The operator's file holding kubeha's include (found with `nginx -T`), before and after taking it out. */
+export interface StreamUnmerge {
+  path: string;
+  before: string;
+  after: string;
+}
+
+/**
+ * What undoes the merge on this LB host: the file (a symlink followed) whose stream {} block includes
+ * kubeha's servers, with the include and its comment taken out; undefined when no block includes them.
+ */
+export async function planStreamUnmerge(host: Host): Promise<StreamUnmerge | undefined> {
+  const t = await host.exec("nginx -T 2>&1");
+  if (t.code !== 0) return undefined;
+  const block = foreignStreams(t.stdout).find((b) => b.merged);
+  if (!block) return undefined;
+  const real = (await host.exec(shellQuote(["readlink", "-e", block.file]))).stdout.trim() || block.file;
+  const before = (await host.readFile(real))?.toString("utf8") ?? "";
+  return { path: real, before, after: excludeFromStreamBlock(before, `${host.name}:${real}`) };
 }

@@ -4,19 +4,27 @@
  * taken out of nginx, and the primary's original apiserver certificate put back.
  */
 import { X509Certificate } from "node:crypto";
-import { posix } from "node:path";
+import { basename, posix } from "node:path";
 import { InputError, KubehaError } from "../errors.js";
 import type { OriginalState } from "../backup/original.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
 import { kubeadmConfigRestore } from "../render/kubeadm-config-restore.js";
 import { STREAM_CONF_PATH } from "../render/nginx.js";
+import {
+  MERGED_BACKUP_DIR,
+  MERGED_CONF_PATH,
+  MERGED_INCLUDE,
+  OWN_STREAM_FILES,
+} from "../render/nginx-merge.js";
+import type { Host } from "../ssh/types.js";
 import { timestamp } from "../ssh/files.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../plan/types.js";
 import { updateObject } from "./clients.js";
 import type { RunContext } from "./context.js";
 import { primaryKube } from "./kubelet.js";
+import { planStreamUnmerge } from "./lb-merge.js";
 import { reloadNginx } from "./load-balancer.js";
 import { portsListening } from "../ssh/ports.js";
 import { pollUntil } from "../poll.js";
@@ -64,44 +72,96 @@ export async function kubeadmConfigRestoreStep(ctx: RunContext, original: Origin
 }
 
 /**
- * kubeha's stream {} configuration moved out of nginx's include directory (kept beside nginx.conf),
- * checked with `nginx -t`, nginx reloaded; the include line in nginx.conf stays and matches nothing.
+ * kubeha's stream {} configuration taken out of nginx, checked with `nginx -t`, nginx reloaded. Its
+ * own file is moved out of every directory nginx includes; merged into the operator's stream {} block,
+ * the include and its comment are taken out of the operator's file too (every other line as it is now).
+ * In kubeha's own layout the include line in nginx.conf stays and matches nothing.
  */
-export function loadBalancerRemoveStep(ctx: RunContext, name: string): Step {
+export async function loadBalancerRemoveStep(ctx: RunContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
-  const kept = `/etc/nginx/kubeha-apiservers.conf.kubeha-${timestamp(ctx.started)}.bak`;
+  const stamp = timestamp(ctx.started);
+  const keptDir = `${MERGED_BACKUP_DIR}/rollback-${stamp}`;
+  const kept = (f: string) =>
+    f === STREAM_CONF_PATH
+      ? `/etc/nginx/kubeha-apiservers.conf.kubeha-${stamp}.bak`
+      : `${keptDir}/${basename(f)}`;
+  const present = async (host: Host) => {
+    const found = await Promise.all(
+      OWN_STREAM_FILES.map(async (f) => (await host.readFile(f)) !== undefined),
+    );
+    return OWN_STREAM_FILES.filter((_, i) => found[i]);
+  };
+  const unmerge = await planStreamUnmerge(ctx.host(name));
+  const own = await present(ctx.host(name));
+  const moves = (own.length ? own : [STREAM_CONF_PATH]).map(
+    (f) => `mv ${f} ${kept(f)} (outside every directory nginx includes)`,
+  );
   return {
     id: `rollback/load-balancer/${name}`,
     phase: "load-balancer",
     host: name,
     title: `remove kubeha's load balancer configuration from nginx on ${name}`,
     why: "nothing points at the load balancer any more: its upstreams name masters that no longer run a control plane",
-    files: [],
+    files: unmerge
+      ? [
+          {
+            host: name,
+            path: unmerge.path,
+            mode: 0o644,
+            secret: false,
+            before: unmerge.before,
+            after: unmerge.after,
+          },
+        ]
+      : [],
     details: [
-      `mv ${STREAM_CONF_PATH} ${kept} (outside every directory nginx includes)`,
-      "nginx -t, then reload (not restart); when nginx -t fails, the file is put back",
-      `the include of ${posix.dirname(STREAM_CONF_PATH)}/*.conf in nginx.conf stays (it matches no file)`,
+      ...(unmerge
+        ? [
+            `take \`${MERGED_INCLUDE}\` and kubeha's comment above it out of the stream {} block of ${unmerge.path} (its other lines stay as they are now; the file as it is now kept in ${keptDir}/)`,
+          ]
+        : []),
+      ...moves,
+      "nginx -t, then reload (not restart); when nginx -t fails, the files are put back",
+      ...(unmerge
+        ? []
+        : [
+            `the include of ${posix.dirname(STREAM_CONF_PATH)}/*.conf in nginx.conf stays (it matches no file)`,
+          ]),
     ],
-    rollback: `on ${name}: mv ${kept} ${STREAM_CONF_PATH}; nginx -t && nginx -s reload`,
+    rollback: unmerge
+      ? `on ${name}: put back ${keptDir}/${basename(unmerge.path)} as ${unmerge.path} and ${keptDir}/${basename(MERGED_CONF_PATH)} as ${MERGED_CONF_PATH}; nginx -t && nginx -s reload`
+      : `on ${name}: mv ${kept(STREAM_CONF_PATH)} ${STREAM_CONF_PATH}; nginx -t && nginx -s reload`,
     isDone: async (c) => {
       const host = c.host(name);
       return (
-        (await host.readFile(STREAM_CONF_PATH)) === undefined && !(await portsListening(host)).has(lb.port)
+        (await present(host)).length === 0 &&
+        (await planStreamUnmerge(host)) === undefined &&
+        !(await portsListening(host)).has(lb.port)
       );
     },
     run: async (c) => {
       const host = c.host(name);
-      if ((await host.readFile(STREAM_CONF_PATH)) !== undefined) {
-        await host.run(shellQuote(["mv", "-f", STREAM_CONF_PATH, kept]));
-        const t = await host.exec("nginx -t 2>&1");
-        if (t.code !== 0) {
-          await host.run(shellQuote(["mv", "-f", kept, STREAM_CONF_PATH]));
-          throw new KubehaError(
-            `${name}: nginx -t fails without kubeha's configuration (${t.stdout.trim().split("\n").slice(-2).join(" | ")}); it was put back, nginx was not reloaded`,
-          );
-        }
+      // The include first: a kill between the two leaves kubeha's file unused, never an include of a missing file.
+      const fresh = await planStreamUnmerge(host);
+      if (fresh) await host.writeFile(fresh.path, fresh.after, { mode: 0o644, backup: { dir: keptDir } });
+      const files = await present(host);
+      for (const f of files)
+        await host.run(
+          shellQuote(["sh", "-c", 'mkdir -p "$(dirname "$2")" && mv -f "$1" "$2"', "sh", f, kept(f)]),
+        );
+      const t = fresh || files.length ? await host.exec("nginx -t 2>&1") : { code: 0, stdout: "" };
+      if (t.code !== 0) {
+        for (const f of files) await host.run(shellQuote(["mv", "-f", kept(f), f]));
+        if (fresh) await host.writeFile(fresh.path, fresh.before, { mode: 0o644 });
+        throw new KubehaError(
+          `${name}: nginx -t fails without kubeha's configuration (${t.stdout.trim().split("\n").slice(-2).join(" | ")}); it was put back, nginx was not reloaded`,
+        );
       }
-      c.reporter.step(name, `nginx: ${STREAM_CONF_PATH} moved to ${kept}; ${await reloadNginx(host)}`);
+      const what = [
+        ...(fresh ? [`kubeha's include taken out of ${fresh.path}`] : []),
+        ...files.map((f) => `${f} moved to ${kept(f)}`),
+      ];
+      c.reporter.step(name, `nginx: ${what.length ? `${what.join("; ")}; ` : ""}${await reloadNginx(host)}`);
       await pollUntil(async () => !(await portsListening(host)).has(lb.port), {
         timeoutMs: 20_000,
         what: `nginx on ${name} to stop listening on port ${lb.port}`,

@@ -35,8 +35,13 @@ export function checkRequest(masters: InventoryHost[], req: RetireRequest): void
   if (req.names.length === 0) throw new InputError("name the master(s) to retire");
   for (const n of req.names) {
     const i = masters.findIndex((m) => m.name === n);
-    if (i === 0)
-      throw new InputError(`${n} is the inventory's primary: make a remaining master the primary first`);
+    if (i === 0) {
+      const others = masters.slice(1).map((m) => m.name);
+      const choice = others.length > 1 ? `${others.slice(0, -1).join(", ")} or ${others.at(-1)}` : others[0];
+      throw new InputError(
+        `${n} is the inventory's primary: name ${choice ?? "a remaining master"} as the primary and leave ${n} out of the inventory`,
+      );
+    }
     if (i > 0)
       throw new InputError(
         `${n} is still in the inventory (masters[${i - 1}]): take it out first${req.replacement ? `, and put ${req.replacement} in its place` : ""}`,
@@ -52,8 +57,12 @@ export function checkRequest(masters: InventoryHost[], req: RetireRequest): void
 
 type NodeWithAddresses = NodeObject & { status?: { addresses?: { type: string; address: string }[] } };
 
-/** The old master's address: from its etcd member's peer URL, --address, or its Node's InternalIP. */
-async function resolve(ctx: RunContext, name: string, address?: string): Promise<Retiree> {
+/**
+ * The old master's address: from its etcd member's peer URL, --address, or its Node's InternalIP;
+ * undefined when neither its member nor its Node is left and every member is an inventory master's:
+ * a run that retired it was stopped after deleting its Node (the last retire step), or it left long ago.
+ */
+async function resolve(ctx: RunContext, name: string, address?: string): Promise<Retiree | undefined> {
   if (address) return { name, address };
   const members = await withPrimary(ctx, listMembers);
   const fromMember = members
@@ -64,8 +73,14 @@ async function resolve(ctx: RunContext, name: string, address?: string): Promise
   const node = await (await primaryKube(ctx)).getOptional<NodeWithAddresses>(objectPath("nodes", name));
   const ip = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
   if (ip) return { name, address: ip };
+  const outside = members.filter((m) => !ctx.masters.some((h) => memberOf([m], h)));
+  if (outside.length === 0) {
+    ctx.reporter.info(`${name}: no etcd member and no Node any more: already out of the control plane`);
+    return undefined;
+  }
+  const names = outside.map((m) => m.name || `a member that never started (${m.peerUrls.join(", ")})`);
   throw new InputError(
-    `${name}: no etcd member and no Node has this name (an etcd member that never started has none: give its --address)`,
+    `${name}: no etcd member and no Node has this name, and etcd still has ${names.join(", ")} outside the inventory (an etcd member that never started has no name: give its --address)`,
   );
 }
 
@@ -93,7 +108,9 @@ async function reach(ctx: RunContext, r: Retiree, like: InventoryHost): Promise<
  */
 export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Promise<Step[]> {
   checkRequest(ctx.masters, req);
-  const retirees = await Promise.all(req.names.map((n) => resolve(ctx, n, req.address)));
+  const retirees = (await Promise.all(req.names.map((n) => resolve(ctx, n, req.address)))).filter(
+    (r): r is Retiree => r !== undefined,
+  );
   // Connected first: a retired master that answers has its member's health asked too.
   const like = ctx.masters.find((m) => m.name === req.replacement) ?? ctx.masters[1] ?? ctx.masters[0]!;
   const reachable = new Set<string>();

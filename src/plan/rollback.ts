@@ -1,4 +1,3 @@
-import { InputError } from "../errors.js";
 import { readOriginal } from "../backup/original.js";
 import { listMembers } from "../etcd/members.js";
 import { removalOrder } from "../etcd/quorum.js";
@@ -12,6 +11,7 @@ import {
   loadBalancerRemoveStep,
   primaryCertRestoreStep,
 } from "../phases/rollback.js";
+import { keepalivedRemoveStep } from "../phases/keepalived-remove.js";
 import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
 import type { Step } from "./types.js";
@@ -42,11 +42,6 @@ async function retireOrder(ctx: RunContext): Promise<InventoryHost[]> {
  */
 export async function buildRollbackPlan(ctx: RunContext): Promise<Step[]> {
   const lb = ctx.inventory.loadBalancer;
-  // Only kubeha's own nginx file is taken out again; keepalived's configuration is not undone yet.
-  if (lb.mode === "keepalived")
-    throw new InputError(
-      "loadBalancer.mode keepalived: kubeha rollback does not remove keepalived's configuration yet; point clients back with it by hand (README: Rolling back by hand)",
-    );
   const original = await readOriginal(ctx.stateDir, ctx.cluster.certificatesDir);
   const target = primaryTarget(ctx);
   const steps: Step[] = [
@@ -63,9 +58,9 @@ export async function buildRollbackPlan(ctx: RunContext): Promise<Step[]> {
     );
   }
   // External: nothing of kubeha's on the load balancer.
-  steps.push(
-    ...lb.hosts.map((h) => loadBalancerRemoveStep(ctx, h.name)),
-    primaryCertRestoreStep(ctx, original),
-  );
+  // keepalived lets go of the virtual address first: its health check goes through the local nginx.
+  if (lb.mode === "keepalived") for (const h of lb.hosts) steps.push(await keepalivedRemoveStep(ctx, h.name));
+  for (const h of lb.hosts) steps.push(await loadBalancerRemoveStep(ctx, h.name));
+  steps.push(primaryCertRestoreStep(ctx, original));
   return steps;
 }

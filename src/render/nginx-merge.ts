@@ -219,3 +219,27 @@ export function includeInStreamBlock(text: string, file: string): string {
   }
   return `${text.slice(0, block.end)}\n    ${MERGED_COMMENT}\n    ${MERGED_INCLUDE}${text.slice(block.end)}`;
 }
+
+/**
+ * `text` without kubeha's include and the comment kubeha put above it: includeInStreamBlock undone,
+ * byte for byte, while every other line stays as it is now (an operator's later edits are kept). The
+ * same text when the include is not there. Throws when an include of kubeha's file is left that is
+ * not a line of its own (an edit kubeha cannot undo blindly).
+ */
+export function excludeFromStreamBlock(text: string, file: string): string {
+  // As includeInStreamBlock wrote it (also when the block's first directive was on the brace's line).
+  let out = text.split(`\n    ${MERGED_COMMENT}\n    ${MERGED_INCLUDE}`).join("");
+  // Moved or re-indented since: the line alone, and kubeha's comment right above it.
+  const lines: string[] = [];
+  for (const line of out.split("\n")) {
+    if (line.trim() !== MERGED_INCLUDE) lines.push(line);
+    else if (lines.at(-1)?.trim() === MERGED_COMMENT) lines.pop();
+  }
+  out = lines.join("\n");
+  const left = scanNginxConf(out, file).find((d) => d.name === "include" && d.args[0] === MERGED_CONF_PATH);
+  if (left)
+    throw new KubehaError(
+      `${file} line ${lineOf(out, left.start)}: kubeha's \`${MERGED_INCLUDE}\` shares its line with other directives: remove it by hand`,
+    );
+  return out;
+}

@@ -11,6 +11,7 @@ import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha, kubehaKilledAt } from "./kubeha.js";
 import { DUPLICATE_POD_ERROR } from "./kubelet-pods.js";
 import { etcdctl } from "./etcdctl.js";
+import { stateAtKill } from "./kill-state.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
@@ -222,47 +223,6 @@ async function assertHighlyAvailable(lab: Lab): Promise<void> {
     assert.equal(r.code, 0, `kubectl against ${m.name}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), "configmap/kube-proxy");
   }
-}
-
-/**
- * What a killed run left: the step its journal says was in progress (started, never finished), and
- * etcd's voters and learners by host (a learner that never started has no name, only its peer URL).
- */
-async function stateAtKill(lab: Lab): Promise<{ inProgress: string; voters: string[]; learners: string[] }> {
-  const journal = JSON.parse(await readFile(join(lab.stateDir, "journal.json"), "utf8")) as {
-    runs: { finished?: string; steps: { id: string; outcome: string }[] }[];
-  };
-  const last = journal.runs.at(-1);
-  assert.ok(last && last.finished === undefined, "the killed run's journal entry is not finished");
-  const step = last.steps.at(-1);
-  assert.equal(step?.outcome, "started", `the journal's last step: ${JSON.stringify(step)}`);
-  const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
-  assert.equal(list.code, 0, list.stderr);
-  const members = (JSON.parse(list.stdout) as { members: { peerURLs?: string[]; isLearner?: boolean }[] })
-    .members;
-  const hostOf = (m: { peerURLs?: string[] }) =>
-    lab.hosts.find((h) => m.peerURLs?.includes(`https://${h.address}:2380`))?.name ??
-    m.peerURLs?.join(",") ??
-    "?";
-  const voters = members
-    .filter((m) => !m.isLearner)
-    .map(hostOf)
-    .sort();
-  const health = await etcdctl(
-    lab,
-    voters.map((v) => lab.host(v).address),
-    "endpoint",
-    "health",
-  );
-  assert.equal(health.code, 0, `the voters are healthy: ${health.stdout}${health.stderr}`);
-  return {
-    inProgress: step.id,
-    voters,
-    learners: members
-      .filter((m) => m.isLearner)
-      .map(hostOf)
-      .sort(),
-  };
 }
 
 describe("plan and apply: one master becomes three", { skip }, () => {

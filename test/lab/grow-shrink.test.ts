@@ -7,30 +7,11 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { startLab, type Lab } from "./lab.js";
 import { inventoryVariant, kubeha } from "./kubeha.js";
-import { equalHashes, etcdctl } from "./etcdctl.js";
+import { equalHashes } from "./etcdctl.js";
+import { upstreams, voters } from "./control-plane-checks.js";
 import { labSkip } from "../helpers/skip.js";
 
 const skip = labSkip();
-
-async function voters(lab: Lab): Promise<string[]> {
-  const list = await etcdctl(lab, [lab.primary.address], "member", "list", "-w", "json");
-  assert.equal(list.code, 0, list.stderr);
-  const members = (JSON.parse(list.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
-  assert.ok(
-    members.every((m) => !m.isLearner && m.name),
-    `no learner left: ${list.stdout}`,
-  );
-  return members.map((m) => m.name!).sort();
-}
-
-async function upstreams(lab: Lab): Promise<string[]> {
-  const t = await lab.exec("lb", ["nginx", "-T"]);
-  assert.equal(t.code, 0, t.stderr);
-  const byAddress = new Map(lab.hosts.map((h) => [h.address, h.name]));
-  return [...t.stdout.matchAll(/^\s*server ([\d.]+):6443/gm)]
-    .map((m) => byAddress.get(m[1]!) ?? m[1]!)
-    .sort();
-}
 
 describe("grow from three masters to five, shrink back to three", { skip }, () => {
   let lab: Lab;

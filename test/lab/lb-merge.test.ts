@@ -4,7 +4,8 @@
 // a stream.d file nginx does not read yet, which kubeha's include would); then the conversion puts
 // kubeha's upstream and server inside that block, the proxy keeps serving, the entry point reaches
 // every apiserver (checked with openssl), and a second apply changes nothing. The apply also shows
-// that the time it reports is its steps' (issue 15). Root only.
+// that the time it reports is its steps' (issue 15). Last, the rollback takes kubeha's include out of
+// the operator's file again (byte for byte as before) while the proxy keeps serving. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -198,11 +199,14 @@ describe("an LB whose nginx already has a stream {} block", { skip }, () => {
   });
 
   let after1 = { proxy: "", ours: "" };
+  /** The operator's file before the apply: what the rollback must give back. */
+  let original = "";
   let applyOutput = "";
 
   test("apply: kubeha's servers inside that block; the operator's proxy still answers; every apiserver reached", async () => {
     const l = L();
     const before = await cat(AVAILABLE);
+    original = before;
     const r = await cli("apply", "--yes");
     assert.equal(r.code, 0, r.stdout + r.stderr);
     applyOutput = r.stdout;
@@ -265,5 +269,42 @@ describe("an LB whose nginx already has a stream {} block", { skip }, () => {
     assert.equal(await cat(AVAILABLE), after1.proxy);
     assert.equal(await cat(OURS), after1.ours);
     assert.equal((await echo()).stdout, "echo: ping\n");
+  });
+
+  test("rollback: kubeha's include out of the operator's file again, its proxy still answering, nothing on 6443", async () => {
+    const l = L();
+    const plan = await cli("plan", "--rollback");
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    const flat = plan.stdout.replace(/\n +/g, " ");
+    assert.ok(
+      flat.includes(
+        `take \`${INCLUDE}\` and kubeha's comment above it out of the stream {} block of ${AVAILABLE}`,
+      ),
+      plan.stdout,
+    );
+    assert.match(
+      flat,
+      /mv \/etc\/nginx\/kubeha\/apiservers-stream\.conf \/etc\/nginx\/kubeha\/backup\/rollback-\d{8}T\d{6}Z\//,
+    );
+    assert.equal(await cat(AVAILABLE), after1.proxy, "the plan changed nothing");
+
+    const r = await cli("rollback", "--yes");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /checks passed: the cluster is back to a single master/);
+    // Byte for byte the operator's file before the apply, still behind its symlink.
+    assert.equal(await cat(AVAILABLE), original);
+    assert.equal((await l.exec("lb", ["readlink", ENABLED])).stdout.trim(), AVAILABLE);
+    assert.equal((await l.exec("lb", ["test", "-e", OURS])).code, 1);
+    const kept = await l.exec("lb", ["sh", "-c", "ls /etc/nginx/kubeha/backup/rollback-*/"]);
+    assert.deepEqual(kept.stdout.trim().split("\n").sort(), ["60-lab-proxy.conf", "apiservers-stream.conf"]);
+    const t = await l.exec("lb", ["nginx", "-T"]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.doesNotMatch(t.stdout, /kubeha/);
+    assert.doesNotMatch((await l.exec("lb", ["ss", "-Htln"])).stdout, /:6443\b/);
+    assert.equal((await echo()).stdout, "echo: ping\n");
+
+    const again = await cli("rollback", "--yes");
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /nothing to do/);
   });
 });

@@ -1,11 +1,12 @@
 // `kubeha rollback` against the lab: a finished conversion and one killed half-way, each returned to
 // master-1 alone and checked with etcdctl, kubectl, openssl and the hosts' files, not with kubeha's code.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startLab, type Lab } from "./lab.js";
+import type { Lab } from "./lab.js";
+import { sharedLab } from "./shared-lab.js";
 import { kubeha, kubehaKilledAt } from "./kubeha.js";
 import { etcdctl } from "./etcdctl.js";
 import { labSkip } from "../helpers/skip.js";
@@ -170,15 +171,10 @@ async function movedAside(lab: Lab, host: string): Promise<string[]> {
 }
 
 describe("rollback of a finished conversion", { skip }, () => {
-  let lab: Lab;
-  before(async () => {
-    lab = await startLab({ workers: 1 });
-  });
-  after(async () => {
-    await lab?.stop();
-  });
+  const shared = sharedLab({ workers: 1 });
 
   test("plan first, then killed at a member removal and resumed; master-1 alone, data kept; apply converts it again", async () => {
+    const lab = shared();
     const orig = await original(lab);
     const applied = await kubeha(lab, ["apply", "--yes", "-i", lab.inventoryFile], { timeoutMs: 300_000 });
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
@@ -257,15 +253,10 @@ describe("rollback of a finished conversion", { skip }, () => {
 });
 
 describe("rollback of a conversion killed half-way", { skip }, () => {
-  let lab: Lab;
-  before(async () => {
-    lab = await startLab({ workers: 1 });
-  });
-  after(async () => {
-    await lab?.stop();
-  });
+  const shared = sharedLab({ workers: 1 });
 
   test("killed with master-3 a learner and no control plane anywhere yet: rolled back to master-1 alone", async () => {
+    const lab = shared();
     const orig = await original(lab);
     const killed = await kubehaKilledAt(
       lab,

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { renderNginxStream, scanNginxConf } from "../../src/render/nginx.js";
 import {
+  excludeFromStreamBlock,
   includeInStreamBlock,
   listensOn,
   MERGED_CONF_PATH,
@@ -48,6 +49,30 @@ describe("kubeha's servers inside an existing stream {} block", () => {
       .filter((l, i, all) => !l.includes(MERGED_INCLUDE) && !all[i + 1]?.includes(MERGED_INCLUDE))
       .join("\n");
     assert.equal(undone, conf);
+  });
+
+  it("takes the include out again (the rollback): the file as it was, the operator's later edits kept", () => {
+    const file = "lb:/etc/nginx/nginx.conf";
+    const conf = `events { }\n${operators}`;
+    assert.equal(excludeFromStreamBlock(includeInStreamBlock(conf, file), file), conf);
+    assert.equal(excludeFromStreamBlock(conf, file), conf, "nothing to take out");
+    // The block's first directive on the brace's line.
+    const oneLine =
+      "stream { upstream b { server 127.0.0.1:7000; } server { listen 9999; proxy_pass b; } }\n";
+    assert.equal(excludeFromStreamBlock(includeInStreamBlock(oneLine, file), file), oneLine);
+    // Re-indented and a server added by the operator since: only kubeha's two lines go.
+    const edited = includeInStreamBlock(conf, file)
+      .replace(`    ${MERGED_INCLUDE}`, `\t${MERGED_INCLUDE}`)
+      .replace("    server {", "    server { listen 9998; proxy_pass backends; }\n    server {");
+    assert.equal(
+      excludeFromStreamBlock(edited, file),
+      conf.replace("    server {", "    server { listen 9998; proxy_pass backends; }\n    server {"),
+    );
+    const shared = `stream {\n    ${MERGED_INCLUDE} upstream b { server 127.0.0.1:7000; }\n}\n`;
+    assert.throws(() => excludeFromStreamBlock(shared, file), {
+      message:
+        /^lb:\/etc\/nginx\/nginx\.conf line 2: kubeha's `include \/etc\/nginx\/kubeha\/apiservers-stream\.conf;` shares its line/,
+    });
   });
 
   it("refuses a file without one top-level stream {} block, and kubeha's include anywhere else", () => {

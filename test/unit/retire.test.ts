@@ -15,6 +15,9 @@ describe("remove/replace requests against the inventory (pure)", () => {
   it("accepts an old master that left the inventory and a replacement that is in it", () => {
     assert.doesNotThrow(() => checkRequest(masters, { names: ["master-2"], replacement: "master-4" }));
     assert.doesNotThrow(() => checkRequest(masters, { names: ["master-2", "master-5"] }));
+    // The old primary, once the inventory names another master as the primary.
+    const promoted = [host("master-3", "primary"), host("master-4"), host("master-5")];
+    assert.doesNotThrow(() => checkRequest(promoted, { names: ["master-1"], replacement: "master-5" }));
   });
 
   it("refuses, naming the field, an old master still listed, the primary, an unknown replacement", () => {
@@ -24,7 +27,7 @@ describe("remove/replace requests against the inventory (pure)", () => {
     );
     assert.throws(
       () => checkRequest(masters, { names: ["master-1"] }),
-      /master-1 is the inventory's primary: make a remaining master the primary first/,
+      /^InputError: master-1 is the inventory's primary: name master-3 or master-4 as the primary and leave master-1 out of the inventory$/,
     );
     assert.throws(
       () => checkRequest(masters, { names: ["master-2"], replacement: "master-9" }),
