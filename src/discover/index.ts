@@ -46,6 +46,8 @@ interface Probed {
   identity: HostIdentity;
   /** Host clock minus local clock, ms, measured at the midpoint of the round trip. */
   offsetMs?: number;
+  /** Half the round trip: the clock was read somewhere within it, so the offset is known to ± this. */
+  offsetErrorMs?: number;
   managedLb: boolean;
   /** The primary's: what the new masters' kubelets will use. */
   kubeletCgroupDriver?: "systemd" | "cgroupfs";
@@ -110,6 +112,7 @@ export async function probeHost(h: InventoryHost, host: Host, keepalived = false
     facts,
     identity: hostIdentity(h, host.hostKey, s),
     offsetMs: Number.isFinite(clock) ? clock - (before + after) / 2 : undefined,
+    offsetErrorMs: (after - before) / 2,
     managedLb: (s as Record<string, string>).managed?.trim() === "yes",
     kubeletCgroupDriver: kubeletCgroupDriver((s as Record<string, string>).kubeletConfig),
   };
@@ -270,6 +273,7 @@ export async function discover(
     const p = probes[i]!;
     if (p.offsetMs !== undefined && primaryProbe.offsetMs !== undefined) {
       p.facts.clockSkewMs = Math.round(p.offsetMs - primaryProbe.offsetMs);
+      p.facts.clockSkewErrorMs = Math.round((p.offsetErrorMs ?? 0) + (primaryProbe.offsetErrorMs ?? 0));
     }
     hostFacts.push(p.facts);
     if (h.role === "master") {

@@ -110,6 +110,8 @@ export interface HostFacts {
   brNetfilter?: boolean;
   /** Host clock minus the primary's, in milliseconds (round trip accounted for). */
   clockSkewMs?: number;
+  /** How far off clockSkewMs may be: half of each of the two probes' round trips. */
+  clockSkewErrorMs?: number;
   /** New masters only. */
   runtime?: RuntimeFacts;
   /** Files in /etc/kubernetes/manifests. */

@@ -484,7 +484,10 @@ describe("what blocks a conversion", () => {
     assert.match(msgs({ busyPorts: [2379, 6443] }), /ports already in use: 2379, 6443/);
     assert.match(msgs({ ipForward: false }), /ip_forward is 0/);
     assert.match(msgs({ brNetfilter: false }), /br_netfilter/);
-    assert.match(msgs({ clockSkewMs: 5000 }), /clock differs .* by 5\.0 s/);
+    assert.match(msgs({ clockSkewMs: 5000 }), /clock differs .* by 5\.0 s \(± 0\.0 s\)/);
+    // A skew within what a slow probe cannot tell apart is not refused; beyond it, it is.
+    assert.doesNotMatch(msgs({ clockSkewMs: 3600, clockSkewErrorMs: 1800 }), /clock differs/);
+    assert.match(msgs({ clockSkewMs: 3600, clockSkewErrorMs: 1000 }), /by 3\.6 s \(± 1\.0 s\)/);
     assert.match(msgs({ manifests: ["etcd.yaml"] }), /manifests is not empty/);
   });
 
