@@ -19,7 +19,6 @@ import type { RunContext } from "./context.js";
 import { primaryKube } from "./kubelet.js";
 import { reloadNginx } from "./load-balancer.js";
 import { portsListening } from "../ssh/ports.js";
-import { pollUntil } from "../poll.js";
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 const KUBEADM_CONFIG = objectPath("configmaps", "kubeadm-config", "kube-system");
@@ -92,17 +91,17 @@ export function loadBalancerRemoveStep(ctx: RunContext, name: string): Step {
     run: async (c) => {
       const host = c.host(name);
       if ((await host.readFile(STREAM_CONF_PATH)) !== undefined) {
-        await host.run(shellQuote(["mv", "-f", STREAM_CONF_PATH, kept]));
+        await host.run(shellQuote(["mv", "-f", STREAM_CONF_PATH, kept]), { changes: true });
         const t = await host.exec("nginx -t 2>&1");
         if (t.code !== 0) {
-          await host.run(shellQuote(["mv", "-f", kept, STREAM_CONF_PATH]));
+          await host.run(shellQuote(["mv", "-f", kept, STREAM_CONF_PATH]), { changes: true });
           throw new KubehaError(
             `${name}: nginx -t fails without kubeha's configuration (${t.stdout.trim().split("\n").slice(-2).join(" | ")}); it was put back, nginx was not reloaded`,
           );
         }
       }
       c.reporter.step(name, `nginx: ${STREAM_CONF_PATH} moved to ${kept}; ${await reloadNginx(host)}`);
-      await pollUntil(async () => !(await portsListening(host)).has(lb.port), {
+      await c.until(async () => !(await portsListening(host)).has(lb.port), {
         timeoutMs: 20_000,
         what: `nginx on ${name} to stop listening on port ${lb.port}`,
       });
@@ -167,7 +166,7 @@ export function primaryCertRestoreStep(ctx: RunContext, original: OriginalState)
         await host.writeFile(key, original.apiserverKey, { mode: 0o600, backup: true });
         await host.writeFile(crt, original.apiserverCrt, { mode: 0o644, backup: true });
       }
-      await pollUntil(() => served(c).catch(() => false), {
+      await c.until(() => served(c).catch(() => false), {
         timeoutMs: 60_000,
         what: `${node.name}'s apiserver to serve the original certificate`,
       });
