@@ -23,7 +23,8 @@ function fileLines(f: FileEffect, layout: EffectLayout): string[] {
   const mode = f.mode.toString(8).padStart(4, "0");
   const name = `${where(f.host, layout)}${f.path}`;
   const owner = f.owner === "root:root" ? "" : `, ${f.owner}`;
-  const kept = f.backup ? `; the file it replaces is kept as ${f.backup}` : "";
+  // A plan knows whether there is a file to keep (null: none); a record of apply does not.
+  const kept = f.backup && f.before !== null ? `; the file it replaces is kept as ${f.backup}` : "";
   if (f.summary || f.content === undefined) {
     const what = f.summary ?? `sha256 ${f.sha256.slice(0, 16)}…`;
     return [`    ${name} (${mode}${owner}${f.secret ? ", secret" : ""}): ${what}${kept}`];

@@ -201,6 +201,8 @@ export function planDetails(steps: PlannedStep[], layout: PlanLayout): string {
       lines.push(...step.details.map((d) => `   - ${show(d)}`));
       lines.push(...fileLines(step, layout));
       for (const e of effects ?? []) lines.push(...effectLines(e, { show, host: step.host }));
+      if (effects?.length === 0 && !effectsError)
+        lines.push("    nothing: the steps before it leave nothing for it to change");
       if (effectsError) lines.push(`    (what follows depends on this step really running: ${effectsError})`);
     }
   });

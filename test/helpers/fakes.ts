@@ -47,12 +47,19 @@ export class FakeHost implements Host {
   }
 }
 
-/** etcd as it answers membership calls: IDs chosen at the add, names taken at the first start. */
+/**
+ * etcd as it answers membership calls: IDs chosen at the add, names taken at the first start (here:
+ * at the promotion), members listed in the order of their IDs.
+ */
 export class FakeEtcd implements Etcd {
   readonly calls: string[] = [];
+  private readonly names = new Map<string, string>();
   constructor(public list: EtcdMember[]) {}
+  private sorted(): EtcdMember[] {
+    return structuredClone(this.list).sort((a, b) => (BigInt(`0x${a.id}`) < BigInt(`0x${b.id}`) ? -1 : 1));
+  }
   async members() {
-    return structuredClone(this.list);
+    return this.sorted();
   }
   async addLearner(peerUrl: string, options: { name: string }) {
     this.calls.push(`add ${peerUrl}`);
@@ -65,7 +72,8 @@ export class FakeEtcd implements Etcd {
       started: false,
     };
     this.list.push(member);
-    const members = structuredClone(this.list);
+    this.names.set(member.id, options.name);
+    const members = this.sorted();
     return {
       member,
       members,
@@ -76,7 +84,7 @@ export class FakeEtcd implements Etcd {
   async promote(id: string) {
     this.calls.push(`promote ${id}`);
     const m = this.list.find((x) => x.id === id)!;
-    Object.assign(m, { isLearner: false, started: true, name: `node-of-${id}` });
+    Object.assign(m, { isLearner: false, started: true, name: this.names.get(id) });
     return { member: m, promotedNow: true, attempts: 1, promotedAfterMs: 1, inSyncAfterMs: 1 };
   }
   async remove(id: string) {

@@ -89,8 +89,9 @@ describe("an etcd join step against a stand-in etcd", () => {
     new URL("../../../test/fixtures/manifests/v1.31/etcd.yaml", import.meta.url),
     "utf8",
   );
+  // Listed after the new members: etcd lists by ID, and the primary's is the largest here.
   const primary = {
-    id: "1",
+    id: "fffffffffffffff1",
     name: "master-1",
     peerUrls: ["https://10.0.0.11:2380"],
     clientUrls: [],
@@ -127,22 +128,30 @@ describe("an etcd join step against a stand-in etcd", () => {
     ]);
   });
 
-  test("the second new member's plan sees the first one added and promoted", async () => {
+  test("both new members: the second one's plan sees the first added and promoted; apply agrees", async () => {
     const etcd = new FakeEtcd([structuredClone(primary)]);
     const hosts = ["master-1", "master-2", "master-3"].map((n, i) => new FakeHost(n, `10.0.0.1${i + 1}`));
     const ctx = fakeContext({ hosts, etcd, cluster: { manifests: { etcd: etcdManifest } as never } });
-    const world = new World();
-    const logs = [new EffectLog(true), new EffectLog(true)];
-    await ctx.planningOnly(async () => {
-      for (const [i, m] of ctx.inventory.masters.entries())
-        await etcdJoinStep(ctx, m).run(ctx.recording(logs[i]!, world));
-    });
-    const file = logs[1]!.effects.find((e): e is Extract<Effect, { kind: "file" }> => e.kind === "file")!;
+    const steps = ctx.inventory.masters.map((m) => etcdJoinStep(ctx, m));
+    const run = async (dry: boolean) => {
+      const world = new World();
+      const out = [];
+      for (const s of steps) {
+        const log = new EffectLog(dry);
+        await s.run(ctx.recording(log, world));
+        out.push({ id: s.id, effects: log.effects });
+      }
+      return out;
+    };
+    const planned = await ctx.planningOnly(() => run(true));
+    assert.deepEqual(etcd.calls, []);
+    const file = planned[1]!.effects.find((e): e is Extract<Effect, { kind: "file" }> => e.kind === "file")!;
     assert.match(
       file.content!,
       /--initial-cluster=master-1=https:\/\/10\.0\.0\.11:2380,master-2=https:\/\/10\.0\.0\.12:2380,master-3=https:\/\/10\.0\.0\.13:2380\n/,
     );
-    assert.deepEqual(etcd.calls, []);
+    assert.deepEqual(effectDifferences(planned, await run(false)), []);
+    assert.equal(etcd.calls.length, 4);
   });
 });
 
