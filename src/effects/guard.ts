@@ -3,47 +3,35 @@
 // changing anything.
 import type { KubeClient } from "../kube/client.js";
 import type { Etcd } from "../etcd/ops.js";
-import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "../ssh/types.js";
+import type { ExecOptions, ExecResult, Host, WriteOptions } from "../ssh/types.js";
+import { DelegatingHost } from "./delegate.js";
 import { commandText } from "./host.js";
 
 function refused(what: string): Error {
   return new Error(`internal: ${what} while planning (a step reached past its recording view)`);
 }
 
-export class GuardedHost implements Host {
+export class GuardedHost extends DelegatingHost {
   constructor(
-    private readonly real: Host,
+    real: Host,
     private readonly planning: () => boolean,
-  ) {}
-  get name(): string {
-    return this.real.name;
-  }
-  get address(): string {
-    return this.real.address;
-  }
-  get hostKey(): string | undefined {
-    return this.real.hostKey;
+  ) {
+    super(real);
   }
   private check(options: ExecOptions | undefined, command: string[] | string): void {
     if (options?.changes && this.planning()) throw refused(`${this.name}: ${commandText(command)}`);
   }
-  exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult> {
+  override exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult> {
     this.check(options, command);
     return this.real.exec(command, options);
   }
-  run(command: string[] | string, options?: ExecOptions): Promise<string> {
+  override run(command: string[] | string, options?: ExecOptions): Promise<string> {
     this.check(options, command);
     return this.real.run(command, options);
   }
-  readFile(path: string): Promise<Buffer | undefined> {
-    return this.real.readFile(path);
-  }
-  writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
+  override writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     if (this.planning()) throw refused(`${this.name}: write ${path}`);
     return this.real.writeFile(path, data, options);
-  }
-  forward(remotePort: number, remoteHost?: string): Promise<Forward> {
-    return this.real.forward(remotePort, remoteHost);
   }
 }
 

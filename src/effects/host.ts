@@ -3,7 +3,8 @@
 // changes. Tap (apply): everything is carried out on the real host, and recorded as it is.
 import { basename } from "node:path";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "../ssh/types.js";
+import type { ExecOptions, ExecResult, Host, WriteOptions } from "../ssh/types.js";
+import { DelegatingHost } from "./delegate.js";
 import { describeContent, sha256 } from "./content.js";
 import type { EffectSink, FileEffect } from "./types.js";
 
@@ -23,39 +24,31 @@ export function commandText(command: string[] | string): string {
   return typeof command === "string" ? command : shellQuote(command);
 }
 
-export class RecordingHost implements Host {
+export class RecordingHost extends DelegatingHost {
   constructor(
-    private readonly real: Host,
+    real: Host,
     private readonly sink: EffectSink,
     /** Dry only: what earlier writes of this plan made of this host's files. */
     private readonly overlay: FileOverlay = new Map(),
-  ) {}
-
-  get name(): string {
-    return this.real.name;
-  }
-  get address(): string {
-    return this.real.address;
-  }
-  get hostKey(): string | undefined {
-    return this.real.hostKey;
+  ) {
+    super(real);
   }
 
-  async exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult> {
+  override async exec(command: string[] | string, options?: ExecOptions): Promise<ExecResult> {
     if (this.sink.dry && options?.checksWrites) return { code: 0, stdout: "", stderr: "" };
     if (!options?.changes) return this.real.exec(command, options);
     this.sink.record({ kind: "command", host: this.name, command: commandText(command) });
     return this.sink.dry ? { code: 0, stdout: "", stderr: "" } : this.real.exec(command, options);
   }
 
-  async run(command: string[] | string, options?: ExecOptions): Promise<string> {
+  override async run(command: string[] | string, options?: ExecOptions): Promise<string> {
     if (this.sink.dry && options?.checksWrites) return "";
     if (!options?.changes) return this.real.run(command, options);
     this.sink.record({ kind: "command", host: this.name, command: commandText(command) });
     return this.sink.dry ? "" : this.real.run(command, options);
   }
 
-  async readFile(path: string): Promise<Buffer | undefined> {
+  override async readFile(path: string): Promise<Buffer | undefined> {
     if (this.sink.dry && this.overlay.has(path)) {
       const v = this.overlay.get(path);
       return v === null || v === undefined ? undefined : Buffer.from(v);
@@ -63,7 +56,7 @@ export class RecordingHost implements Host {
     return this.real.readFile(path);
   }
 
-  async writeFile(path: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
+  override async writeFile(path: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
     const { secret, summary } = describeContent(data);
     const effect: FileEffect = {
       kind: "file",
@@ -83,9 +76,5 @@ export class RecordingHost implements Host {
     const before = await this.readFile(path);
     if (!secret) effect.before = before === undefined ? null : before.toString("utf8");
     this.overlay.set(path, data.toString());
-  }
-
-  forward(remotePort: number, remoteHost?: string): Promise<Forward> {
-    return this.real.forward(remotePort, remoteHost);
   }
 }

@@ -187,7 +187,11 @@ function configMapStep(
 /** `kubectl rollout restart ds/kube-proxy`, then wait for the rollout where a controller runs it. */
 async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: string): Promise<void> {
   const path = objectPath("daemonsets", "kube-proxy", "kube-system");
+  // A controller that reports rollouts has reported on this DaemonSet before: told by the object as
+  // read, which a plan reads too, not by what the API server answers to the change.
+  let reported = false;
   await updateObject<DaemonSet>(kube, path, (ds) => {
+    reported = ds.status?.observedGeneration !== undefined;
     const meta = (ds.spec.template.metadata ??= {});
     const ann = (meta.annotations ??= {});
     if (ann[KUBE_PROXY_SERVER] === server) return false;
@@ -195,8 +199,7 @@ async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: strin
     ann[RESTARTED_AT] = new Date().toISOString();
     return true;
   });
-  const ds = await kube.get<DaemonSet>(path);
-  if (ds.status?.observedGeneration === undefined) {
+  if (!reported) {
     ctx.reporter.step("cluster", "kube-proxy: restart requested (no rollout status reported to wait for)");
     return;
   }
