@@ -39,8 +39,13 @@ function fileLines(f: FileEffect, layout: EffectLayout): string[] {
   return [head, ...indent(diff, "      ")];
 }
 
+const INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
 function valueText(v: unknown): string {
-  return v === undefined ? "(none)" : typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v);
+  if (v === undefined) return "(none)";
+  // A time the step takes when it runs (kube-proxy's restartedAt): a plan shows only that.
+  if (typeof v === "string" && INSTANT.test(v)) return "(the time of the change)";
+  return JSON.stringify(v);
 }
 
 export function effectLines(e: Effect, layout: EffectLayout): string[] {

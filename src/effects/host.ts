@@ -74,7 +74,9 @@ export class RecordingHost extends DelegatingHost {
     this.sink.record(effect);
     if (!this.sink.dry) return this.real.writeFile(path, data, options);
     const before = await this.readFile(path);
+    // A secret's former content is never kept; whether there was one is.
     if (!secret) effect.before = before === undefined ? null : before.toString("utf8");
+    else if (before === undefined) effect.before = null;
     this.overlay.set(path, data.toString());
   }
 }

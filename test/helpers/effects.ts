@@ -3,9 +3,9 @@
 // - etcd member IDs (etcd chooses them at the add) → "<id>";
 // - times: backup directories and files named after the run's start (kubeha-<time>), and ISO
 //   timestamps in API values (kube-proxy's restartedAt annotation) → "<time>";
-// - certificates, keys and kubeconfigs: each is freshly generated (a new key, serial and validity), so
-//   the bytes differ; their hash and content are left out, and what they are (subject, issuer, SANs,
-//   server: the summary, read from the content) is compared;
+// - certificates and secrets (keys, kubeconfigs with a key): each is freshly generated (a new key,
+//   serial and validity), so the bytes differ; their hash and content are left out, and what they
+//   are (subject, issuer, SANs, server: the summary, read from the content) is compared;
 // - a Node's resourceVersion (its kubelet's heartbeats move it; a new master's Node does not exist
 //   when the plan is made).
 // Effects on different hosts may interleave differently when a step works on several at once (the
@@ -30,7 +30,7 @@ export function normalise(e: Effect): Effect {
   if (n.kind === "etcd") n.id = "<id>";
   if (n.kind === "file") {
     delete n.before;
-    if (n.summary) {
+    if (n.secret || n.content?.includes("-----BEGIN CERTIFICATE-----")) {
       n.sha256 = "";
       delete n.content;
     }
