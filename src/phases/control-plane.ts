@@ -82,6 +82,7 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
     files: [],
     details: [
       ...manifests.flatMap((m) => m.changes.map((c) => `${m.component}: ${c}`)),
+      ...(replaced.length ? [`the manifests it replaces are kept in ${backupDir}/ on ${node.name}`] : []),
       `ready: /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
     ],
     rollback:

@@ -53,6 +53,7 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
     files: [],
     details: [
       ...rewrite.changes.map((c) => `manifest: ${c}`),
+      `the old manifest is kept as ${backupDir}/etcd.yaml, the old certificates and keys beside them as *.kubeha-<time>.bak`,
       `the member's peer URL is updated once etcd serves on ${rewrite.peerURL}, checked before any member is added`,
       "the kubelet restarts etcd when its manifest changes: the apiserver on this node waits a few seconds for it",
     ],

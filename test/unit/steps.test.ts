@@ -228,7 +228,7 @@ describe("a plan cannot change anything, even past its recording view", () => {
     const e = log.effects[0] as Extract<Effect, { kind: "file" }>;
     assert.equal(e.secret, true);
     assert.equal(e.content, undefined);
-    assert.equal(e.before, undefined);
+    assert.equal(e.before, null, "a new file: whether one existed is kept, never its content");
     assert.equal(e.summary, "private key");
     assert.ok(!JSON.stringify(log.effects).includes("MIIEvQ"));
     assert.deepEqual(h.changes, []);
