@@ -30,6 +30,9 @@ const plan = async () => (await import("./commands/plan.js")).run;
 const kubeconfigOption = () =>
   new Option("--kubeconfig <file>", "also look in this kubeconfig (yours) for references to the primary");
 
+/** For the plan-equals-apply test: each step's effects as JSON. Not for operators, so not in the help. */
+const effectsOption = () => new Option("--effects-json <file>").hideHelp();
+
 const specs: Spec[] = [
   {
     name: "discover",
@@ -40,7 +43,11 @@ const specs: Spec[] = [
   {
     name: "plan",
     summary: "compute every change apply would make, with diffs (changes nothing)",
-    options: [new Option("--rollback", "the plan of `kubeha rollback` instead"), kubeconfigOption()],
+    options: [
+      new Option("--rollback", "the plan of `kubeha rollback` instead"),
+      kubeconfigOption(),
+      effectsOption(),
+    ],
     load: plan,
   },
   {
@@ -50,6 +57,7 @@ const specs: Spec[] = [
       new Option("-y, --yes", "do not ask before changing anything (needed without a terminal)"),
       new Option("--dry-run", "change nothing: exactly what `kubeha plan` does"),
       kubeconfigOption(),
+      effectsOption(),
     ],
     load: async (values) => (values.dryRun ? plan() : (await import("./commands/apply.js")).run),
   },

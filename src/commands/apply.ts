@@ -17,6 +17,7 @@ export const conversion: Procedure = {
   formatChecks,
   header: entryPointSummary,
   references: true,
+  effects: true,
 };
 
 /**

@@ -18,6 +18,8 @@ import { terminalWidth, wrapText } from "../ui/wrap.js";
 import type { Inventory } from "../inventory/types.js";
 import { printReferences } from "./references.js";
 import { referencesJson } from "../references/format.js";
+import { deriveEffects, recordingSteps, writeEffects } from "../plan/effects.js";
+import type { Effect } from "../effects/types.js";
 
 /** What a changing command (apply, rollback, replace, remove) carries out, and how it checks the end. */
 export interface Procedure {
@@ -36,6 +38,8 @@ export interface Procedure {
   header?(inv: Inventory): string;
   /** After it: what still names the primary's apiserver directly (`kubeha references`). */
   references?: boolean;
+  /** Its steps' effects are recorded from their own runs: the plan shows them, apply records them. */
+  effects?: boolean;
 }
 
 export interface Plan {
@@ -45,9 +49,11 @@ export interface Plan {
 }
 
 async function planOf(runCtx: RunContext, inv: Inventory, p: Procedure, steps?: Step[]): Promise<Plan> {
+  const planned = await evaluatePlan(runCtx, steps ?? (await p.build(runCtx)));
+  if (p.effects) await deriveEffects(runCtx, planned);
   return {
     ...(p.header && { header: p.header(inv) }),
-    steps: await evaluatePlan(runCtx, steps ?? (await p.build(runCtx))),
+    steps: planned,
     backupDir: join(inv.options.stateDir, "backups", backupDirName()),
   };
 }
@@ -73,6 +79,13 @@ export async function showPlan(ctx: CommandContext, p: Procedure): Promise<ExitC
     ctx,
     async (runCtx, inv) => {
       const plan = await planOf(runCtx, inv, p);
+      if (ctx.values.effectsJson) {
+        const pending = plan.steps.filter((s) => !s.done);
+        await writeEffects(
+          ctx.values.effectsJson,
+          pending.map((s) => ({ id: s.step.id, effects: s.effects ?? [] })),
+        );
+      }
       if (ctx.values.output !== "json") printPlan(ctx.reporter, plan);
       // Found now, so it can be changed with the conversion.
       const references = p.references ? await printReferences(ctx, runCtx) : undefined;
@@ -143,10 +156,11 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
         r.info(`journal: ${journal.path}`);
         // The steps' own time: not the wizard's questions or the confirmation before them.
         const started = Date.now();
+        const carried = new Map<string, Effect[]>();
         try {
           const result = await runPlan(
             runCtx,
-            steps,
+            p.effects ? recordingSteps(steps, carried) : steps,
             journal,
             async () => {
               r.info(`backup to ${backupDir} ...`);
@@ -175,6 +189,10 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           throw err;
         } finally {
           await held.release();
+          if (ctx.values.effectsJson) {
+            const ran = [...carried].map(([id, effects]) => ({ id, effects }));
+            await writeEffects(ctx.values.effectsJson, ran);
+          }
         }
       }
       const checks = await p.verify(runCtx, steps);

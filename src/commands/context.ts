@@ -26,6 +26,8 @@ export interface CommandOptions {
   with?: string;
   /** remove/replace --address: the retired master's address when etcd and its Node do not say it. */
   address?: string;
+  /** plan/apply --effects-json <file> (hidden): each step's effects, for the plan-equals-apply test. */
+  effectsJson?: string;
 }
 
 /** What every command receives: its parsed flags and the reporter. Kept apart from src/cli.ts so commands do not import the entry point. */

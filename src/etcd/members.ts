@@ -103,7 +103,9 @@ export async function listMembers(client: EtcdEndpointClient): Promise<EtcdMembe
 export function initialCluster(members: readonly EtcdMember[], newName: string, newPeerUrl: string): string {
   const parts: string[] = [];
   const self = memberOf(members, { name: newName, peerUrl: newPeerUrl });
-  for (const m of members) {
+  // By name: etcd lists members in the order of the IDs it chose at random, and a manifest (and a
+  // plan, which cannot know those IDs) should not depend on them.
+  for (const m of [...members].sort((a, b) => a.name.localeCompare(b.name))) {
     if (m === self) continue;
     if (!m.started) {
       throw new KubehaError(

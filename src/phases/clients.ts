@@ -19,9 +19,9 @@ import {
   lbSans,
 } from "../render/kubeadm-config.js";
 import { setServer } from "../pki/kubeconfig.js";
-import type { FileChange, Step } from "../plan/types.js";
+import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil, retry } from "../poll.js";
+import { retry } from "../poll.js";
 import {
   KUBELET_CONF,
   lbTarget,
@@ -125,7 +125,6 @@ function configMapStep(
   target: ClientTarget,
 ): Step {
   const path = objectPath("configmaps", e.name, e.ns);
-  const preview = before === undefined ? undefined : e.edit(before);
   const isKubeProxy = e.id === "kube-proxy";
   const why = {
     "kube-proxy":
@@ -150,16 +149,10 @@ function configMapStep(
     title: `${e.ns}/${e.name}: ${e.key} ${target.phrase}${isKubeProxy ? ", then restart the kube-proxy pods" : ""}`,
     why: why ?? "",
     files: [],
+    // The edits themselves are the step's effects, recorded from `run` itself.
     details: [
-      `ConfigMap ${e.ns}/${e.name}, key ${e.key} (get, change only this, update with its resourceVersion):`,
-      ...(preview === undefined
-        ? [`  (${e.ns}/${e.name} ${e.key} could not be read)`]
-        : preview.changed
-          ? preview.diff
-              .split("\n")
-              .filter(Boolean)
-              .map((l) => `  ${l}`)
-          : ["  unchanged"]),
+      `ConfigMap ${e.ns}/${e.name}, key ${e.key}: get, change only this, update with its resourceVersion`,
+      ...(before === undefined ? [`  (${e.ns}/${e.name} ${e.key} could not be read)`] : []),
       ...(isKubeProxy
         ? [
             `DaemonSet kube-system/kube-proxy: rollout restart (pod template annotations ${RESTARTED_AT}, ${KUBE_PROXY_SERVER}=${target.server})`,
@@ -194,7 +187,11 @@ function configMapStep(
 /** `kubectl rollout restart ds/kube-proxy`, then wait for the rollout where a controller runs it. */
 async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: string): Promise<void> {
   const path = objectPath("daemonsets", "kube-proxy", "kube-system");
+  // A controller that reports rollouts has reported on this DaemonSet before: told by the object as
+  // read, which a plan reads too, not by what the API server answers to the change.
+  let reported = false;
   await updateObject<DaemonSet>(kube, path, (ds) => {
+    reported = ds.status?.observedGeneration !== undefined;
     const meta = (ds.spec.template.metadata ??= {});
     const ann = (meta.annotations ??= {});
     if (ann[KUBE_PROXY_SERVER] === server) return false;
@@ -202,14 +199,13 @@ async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: strin
     ann[RESTARTED_AT] = new Date().toISOString();
     return true;
   });
-  const ds = await kube.get<DaemonSet>(path);
-  if (ds.status?.observedGeneration === undefined) {
+  if (!reported) {
     ctx.reporter.step("cluster", "kube-proxy: restart requested (no rollout status reported to wait for)");
     return;
   }
   let last = "";
   try {
-    await pollUntil(
+    await ctx.until(
       async () => {
         const d = await kube.get<DaemonSet>(path);
         const s = d.status ?? {};
@@ -309,10 +305,11 @@ export async function nodeRoleStep(ctx: RunContext, node: InventoryHost): Promis
     run: async (c) => {
       const kube = await primaryKube(c);
       const role = await primaryRole(c);
-      await pollUntil(async () => (await kube.getOptional(path)) !== undefined, {
-        timeoutMs: 60_000,
-        what: `Node ${node.name} to be registered by its kubelet`,
-      });
+      await c.until(
+        async () => (await kube.getOptional(path)) !== undefined,
+        { timeoutMs: 60_000, what: `Node ${node.name} to be registered by its kubelet` },
+        node.name,
+      );
       await updateObject<NodeObject>(kube, path, (n) => {
         if (missingRole(n, role).length === 0) return false;
         n.metadata.labels = { ...n.metadata.labels, ...role.labels };
@@ -372,17 +369,6 @@ export async function masterKubeconfigsStep(
   const current = await kubeconfigServersOn(ctx, node.name, MASTER_LB_KUBECONFIGS).catch(
     () => new Map<string, { text: string; servers: string[] }>(),
   );
-  const files: FileChange[] = [];
-  for (const [path, f] of current) {
-    if (f.servers.every((s) => s === server)) continue;
-    files.push({
-      host: node.name,
-      path,
-      mode: 0o600,
-      secret: true,
-      after: describeServerChange(path, f.servers, server),
-    });
-  }
   const pending = async (c: RunContext): Promise<string[]> => {
     const now = await kubeconfigServersOn(c, node.name, MASTER_LB_KUBECONFIGS);
     return [...now].filter(([, f]) => f.servers.some((s) => s !== server)).map(([p]) => p);
@@ -393,7 +379,7 @@ export async function masterKubeconfigsStep(
     host: node.name,
     title: `admin.conf${current.has(MASTER_LB_KUBECONFIGS[1]!) ? ", super-admin.conf" : ""} and kubelet.conf on ${node.name} ${target.phrase}`,
     why: "a kubelet or an operator that talks to one apiserver loses the cluster with that master; controller-manager.conf and scheduler.conf keep their local apiserver",
-    files,
+    files: [],
     details: [
       `restart the kubelet on ${node.name} when kubelet.conf changes, and wait for Node ${node.name} to report Ready with a heartbeat newer than the restart`,
     ],

@@ -12,7 +12,6 @@ import { healthz } from "../cluster/tls.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
-import { pollUntil } from "../poll.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 /** Where kubeadm's controller-manager and scheduler serve /healthz. */
@@ -59,18 +58,13 @@ async function ready(ctx: RunContext, node: InventoryHost): Promise<string | und
 export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
   const host = ctx.host(node.name);
   const manifests = rendered(ctx, node);
-  const files = await Promise.all(
-    manifests.map(async (m) => ({
-      host: node.name,
-      path: m.path,
-      mode: 0o600,
-      secret: false,
-      before: (await host.readFile(m.path))?.toString("utf8"),
-      after: m.text,
-    })),
+  const current = await Promise.all(
+    manifests.map(async (m) => ({ m, before: (await host.readFile(m.path))?.toString("utf8") })),
   );
   const backupDir = manifestBackupDir(ctx.started);
-  const replaced = files.filter((f) => f.before !== undefined && f.before !== f.after).map((f) => f.path);
+  const replaced = current
+    .filter(({ m, before }) => before !== undefined && before !== m.text)
+    .map(({ m }) => m.path);
   const isWritten = async (): Promise<boolean> => {
     for (const m of manifests) {
       if ((await host.readFile(m.path))?.toString("utf8") !== m.text) return false;
@@ -84,11 +78,12 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
     host: node.name,
     title: `start kube-apiserver, kube-controller-manager and kube-scheduler on ${node.name}`,
     why: "the static pods are the primary's, flag for flag, with this node's advertise address, probes and local etcd member",
-    files,
+    // The manifests written and the wait are the step's effects, recorded from `run` itself.
+    files: [],
     details: [
       ...manifests.flatMap((m) => m.changes.map((c) => `${m.component}: ${c}`)),
       ...(replaced.length ? [`the manifests it replaces are kept in ${backupDir}/ on ${node.name}`] : []),
-      `wait for /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
+      `ready: /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
     ],
     rollback:
       `on ${node.name}: move ${COMPONENTS.map((c) => manifestPath(c as Component)).join(", ")} out of ` +
@@ -96,6 +91,7 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
       (replaced.length ? `; the ones they replaced are in the newest ${MANIFEST_BACKUPS}/` : ""),
     isDone: async (c) => (await isWritten()) && (await ready(c, node)) === undefined,
     run: async (c) => {
+      const host = c.host(node.name);
       for (const m of manifests) {
         const old = (await host.readFile(m.path))?.toString("utf8");
         if (old === m.text) continue;
@@ -104,11 +100,15 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
           c.reporter.step(node.name, `control-plane: the old ${m.path} is kept in ${backupDir}/`);
       }
       c.reporter.step(node.name, "control-plane: manifests written; waiting for the components to serve");
-      await pollUntil(async () => (lastProblem = await ready(c, node)) === undefined, {
-        timeoutMs: READY_TIMEOUT_MS,
-        what: `the control plane on ${node.name}`,
-        lastError: () => lastProblem ?? "",
-      });
+      await c.until(
+        async () => (lastProblem = await ready(c, node)) === undefined,
+        {
+          timeoutMs: READY_TIMEOUT_MS,
+          what: `the control plane on ${node.name}`,
+          lastError: () => lastProblem ?? "",
+        },
+        node.name,
+      );
     },
     verify: async (c) => {
       const problem = await ready(c, node);

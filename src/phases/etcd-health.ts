@@ -1,9 +1,7 @@
 // etcd's health as the steps and verify see it, through the primary's member (always a voter).
 import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
-import { listMembers, memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
-import { clusterHealth } from "../etcd/health.js";
+import { memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "../poll.js";
 
 /** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
 export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
@@ -24,10 +22,10 @@ export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Pr
 /** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
 export async function waitEtcdHealthy(ctx: RunContext, timeoutMs = 30_000): Promise<void> {
   let last: string[] = [];
-  await pollUntil(
+  await ctx.until(
     async () => {
-      const members = await withPrimary(ctx, listMembers);
-      const health = await clusterHealth(await voterEndpoints(ctx, members), ctx.access.etcdTls);
+      const members = await ctx.etcd.members();
+      const health = await ctx.etcd.health(await voterEndpoints(ctx, members));
       last = health.problems;
       return health.healthy;
     },

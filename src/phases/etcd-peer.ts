@@ -1,7 +1,6 @@
 import { KubehaError } from "../errors.js";
-import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import { withEndpoint } from "../etcd/client.js";
-import { listMembers, memberOf, updatePeerUrls } from "../etcd/members.js";
+import { listMembers, memberOf } from "../etcd/members.js";
 import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../render/control-plane.js";
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../plan/types.js";
@@ -37,7 +36,6 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
   );
   if (!problems.length && !localPeer(ctx.cluster.etcd.primaryPeerUrls)) return undefined;
   const rewrite = rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, node);
-  const host = () => ctx.host(p.name);
   const backupDir = manifestBackupDir(ctx.started);
   const memberUpdated = async (c: RunContext) => {
     const ep = await c.etcdEndpoint(p.name);
@@ -51,34 +49,12 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
     host: p.name,
     title: `make ${p.name}'s etcd reachable by peers (${rewrite.peerURL})`,
     why: `its etcd was set up by an older kubeadm for a single member (${problems.join("; ") || "peer URL on localhost"}): a new member could not reach it`,
-    files: [
-      {
-        host: p.name,
-        path: `${KUBEADM_LAYOUT.certificatesDir}/etcd/server.crt`,
-        mode: 0o644,
-        secret: false,
-        after: `re-issued with ${p.address} among its SANs`,
-      },
-      {
-        host: p.name,
-        path: `${KUBEADM_LAYOUT.certificatesDir}/etcd/peer.crt`,
-        mode: 0o644,
-        secret: false,
-        after: `re-issued with ${p.address} among its SANs`,
-      },
-      {
-        host: p.name,
-        path: manifestPath("etcd"),
-        mode: 0o600,
-        secret: false,
-        before: ctx.cluster.manifests.etcd,
-        after: rewrite.text,
-      },
-    ],
+    // The certificates, the manifest and the member update are the step's effects, recorded from `run`.
+    files: [],
     details: [
       ...rewrite.changes.map((c) => `manifest: ${c}`),
       `the old manifest is kept as ${backupDir}/etcd.yaml, the old certificates and keys beside them as *.kubeha-<time>.bak`,
-      `etcd: member update ${p.name} --peer-urls=${rewrite.peerURL}, checked before any member is added`,
+      `the member's peer URL is updated once etcd serves on ${rewrite.peerURL}, checked before any member is added`,
       "the kubelet restarts etcd when its manifest changes: the apiserver on this node waits a few seconds for it",
     ],
     rollback:
@@ -86,30 +62,24 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
       `and pki/etcd/{server,peer}.* from the .bak files next to them, then etcdctl member update back to the old peer URL`,
     isDone: async (c) =>
       (await stalePkiFiles(c, p, ETCD_CERTS, false)).stale.length === 0 &&
-      (await host().readFile(manifestPath("etcd")))?.toString("utf8") === rewrite.text &&
+      (await c.host(p.name).readFile(manifestPath("etcd")))?.toString("utf8") === rewrite.text &&
       (await memberUpdated(c)),
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, p, ETCD_CERTS, false);
       if (stale.length) await writePki(c, p, stale, ETCD_CERTS);
-      if ((await host().readFile(manifestPath("etcd")))?.toString("utf8") !== rewrite.text) {
-        await host().writeFile(manifestPath("etcd"), rewrite.text, {
+      if ((await c.host(p.name).readFile(manifestPath("etcd")))?.toString("utf8") !== rewrite.text) {
+        await c.host(p.name).writeFile(manifestPath("etcd"), rewrite.text, {
           mode: 0o600,
           backup: { dir: backupDir },
         });
         c.reporter.step(p.name, `etcd: manifest rewritten, the old one kept as ${backupDir}/etcd.yaml`);
         c.reporter.progress(p.name, "etcd: waiting for the kubelet to restart etcd");
       }
-      const ep = await c.etcdEndpoint(p.name);
       // etcd comes back on its new URLs; the member's peer URL is then changed to match.
       await waitEtcdHealthy(c, 60_000);
-      const self = memberOf(await withEndpoint(ep, c.access.etcdTls, listMembers), {
-        name: p.name,
-        peerUrl: rewrite.peerURL,
-      });
+      const self = memberOf(await c.etcd.members(), { name: p.name, peerUrl: rewrite.peerURL });
       if (!self) throw new KubehaError(`${p.name}: no etcd member named ${p.name}`);
-      await withEndpoint(ep, c.access.etcdTls, (client) =>
-        updatePeerUrls(client, self.id, [rewrite.peerURL]),
-      );
+      await c.etcd.updatePeerUrls(self.id, [rewrite.peerURL]);
       await waitEtcdHealthy(c, 30_000);
     },
     verify: async (c) => {

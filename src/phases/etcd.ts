@@ -1,7 +1,7 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
 import { withEndpoint } from "../etcd/client.js";
-import { addLearner, listMembers, memberOf, promoteWhenInSync, removeMember } from "../etcd/members.js";
+import { listMembers, memberOf } from "../etcd/members.js";
 import { endpointStatus } from "../etcd/health.js";
 import {
   etcdPeerURL,
@@ -39,7 +39,6 @@ async function etcdLogs(ctx: RunContext, node: InventoryHost): Promise<string> {
  */
 export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
   const peerUrl = peerUrlOf(node);
-  const host = () => ctx.host(node.name);
   const primary = ctx.inventory.primary;
   const render = (initialCluster: string) =>
     renderEtcdForNode(primaryEtcdManifest(ctx), {
@@ -47,24 +46,18 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       node: { name: node.name, address: node.address },
       initialCluster: parseInitialCluster(initialCluster),
     });
-  // What the plan shows: the member list as it will be when this node is added.
-  const planned = ctx.masters
-    .slice(0, ctx.masters.findIndex((m) => m.name === node.name) + 1)
-    .map((m) => `${m.name}=${peerUrlOf(m)}`)
-    .join(",");
-  const preview = render(planned);
   return {
     id: `etcd/${node.name}`,
     phase: "etcd",
     host: node.name,
     title: `add ${node.name} to etcd as a learner, start it, promote it when in sync`,
     why: "a learner does not count towards quorum, so the cluster keeps working whatever happens to the new member; it becomes a voter only once it holds the data",
-    files: [{ host: node.name, path: manifestPath("etcd"), mode: 0o600, secret: false, after: preview.text }],
+    // The manifest and the membership changes are the step's effects: recorded from `run` itself.
+    files: [],
     details: [
-      `etcd: member add ${node.name} ${peerUrl} --learner (through ${primary.name})`,
-      `etcd: wait for ${node.name} to start and catch up, then member promote (timeout ${ctx.inventory.options.etcdLearnerTimeoutSeconds}s; on failure the learner and its manifest are removed)`,
+      `through ${primary.name}'s member; the manifest's --initial-cluster is the one the member add returns`,
+      `the learner must start and catch up within ${ctx.inventory.options.etcdLearnerTimeoutSeconds}s; on failure the learner and its manifest are removed`,
       "etcd: check every member answers, one leader, raft indexes close, no alarms",
-      ...preview.changes.map((c) => `manifest: ${c}`),
       `the primary's etcd manifest stays as it is: --initial-cluster only matters at a member's first start`,
     ],
     rollback: `if ${node.name}'s member is a learner or has not started: etcdctl member remove <its id>; never remove it once it is a started, healthy voter; then move ${manifestPath("etcd")} away on ${node.name} and clear ${ETCD_DATA_DIR}`,
@@ -97,57 +90,57 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       for (const m of c.masters) {
         if (m.name !== node.name) tunnels.set(m.name, await c.etcdEndpoint(m.name));
       }
-      const added = await withPrimary(c, (client) =>
-        addLearner(client, peerUrl, { name: node.name, voterEndpoint: (m) => tunnels.get(m.name) }),
-      );
+      const added = await c.etcd.addLearner(peerUrl, {
+        name: node.name,
+        voterEndpoint: (m) => tunnels.get(m.name),
+      });
       r.step(
         node.name,
         `etcd: ${added.existed ? "learner already present" : "learner added"} (member ${added.member.id})`,
       );
       if (!added.member.started) {
         // A member that never started may find a stale data directory from an earlier attempt.
-        await host().run(shellQuote(["rm", "-rf", `${ETCD_DATA_DIR}/member`]));
+        await c.host(node.name).run(shellQuote(["rm", "-rf", `${ETCD_DATA_DIR}/member`]), { changes: true });
         const manifest = render(added.initialCluster);
-        const current = (await host().readFile(manifest.path))?.toString("utf8");
+        const current = (await c.host(node.name).readFile(manifest.path))?.toString("utf8");
         if (current !== manifest.text) {
-          await host().writeFile(manifest.path, manifest.text, { mode: 0o600 });
+          await c.host(node.name).writeFile(manifest.path, manifest.text, { mode: 0o600 });
           r.step(node.name, `etcd: wrote ${manifest.path}`);
         }
       }
       const memberEndpoint = await c.etcdEndpoint(node.name);
       try {
-        const result = await withPrimary(c, (client) =>
-          promoteWhenInSync(client, added.member.id, {
-            timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
-            memberEndpoint,
-            onProgress: (p) => {
-              if (p.phase === "waiting-start")
-                r.progress(node.name, "etcd: waiting for the learner to start");
-              else if (p.phase === "not-in-sync")
-                r.progress(
-                  node.name,
-                  `etcd: learner catching up (applied ${p.learnerApplied ?? "?"} of ${p.leaderCommitted ?? "?"})`,
-                );
-              else if (p.phase === "catching-up")
-                r.progress(node.name, `etcd: voter applying ${p.applied} of ${p.target}`);
-              else if (p.phase === "retrying")
-                r.progress(node.name, `etcd: promote retry ${p.attempt}: ${p.error}`);
-            },
-          }),
-        );
+        const result = await c.etcd.promote(added.member.id, {
+          timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
+          memberEndpoint,
+          onProgress: (p) => {
+            if (p.phase === "waiting-start") r.progress(node.name, "etcd: waiting for the learner to start");
+            else if (p.phase === "not-in-sync")
+              r.progress(
+                node.name,
+                `etcd: learner catching up (applied ${p.learnerApplied ?? "?"} of ${p.leaderCommitted ?? "?"})`,
+              );
+            else if (p.phase === "catching-up")
+              r.progress(node.name, `etcd: voter applying ${p.applied} of ${p.target}`);
+            else if (p.phase === "retrying")
+              r.progress(node.name, `etcd: promote retry ${p.attempt}: ${p.error}`);
+          },
+        });
         r.step(
           node.name,
           `etcd: promoted to voter after ${(result.promotedAfterMs / 1000).toFixed(1)}s, in sync after ${(result.inSyncAfterMs / 1000).toFixed(1)}s`,
         );
       } catch (err) {
         const logs = await etcdLogs(c, node).catch(() => "(could not read the etcd log)");
-        const members = await withPrimary(c, listMembers);
+        const members = await c.etcd.members();
         const still = members.find((m) => m.id === added.member.id);
         if (still?.isLearner) {
-          await withPrimary(c, (client) => removeMember(client, added.member.id));
-          await host().exec(
-            shellQuote(["mv", "-f", manifestPath("etcd"), `/etc/kubernetes/etcd.yaml.kubeha-failed`]),
-          );
+          await c.etcd.remove(added.member.id);
+          await c
+            .host(node.name)
+            .exec(shellQuote(["mv", "-f", manifestPath("etcd"), `/etc/kubernetes/etcd.yaml.kubeha-failed`]), {
+              changes: true,
+            });
           throw new KubehaError(
             `${node.name}: etcd learner did not start or catch up (${(err as Error).message}); ` +
               `the learner was removed and its manifest moved to /etc/kubernetes/etcd.yaml.kubeha-failed; ` +

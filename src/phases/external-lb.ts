@@ -7,7 +7,6 @@ import { backendsReached } from "../cluster/entry-point.js";
 import { backendList, reachProblem, servingCertificates } from "../discover/external.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "../poll.js";
 
 /** How long the operator has to add the new backends. */
 export const EXTERNAL_WAIT_MS = 600_000;
@@ -59,7 +58,7 @@ export function externalLbStep(ctx: RunContext): Step {
         `add ${first.missing.join(", ")} to your load balancer ${lb.address}:${lb.port} (backends: ${backends}); waiting up to ${EXTERNAL_WAIT_MS / 60_000} minutes`,
       );
       try {
-        await pollUntil(
+        await c.until(
           async () => {
             const u = await unreached(c);
             last = `${u.missing.join(", ")} not reached (${u.why})`;

@@ -19,7 +19,10 @@ export async function pullMissingImages(ctx: RunContext): Promise<void> {
       if ((await host.exec(shellQuote(["crictl", "inspecti", "-q", image]))).code === 0) continue;
       const t0 = Date.now();
       r.begin(facts.name, `pulling ${image}`);
-      const res = await host.exec(shellQuote(["crictl", "pull", image]), { timeoutMs: PULL_TIMEOUT_MS });
+      const res = await host.exec(shellQuote(["crictl", "pull", image]), {
+        timeoutMs: PULL_TIMEOUT_MS,
+        changes: true,
+      });
       r.end();
       if (res.code !== 0) {
         const why = (res.stderr.trim() || res.stdout.trim() || `exit ${res.code}`)

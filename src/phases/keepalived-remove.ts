@@ -12,7 +12,6 @@ import type { Host } from "../ssh/types.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { vipHolders } from "./keepalived.js";
-import { pollUntil } from "../poll.js";
 
 /** kubeha's keepalived.conf names its VRRP router kubeha_<host> (templates/keepalived.conf.hbs). */
 const KUBEHAS = /^\s*router_id\s+kubeha_/m;
@@ -86,16 +85,16 @@ export async function keepalivedRemoveStep(ctx: RunContext, name: string): Promi
           );
         }
         how = (await active(host)) ? "systemctl reload keepalived" : "";
-        if (how) await host.run(how);
+        if (how) await host.run(how, { changes: true });
         how = `${KEEPALIVED_CONF} put back from ${original.path}${how ? `; ${how}` : ""}`;
       } else {
-        await host.run("systemctl stop keepalived && systemctl disable keepalived");
+        await host.run("systemctl stop keepalived && systemctl disable keepalived", { changes: true });
         if ((await host.readFile(KEEPALIVED_CONF)) !== undefined)
-          await host.run(shellQuote(["mv", "-f", KEEPALIVED_CONF, kept]));
+          await host.run(shellQuote(["mv", "-f", KEEPALIVED_CONF, kept]), { changes: true });
         how = `stopped and disabled; ${KEEPALIVED_CONF} moved to ${kept}`;
       }
       c.reporter.step(name, `keepalived: ${how}`);
-      await pollUntil(async () => !(await vipHolders(c)).includes(name), {
+      await c.until(async () => !(await vipHolders(c)).includes(name), {
         timeoutMs: 20_000,
         what: `${name} to let go of the virtual address ${lb.address}`,
       });

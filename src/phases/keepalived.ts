@@ -11,7 +11,6 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "../poll.js";
 
 const VIP_TIMEOUT_MS = 30_000;
 
@@ -63,16 +62,14 @@ export async function keepalivedStep(ctx: RunContext, name: string): Promise<Ste
     problem = (err as Error).message;
   }
   const read = async (c: RunContext) => (await c.host(name).readFile(KEEPALIVED_CONF))?.toString("utf8");
-  const current = await read(ctx);
   return {
     id: `keepalived/${name}`,
     phase: "load-balancer",
     host: name,
     title: `keepalived on ${name}: virtual address ${lb.address} (VRRP router ${lb.vrrp?.virtualRouterId})`,
     why: "one LB host holds the address clients use; when it or its nginx fails, another takes the address over within seconds",
-    files: after
-      ? [{ host: name, path: KEEPALIVED_CONF, mode: 0o644, secret: false, before: current, after }]
-      : [],
+    // The file written and the reload are the step's effects, recorded from `run` itself.
+    files: [],
     details: [
       ...(problem ? [`PROBLEM (the step will stop here): ${problem}`] : []),
       `check it with \`keepalived -t\`, then reload keepalived (start and enable it when it does not run)`,
@@ -84,11 +81,12 @@ export async function keepalivedStep(ctx: RunContext, name: string): Promise<Ste
       if (problem) throw new KubehaError(problem);
       const host = c.host(name);
       const before = await read(c);
-      await host.run(shellQuote(["mkdir", "-p", "/etc/keepalived"]));
+      await host.run(shellQuote(["mkdir", "-p", "/etc/keepalived"]), { changes: true });
       if (before !== after) await host.writeFile(KEEPALIVED_CONF, after, { mode: 0o644, backup: true });
-      const t = await host.exec(`keepalived -t -f ${KEEPALIVED_CONF} 2>&1`);
+      const t = await host.exec(`keepalived -t -f ${KEEPALIVED_CONF} 2>&1`, { checksWrites: true });
       if (t.code !== 0) {
-        if (before === undefined) await host.exec(shellQuote(["rm", "-f", KEEPALIVED_CONF]));
+        if (before === undefined)
+          await host.exec(shellQuote(["rm", "-f", KEEPALIVED_CONF]), { changes: true });
         else await host.writeFile(KEEPALIVED_CONF, before, { mode: 0o644 });
         throw new KubehaError(
           `${name}: keepalived -t rejected the configuration (${t.stdout.trim().split("\n").slice(-3).join(" | ")}); the previous file was put back`,
@@ -97,7 +95,7 @@ export async function keepalivedStep(ctx: RunContext, name: string): Promise<Ste
       const how = (await active(host))
         ? "systemctl reload keepalived"
         : "systemctl enable keepalived && systemctl start keepalived";
-      await host.run(how);
+      await host.run(how, { changes: true });
       c.reporter.step(name, `keepalived: ${before === after ? "" : `wrote ${KEEPALIVED_CONF}; `}${how}`);
     },
     verify: async (c) => {
@@ -143,7 +141,7 @@ export function virtualAddressStep(ctx: RunContext): Step {
     rollback: "nothing to undo here (see the keepalived steps)",
     isDone: async (c) => (await vipProblem(c)) === undefined,
     run: async (c) => {
-      await pollUntil(async () => (last = await vipProblem(c)) === undefined, {
+      await c.until(async () => (last = await vipProblem(c)) === undefined, {
         timeoutMs: VIP_TIMEOUT_MS,
         what: `virtual address ${lb.address}`,
         lastError: () => last ?? "",

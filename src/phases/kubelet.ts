@@ -8,7 +8,6 @@ import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "../poll.js";
 
 export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
 
@@ -112,9 +111,9 @@ export async function restartKubeletAndWait(
   const restartedAt = Number((await host.run("date +%s")).trim()) * 1000;
   const started = Date.now();
   ctx.reporter.step(nodeName, "kubelet: restarting");
-  await host.run("systemctl restart kubelet");
+  await host.run("systemctl restart kubelet", { changes: true });
   let last = "";
-  await pollUntil(
+  await ctx.until(
     async () => {
       const cond = await readyCondition(ctx, nodeName);
       const hb = cond?.lastHeartbeatTime ? Date.parse(cond.lastHeartbeatTime) : 0;
@@ -129,6 +128,7 @@ export async function restartKubeletAndWait(
       lastError: () => last,
       maxDelayMs: 1000,
     },
+    nodeName,
   );
   const took = Date.now() - started;
   ctx.reporter.step(nodeName, `kubelet: Ready again after ${(took / 1000).toFixed(1)}s`);

@@ -24,9 +24,8 @@ import {
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import { portsListening } from "../ssh/ports.js";
-import type { FileChange, Step } from "../plan/types.js";
+import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
-import { pollUntil } from "../poll.js";
 import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
 import { masterOf } from "../inventory/types.js";
 
@@ -111,7 +110,7 @@ export async function nginxServes(ctx: RunContext, name: string): Promise<string
 export async function reloadNginx(host: Host): Promise<string> {
   const active = await host.exec("systemctl is-active --quiet nginx");
   const cmd = active.code === 0 ? "systemctl reload nginx" : "nginx -s reload";
-  await host.run(cmd);
+  await host.run(cmd, { changes: true });
   return cmd;
 }
 
@@ -123,26 +122,6 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
   const master = masterOf(ctx.inventory, name);
   const plan = await planNginx(ctx, name);
-  const files: FileChange[] = [
-    {
-      host: name,
-      path: plan.streamConf.path,
-      mode: 0o644,
-      secret: false,
-      before: plan.streamConf.before,
-      after: plan.streamConf.after,
-    },
-  ];
-  if (plan.nginxConf.after !== plan.nginxConf.before) {
-    files.push({
-      host: name,
-      path: plan.nginxConf.path,
-      mode: 0o644,
-      secret: false,
-      before: plan.nginxConf.before,
-      after: plan.nginxConf.after,
-    });
-  }
   const filesInPlace = async (): Promise<boolean> => {
     const host = ctx.host(name);
     if ((await readText(host, plan.streamConf.path)) !== plan.streamConf.after) return false;
@@ -162,7 +141,8 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
     host: name,
     title: `nginx stream load balancer on ${name} (port ${lb.port}) in front of ${ctx.masters.map((m) => m.name).join(", ")}`,
     why: "clients must reach whichever apiservers are up through one address; done first so that a broken nginx stops the run before anything else changed",
-    files,
+    // The files written, the reload and the wait are the step's effects, recorded from `run` itself.
+    files: [],
     details: [
       ...(plan.problem ? [`PROBLEM (the step will stop here): ${plan.problem}`] : []),
       ...(master && lb.mode === "nginx"
@@ -192,14 +172,15 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
             `kubeha changed nothing: fix it, then run apply again`,
         );
       }
-      await host.run(shellQuote(["mkdir", "-p", dirname(fresh.streamConf.path)]));
+      await host.run(shellQuote(["mkdir", "-p", dirname(fresh.streamConf.path)]), { changes: true });
       const stream = fresh.streamConf.path;
       const conf = fresh.nginxConf.path;
       const wrote: string[] = [];
       // Put back exactly what was replaced; nginx itself was never reloaded with the new files.
       const restore = async (): Promise<void> => {
         if (wrote.includes(stream)) {
-          if (fresh.streamConf.before === undefined) await host.exec(shellQuote(["rm", "-f", stream]));
+          if (fresh.streamConf.before === undefined)
+            await host.exec(shellQuote(["rm", "-f", stream]), { changes: true });
           else await host.writeFile(stream, fresh.streamConf.before, { mode: 0o644 });
         }
         if (wrote.includes(conf)) await host.writeFile(conf, fresh.nginxConf.before, { mode: 0o644 });
@@ -216,7 +197,7 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
           const backup = fresh.merged ? { dir: MERGED_BACKUP_DIR } : true;
           await host.writeFile(conf, fresh.nginxConf.after, { mode: 0o644, backup });
         }
-        checked = await host.exec("nginx -t 2>&1");
+        checked = await host.exec("nginx -t 2>&1", { checksWrites: true });
       } catch (err) {
         await restore().catch(() => undefined);
         throw err;
@@ -230,11 +211,15 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
       }
       const how = await reloadNginx(host);
       c.reporter.step(name, `nginx: ${wrote.length ? `wrote ${wrote.join(", ")}; ` : ""}${how}`);
-      await pollUntil(async () => (lastProblem = await nginxServes(c, name)) === undefined, {
-        timeoutMs: 20_000,
-        what: `nginx on ${name} to serve port ${lb.port}`,
-        lastError: () => lastProblem ?? "",
-      });
+      await c.until(
+        async () => (lastProblem = await nginxServes(c, name)) === undefined,
+        {
+          timeoutMs: 20_000,
+          what: `nginx on ${name} to serve port ${lb.port}`,
+          lastError: () => lastProblem ?? "",
+        },
+        name,
+      );
     },
     verify: async (c) => {
       const problem = await nginxServes(c, name);

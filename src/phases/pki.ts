@@ -220,26 +220,16 @@ export async function writePki(
  */
 export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
   const m = await ctx.material();
-  const items = planNodePki(nodePkiInput(ctx, node, m.cas));
-  const files = pkiFileChanges(node.name, items, true);
   const primary = ctx.inventory.primary;
-  for (const [path, content] of m.kubelet) {
-    files.push({
-      host: node.name,
-      path,
-      mode: 0o644,
-      secret: false,
-      after: kubeletFileFor(content, primary, node),
-    });
-  }
   return {
     id: `pki/${node.name}`,
     phase: "pki",
     host: node.name,
     title: `certificates and kubeconfigs for ${node.name}`,
     why: "each master needs its own leaf certificates (an apiserver serving a copy of another node's certificate fails with x509 errors) signed by the cluster's CAs, which are copied, never regenerated",
-    files,
-    details: [`systemctl restart kubelet on ${node.name}, so that it runs the static pods written next`],
+    // Every file and the kubelet restart are the step's effects, recorded from `run` itself.
+    files: [],
+    details: [`the kubelet is restarted on ${node.name} so that it runs the static pods written next`],
     rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
     isDone: async (c) =>
       (await stalePkiFiles(c, node)).stale.length === 0 && (await kubeletFilesMissing(c, node)).length === 0,
@@ -262,7 +252,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       // A kubelet installed but never configured is waiting for exactly these files: start it now,
       // so that it runs the static pods the next steps write.
       if (missing.length || stale.includes("kubelet.conf")) {
-        const restart = await host.exec(["systemctl", "restart", "kubelet"]);
+        const restart = await host.exec(["systemctl", "restart", "kubelet"], { changes: true });
         if (restart.code !== 0) {
           c.reporter.warn(
             `${node.name}: systemctl restart kubelet failed (${restart.stderr.trim()}); the kubelet must be running for the next steps`,
@@ -296,15 +286,14 @@ async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promis
 export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
   const node = ctx.inventory.primary;
   const m = await ctx.material();
-  const items = planNodePki(nodePkiInput(ctx, node, m.cas, ["apiserver"]));
   return {
     id: `pki/${node.name}/apiserver`,
     phase: "pki",
     host: node.name,
     title: `re-issue ${node.name}'s apiserver certificate with the load balancer's names`,
     why: "clients will reach this apiserver through the load balancer and check its certificate for the LB's address and name",
-    files: pkiFileChanges(node.name, items, false),
-    details: ["the old certificate and key are kept next to the new ones as *.kubeha-<time>.bak"],
+    files: [],
+    details: [],
     rollback: `restore /etc/kubernetes/pki/apiserver.{crt,key} on ${node.name} from the .bak files next to them`,
     isDone: async (c) => (await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0,
     prepare: async (c) => {

@@ -17,7 +17,6 @@ import type { RunContext } from "./context.js";
 import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { KUBELET_CONF, primaryKube } from "./kubelet.js";
 import { manifestBackupDir } from "./manifest-backup.js";
-import { pollUntil } from "../poll.js";
 
 /** A master being retired: its node name and address (its etcd peer URL is derived from it). */
 export interface Retiree {
@@ -148,10 +147,12 @@ export function retireHostStep(ctx: RunContext, node: Retiree, idPrefix: string)
         'set -eu; umask 077; mkdir -p "$1"; cd "$2"; ' +
         'for f in *; do [ -e "$f" ] && mv -f -- "$f" "$1/"; done; ' +
         '[ ! -e "$3" ] || mv -f -- "$3" "$1/"';
-      await host.run(shellQuote(["sh", "-c", script, "sh", dir, MANIFESTS_DIR, KUBELET_CONF]));
+      await host.run(shellQuote(["sh", "-c", script, "sh", dir, MANIFESTS_DIR, KUBELET_CONF]), {
+        changes: true,
+      });
       c.reporter.step(node.name, `manifests and kubelet.conf moved to ${dir}/; waiting for the pods to stop`);
       let last: string[] = [];
-      await pollUntil(
+      await c.until(
         async () => (last = (await leftovers(c, node)).filter((l) => l.startsWith("ports"))).length === 0,
         {
           timeoutMs: 60_000,
@@ -159,7 +160,7 @@ export function retireHostStep(ctx: RunContext, node: Retiree, idPrefix: string)
           lastError: () => last.join("; "),
         },
       );
-      await host.run("systemctl restart kubelet");
+      await host.run("systemctl restart kubelet", { changes: true });
     },
     verify: async (c) => {
       const left = await leftovers(c, node);

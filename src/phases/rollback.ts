@@ -27,7 +27,6 @@ import { primaryKube } from "./kubelet.js";
 import { planStreamUnmerge } from "./lb-merge.js";
 import { reloadNginx } from "./load-balancer.js";
 import { portsListening } from "../ssh/ports.js";
-import { pollUntil } from "../poll.js";
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 const KUBEADM_CONFIG = objectPath("configmaps", "kubeadm-config", "kube-system");
@@ -148,10 +147,11 @@ export async function loadBalancerRemoveStep(ctx: RunContext, name: string): Pro
       for (const f of files)
         await host.run(
           shellQuote(["sh", "-c", 'mkdir -p "$(dirname "$2")" && mv -f "$1" "$2"', "sh", f, kept(f)]),
+          { changes: true },
         );
       const t = fresh || files.length ? await host.exec("nginx -t 2>&1") : { code: 0, stdout: "" };
       if (t.code !== 0) {
-        for (const f of files) await host.run(shellQuote(["mv", "-f", kept(f), f]));
+        for (const f of files) await host.run(shellQuote(["mv", "-f", kept(f), f]), { changes: true });
         if (fresh) await host.writeFile(fresh.path, fresh.before, { mode: 0o644 });
         throw new KubehaError(
           `${name}: nginx -t fails without kubeha's configuration (${t.stdout.trim().split("\n").slice(-2).join(" | ")}); it was put back, nginx was not reloaded`,
@@ -162,7 +162,7 @@ export async function loadBalancerRemoveStep(ctx: RunContext, name: string): Pro
         ...files.map((f) => `${f} moved to ${kept(f)}`),
       ];
       c.reporter.step(name, `nginx: ${what.length ? `${what.join("; ")}; ` : ""}${await reloadNginx(host)}`);
-      await pollUntil(async () => !(await portsListening(host)).has(lb.port), {
+      await c.until(async () => !(await portsListening(host)).has(lb.port), {
         timeoutMs: 20_000,
         what: `nginx on ${name} to stop listening on port ${lb.port}`,
       });
@@ -227,7 +227,7 @@ export function primaryCertRestoreStep(ctx: RunContext, original: OriginalState)
         await host.writeFile(key, original.apiserverKey, { mode: 0o600, backup: true });
         await host.writeFile(crt, original.apiserverCrt, { mode: 0o644, backup: true });
       }
-      await pollUntil(() => served(c).catch(() => false), {
+      await c.until(() => served(c).catch(() => false), {
         timeoutMs: 60_000,
         what: `${node.name}'s apiserver to serve the original certificate`,
       });

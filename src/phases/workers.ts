@@ -65,7 +65,7 @@ async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Pr
       // Put the old server back so the node keeps working, and say so. This is this worker's machine
       // alone: discovery refused any other entry for the same machine (src/discover/identity.ts).
       await host.writeFile(KUBELET_CONF, text, { mode: 0o600 }).catch(() => undefined);
-      await host.exec("systemctl restart kubelet").catch(() => undefined);
+      await host.exec("systemctl restart kubelet", { changes: true }).catch(() => undefined);
       return { kind: "failed", reason: `${reason}; its previous kubelet.conf was put back` };
     }
     return { kind: "failed", reason };
@@ -84,21 +84,9 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
     }),
     8,
   );
-  const files = workers.flatMap((w, i) => {
+  const unreadable = workers.flatMap((w, i) => {
     const r = current[i]!;
-    if (r.status === "fulfilled" && r.value.every((s) => s === server) && r.value.length) return [];
-    return [
-      {
-        host: w.name,
-        path: KUBELET_CONF,
-        mode: 0o600,
-        secret: true,
-        after:
-          r.status === "fulfilled"
-            ? `server ${r.value.join(",") || "(none)"} → ${server}`
-            : `server → ${server} (${w.name} cannot be read now: ${(r.reason as Error).message})`,
-      },
-    ];
+    return r.status === "rejected" ? [`${w.name} cannot be read now: ${(r.reason as Error).message}`] : [];
   });
   // Reads only: many workers at once (a hundred one after the other would take seconds).
   const workerStates = async (c: RunContext) =>
@@ -117,8 +105,10 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
     host: "workers",
     title: `kubelet.conf on ${plural(workers.length, "worker")} ${target.phrase}, ${concurrency} at a time`,
     why: "a kubelet talking to one apiserver loses its node with that master; rolling a few at a time keeps most nodes untouched while each is checked Ready",
-    files,
+    // The files written, the restarts and the waits are the step's effects, recorded from `run` itself.
+    files: [],
     details: [
+      ...unreadable,
       `per worker: write kubelet.conf (backup kept), systemctl restart kubelet, wait (up to ${READY_TIMEOUT_MS / 1000}s) for the Node to report Ready with a heartbeat newer than the restart`,
       "an unreachable worker is skipped and named at the end; a kubelet that does not come back gets its old kubelet.conf and stops the roll",
     ],

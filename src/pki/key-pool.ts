@@ -58,3 +58,17 @@ function start(alg: KeyAlgorithm): Promise<GeneratedKey> {
   key.catch(() => {});
   return key;
 }
+
+/**
+ * For a plan, which writes no key: one key per algorithm stands for every key it would generate, so
+ * planning costs one key of each kind, not a dozen per master.
+ */
+export class StandInKeys extends KeyPool {
+  private readonly one = new Map<string, Promise<GeneratedKey>>();
+
+  override take(alg: KeyAlgorithm): Promise<GeneratedKey> {
+    let k = this.one.get(nameOf(alg));
+    if (!k) this.one.set(nameOf(alg), (k = generateKey(alg)));
+    return k;
+  }
+}

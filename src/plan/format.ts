@@ -1,10 +1,35 @@
 import { unifiedDiff } from "../render/diff.js";
 import { elide, wrapText } from "../ui/wrap.js";
-import type { Step } from "./types.js";
+import type { FileChange, Step } from "./types.js";
+import { effectOnly, type Effect } from "../effects/types.js";
+import { effectLines } from "../effects/format.js";
 
 export interface PlannedStep {
   step: Step;
   done: boolean;
+  /** What the step's own run does, recorded without changing anything (src/plan/effects.ts). */
+  effects?: Effect[];
+  /** Where that run stopped, when it could not go on without the real changes. */
+  effectsError?: string;
+}
+
+/** The files a step writes: declared by hand (steps whose effects are not recorded) or recorded. */
+export function filesOf(p: PlannedStep): FileChange[] {
+  const recorded = (p.effects ?? []).flatMap((e): FileChange[] =>
+    e.kind === "file"
+      ? [
+          {
+            host: e.host,
+            path: e.path,
+            mode: e.mode,
+            secret: e.secret,
+            ...(e.before !== undefined && e.before !== null && { before: e.before }),
+            after: e.summary ?? e.content ?? `sha256 ${e.sha256}`,
+          },
+        ]
+      : [],
+  );
+  return [...p.step.files, ...recorded];
 }
 
 /** How the plan is laid out: for a terminal (wrapped, key material elided) or in full (the log). */
@@ -165,15 +190,20 @@ function fileLines(step: Step, layout: PlanLayout): string[] {
 /** Every step in full: host, what and why, details, every file and change. */
 export function planDetails(steps: PlannedStep[], layout: PlanLayout): string {
   const lines: string[] = [];
-  steps.forEach(({ step, done }, i) => {
+  steps.forEach(({ step, done, effects, effectsError }, i) => {
     if (i > 0) lines.push("");
     lines.push(
       `${i + 1}. [${step.host}] ${step.title}${done ? "  (already done)" : ""}`,
       `   why: ${step.why}`,
     );
     if (!done) {
-      lines.push(...step.details.map((d) => `   - ${layout.elide ? elide(d) : d}`));
+      const show = (text: string): string => (layout.elide ? elide(text) : text);
+      lines.push(...step.details.map((d) => `   - ${show(d)}`));
       lines.push(...fileLines(step, layout));
+      for (const e of effects ?? []) lines.push(...effectLines(e, { show, host: step.host }));
+      if (effects?.length === 0 && !effectsError)
+        lines.push("    nothing: the steps before it leave nothing for it to change");
+      if (effectsError) lines.push(`    (what follows depends on this step really running: ${effectsError})`);
     }
   });
   return wrapText(lines.join("\n"), layout.width);
@@ -193,23 +223,27 @@ export function planJson(steps: PlannedStep[], backupDir: string) {
   return {
     backupDir,
     pending: steps.filter((s) => !s.done).length,
-    steps: steps.map(({ step, done }) => ({
-      id: step.id,
-      phase: step.phase,
-      host: step.host,
-      title: step.title,
-      why: step.why,
-      done,
-      duration: summaryOf(step).time,
-      details: step.details,
-      files: step.files.map((f) => ({
-        host: f.host,
-        path: f.path,
-        mode: f.mode.toString(8).padStart(4, "0"),
-        secret: f.secret,
-        ...(f.secret ? { description: f.after } : { before: f.before ?? null, after: f.after }),
-      })),
-      rollback: step.rollback,
-    })),
+    steps: steps.map((p) => {
+      const { step, done } = p;
+      return {
+        id: step.id,
+        phase: step.phase,
+        host: step.host,
+        title: step.title,
+        why: step.why,
+        done,
+        duration: summaryOf(step).time,
+        details: step.details,
+        ...(p.effects && { effects: p.effects.map(effectOnly) }),
+        files: filesOf(p).map((f) => ({
+          host: f.host,
+          path: f.path,
+          mode: f.mode.toString(8).padStart(4, "0"),
+          secret: f.secret,
+          ...(f.secret ? { description: f.after } : { before: f.before ?? null, after: f.after }),
+        })),
+        rollback: step.rollback,
+      };
+    }),
   };
 }

@@ -13,6 +13,16 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Milliseconds before the command is abandoned. Default 60 000. */
   timeoutMs?: number;
+  /**
+   * The command changes something (restarts a service, moves or removes a file): a plan records it
+   * instead of running it. Every other command must only read.
+   */
+  changes?: boolean;
+  /**
+   * The command checks files this step has just written (`nginx -t`): a plan, which writes nothing,
+   * does not run it and takes it as passed.
+   */
+  checksWrites?: boolean;
 }
 
 export interface WriteOptions {
@@ -35,7 +45,7 @@ export interface Forward {
 
 /**
  * Every side effect on a remote machine goes through this interface, so that `plan` can use
- * a host that reads for real and records writes, and `apply` the SSH one.
+ * a host that reads for real and records writes (src/effects/host.ts), and `apply` the SSH one.
  */
 export interface Host {
   readonly name: string;

@@ -63,6 +63,15 @@ describe("etcd member IDs and --initial-cluster (pure)", () => {
       () => initialCluster(members, "master-3", "https://10.0.0.13:2380"),
       /member b .*never started/,
     );
+    // etcd lists members by their random IDs; the flag lists them by name, then the new one.
+    assert.equal(
+      initialCluster(
+        [m("9", "master-2", "https://10.0.0.12:2380"), m("1", "master-1", "https://10.0.0.11:2380")],
+        "master-3",
+        "https://10.0.0.13:2380",
+      ),
+      "master-1=https://10.0.0.11:2380,master-2=https://10.0.0.12:2380,master-3=https://10.0.0.13:2380",
+    );
     // The new member as etcd wrote its URL back (IPv6 in another form) is still the new member.
     assert.equal(
       initialCluster(

@@ -1,0 +1,48 @@
+// The plan's effects and apply's record of them come from the same code: each step's own `run`, once
+// against interfaces that record and change nothing (plan), once against the real ones, recorded.
+import { writeFile } from "node:fs/promises";
+import type { RunContext } from "../phases/context.js";
+import { EffectLog, effectOnly, type Effect } from "../effects/types.js";
+import { World } from "../effects/view.js";
+import type { PlannedStep } from "./format.js";
+import type { Step } from "./types.js";
+
+/**
+ * Runs every step still to do, in order, against the recording interfaces in dry mode: what each
+ * would write, run, ask etcd and the API, and wait for. A later step reads what the earlier ones would
+ * have written; answers only a real change gives (a new member's ID) are predicted.
+ */
+export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Promise<void> {
+  const world = new World();
+  await ctx.planningOnly(async () => {
+    for (const p of planned) {
+      if (p.done) continue;
+      const log = new EffectLog(true);
+      try {
+        await p.step.run(ctx.recording(log, world));
+      } catch (err) {
+        p.effectsError = err instanceof Error ? err.message : String(err);
+      }
+      p.effects = log.effects;
+    }
+  });
+}
+
+/** The same steps, each recording what it carries out into `record` under its id. */
+export function recordingSteps(steps: Step[], record: Map<string, Effect[]>): Step[] {
+  const world = new World();
+  return steps.map((step) => ({
+    ...step,
+    run: (c: RunContext) => {
+      const log = new EffectLog(false);
+      record.set(step.id, log.effects);
+      return step.run(c.recording(log, world));
+    },
+  }));
+}
+
+/** For a test harness (the hidden --effects-json): each step's effects, without what the plan only shows. */
+export async function writeEffects(file: string, steps: { id: string; effects: Effect[] }[]): Promise<void> {
+  const plain = steps.map(({ id, effects }) => ({ id, effects: effects.map(effectOnly) }));
+  await writeFile(file, `${JSON.stringify({ steps: plain }, null, 2)}\n`, { mode: 0o600 });
+}
