@@ -70,6 +70,8 @@ export interface NodeKubeletState {
   /** kubelet.conf points at the LB but the kubelet has not reported since it was written. */
   restartNeeded: boolean;
   servers: string[];
+  /** kubelet.conf as read (undefined: it does not exist). */
+  kubeconfig?: string;
 }
 
 async function readyCondition(ctx: RunContext, nodeName: string) {
@@ -97,6 +99,7 @@ export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promi
     // Heartbeats have one-second resolution, like the file's mtime.
     restartNeeded: Number.isFinite(changedMs) && (heartbeatMs === undefined || heartbeatMs < changedMs),
     servers,
+    ...(text && { kubeconfig: text.toString("utf8") }),
   };
 }
 
@@ -126,7 +129,8 @@ export async function restartKubeletAndWait(
       timeoutMs,
       what: `Node ${nodeName} to report Ready after the kubelet restart`,
       lastError: () => last,
-      maxDelayMs: 1000,
+      // A kubelet is back within a second or so: polled closely, a worker's turn ends as soon as it is.
+      maxDelayMs: 250,
     },
     nodeName,
   );

@@ -36,11 +36,10 @@ async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Pr
   let text: string;
   let state: NodeKubeletState;
   try {
-    const host = ctx.host(w.name);
-    const buf = await host.readFile(KUBELET_CONF);
-    if (!buf) return { kind: "unreachable", reason: `${KUBELET_CONF} does not exist` };
-    text = buf.toString("utf8");
     state = await nodeKubeletState(ctx, w.name);
+    if (state.kubeconfig === undefined)
+      return { kind: "unreachable", reason: `${KUBELET_CONF} does not exist` };
+    text = state.kubeconfig;
   } catch (err) {
     return { kind: "unreachable", reason: (err as Error).message };
   }
