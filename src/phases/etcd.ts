@@ -164,7 +164,10 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       if (!m || m.isLearner || !m.started) {
         throw new KubehaError(`${node.name}: etcd member is not a started voter`);
       }
+      if (!(await host().readFile(manifestPath("etcd"))))
+        throw new KubehaError(`${node.name}: ${manifestPath("etcd")} is missing`);
       await waitEtcdHealthy(c);
+      return `member ${m.id} a started voter; etcd healthy`;
     },
   };
 }

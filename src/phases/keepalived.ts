@@ -153,6 +153,9 @@ export function virtualAddressStep(ctx: RunContext): Step {
     verify: async (c) => {
       const p = await vipProblem(c);
       if (p) throw new KubehaError(`virtual address ${lb.address}: ${p}`);
+      const holder = (await vipHolders(c))[0];
+      const standby = names.filter((n) => n !== holder);
+      return `${lb.address} on ${holder} (keepalived ready to move it to ${standby.join(", ")})`;
     },
   };
 }

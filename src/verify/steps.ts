@@ -33,17 +33,10 @@ export async function verifyMembersAndSteps(
   return [...checks, ...(await stepChecks(ctx, steps))];
 }
 
-/** Each step's own check of its result, one line each. */
+/** Each step's own check of its result, one line each: what it found, or its title. */
 export async function stepChecks(ctx: RunContext, steps: Step[]): Promise<Check[]> {
   const out: Check[] = [];
-  for (const s of steps) {
-    out.push(
-      await check(s.id, async () => {
-        await s.verify(ctx);
-        return "done";
-      }),
-    );
-  }
+  for (const s of steps) out.push(await check(s.id, async () => (await s.verify(ctx)) || s.title));
   return out;
 }
 
