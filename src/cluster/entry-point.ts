@@ -2,24 +2,8 @@
  * Which apiservers a TLS client reaches through the entry point (an LB, a virtual address, the
  * operator's load balancer), told apart by the serving certificate each presents. Read-only.
  */
-import { connect } from "node:tls";
-import { X509Certificate } from "node:crypto";
 import type { Host } from "../ssh/types.js";
-
-/** The certificate presented on a local (forwarded) port; not verified. */
-export function peerCertificate(port: number, timeoutMs = 5000): Promise<X509Certificate> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, timeout: timeoutMs });
-    socket.once("secureConnect", () => {
-      const raw = socket.getPeerCertificate(false)?.raw;
-      socket.end();
-      if (!raw) reject(new Error("no certificate presented"));
-      else resolve(new X509Certificate(raw));
-    });
-    socket.once("timeout", () => socket.destroy(new Error("TLS handshake timed out")));
-    socket.once("error", reject);
-  });
-}
+import { peerCertificate } from "./tls.js";
 
 export interface Reached {
   /** Names of the apiservers whose certificate came back, in the order first seen. */

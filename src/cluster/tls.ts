@@ -2,6 +2,21 @@ import { connect } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import type { Host } from "../ssh/types.js";
 
+/** The certificate presented on a local (forwarded) port; not verified. */
+export function peerCertificate(port: number, timeoutMs = 5000): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, timeout: timeoutMs });
+    socket.once("secureConnect", () => {
+      const raw = socket.getPeerCertificate(false)?.raw;
+      socket.end();
+      if (!raw) reject(new Error("no certificate presented"));
+      else resolve(new X509Certificate(raw));
+    });
+    socket.once("timeout", () => socket.destroy(new Error("TLS handshake timed out")));
+    socket.once("error", reject);
+  });
+}
+
 /**
  * The certificate a TLS server on `host`'s loopback presents, read through a forwarded port.
  * Nothing is verified here: callers check the certificate against the names clients use.
@@ -13,23 +28,8 @@ export async function servedCertificate(
 ): Promise<X509Certificate> {
   const fwd = await host.forward(port);
   try {
-    return await new Promise<X509Certificate>((resolve, reject) => {
-      const socket = connect({
-        host: "127.0.0.1",
-        port: fwd.localPort,
-        rejectUnauthorized: false,
-        timeout: timeoutMs,
-      });
-      socket.once("secureConnect", () => {
-        const raw = socket.getPeerCertificate(false)?.raw;
-        socket.end();
-        if (!raw) reject(new Error(`${host.name}:${port}: no certificate presented`));
-        else resolve(new X509Certificate(raw));
-      });
-      socket.once("timeout", () =>
-        socket.destroy(new Error(`${host.name}:${port}: TLS handshake timed out`)),
-      );
-      socket.once("error", (err) => reject(new Error(`${host.name}:${port}: ${err.message}`)));
+    return await peerCertificate(fwd.localPort, timeoutMs).catch((err: unknown) => {
+      throw new Error(`${host.name}:${port}: ${(err as Error).message}`);
     });
   } finally {
     await fwd.close();

@@ -1,6 +1,7 @@
 import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
 import { formatChecks, verifyCluster } from "../verify/index.js";
+import { buildPlan } from "../plan/build.js";
 import { failoverChecks } from "../verify/failover.js";
 import { entryPointFailover } from "../verify/entry-failover.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
@@ -13,7 +14,8 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
   return withRunContext(
     ctx,
     async (runCtx) => {
-      const checks = await verifyCluster(runCtx);
+      // The conversion's own steps, each checking what it makes, for the inventory as it is now.
+      const checks = await verifyCluster(runCtx, await buildPlan(runCtx));
       if (ctx.values.failover) {
         // Stopping a master is only safe on a cluster that already verifies.
         if (checks.every((c) => c.ok)) {

@@ -22,8 +22,10 @@ import { setServer } from "../pki/kubeconfig.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { retry } from "../poll.js";
+import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import {
   KUBELET_CONF,
+  lbServer,
   lbTarget,
   nodeKubeletState,
   primaryKube,
@@ -99,19 +101,6 @@ function configMapEdits(ctx: RunContext, target: ClientTarget): ConfigMapEdit[] 
     },
   ];
   return target.kubeadmConfig ? edits : edits.filter((e) => e.id !== "kubeadm-config");
-}
-
-/** Problems with the ConfigMaps kubeha moves to the LB (empty: all point at it). */
-export async function configMapProblems(ctx: RunContext): Promise<string[]> {
-  const kube = await primaryKube(ctx);
-  const out: string[] = [];
-  for (const e of configMapEdits(ctx, lbTarget(ctx))) {
-    const cm = await kube.get<ConfigMap>(objectPath("configmaps", e.name, e.ns));
-    const text = cm.data?.[e.key];
-    if (text === undefined) out.push(`${e.ns}/${e.name} has no ${e.key}`);
-    else if (e.edit(text).changed) out.push(`${e.ns}/${e.name} ${e.key} does not point at the LB`);
-  }
-  return out;
 }
 
 const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
@@ -352,6 +341,36 @@ export async function kubeconfigServersOn(
   return out;
 }
 
+/** The controller-manager's and scheduler's kubeconfigs: each master's own apiserver, never the LB. */
+const LOCAL_KUBECONFIGS = ["controller-manager.conf", "scheduler.conf"].map(
+  (f) => `${KUBEADM_LAYOUT.root}/${f}`,
+);
+
+/**
+ * What is wrong with a master's kubeconfigs for `server`: admin.conf and kubelet.conf (super-admin.conf
+ * when present) must point at it; controller-manager.conf and scheduler.conf must exist and not go
+ * through the LB.
+ */
+async function kubeconfigProblems(ctx: RunContext, host: string, server: string): Promise<string[]> {
+  const problems: string[] = [];
+  const now = await kubeconfigServersOn(ctx, host, [...MASTER_LB_KUBECONFIGS, ...LOCAL_KUBECONFIGS]);
+  const lb = lbServer(ctx);
+  for (const p of MASTER_LB_KUBECONFIGS) {
+    const f = now.get(p);
+    if (!f) {
+      if (p !== MASTER_LB_KUBECONFIGS[1]) problems.push(`${p} missing`);
+    } else if (f.servers.some((s) => s !== server))
+      problems.push(`${p} → ${f.servers.join(",")}, not ${server}`);
+  }
+  for (const p of LOCAL_KUBECONFIGS) {
+    const f = now.get(p);
+    if (!f) problems.push(`${p} missing`);
+    else if (f.servers.includes(lb))
+      problems.push(`${p} goes through the LB; it should use its local apiserver`);
+  }
+  return problems;
+}
+
 function describeServerChange(path: string, servers: string[], to: string): string {
   return `${path}: server ${servers.join(",") || "(none)"} → ${to}`;
 }
@@ -404,10 +423,11 @@ export async function masterKubeconfigsStep(
       if (kubeletChanged || s.restartNeeded || !s.ready) await restartKubeletAndWait(c, node.name);
     },
     verify: async (c) => {
-      const left = await pending(c);
-      if (left.length) throw new KubehaError(`${node.name}: ${left.join(", ")} do not point at ${server}`);
+      const problems = await kubeconfigProblems(c, node.name, server);
+      if (problems.length) throw new KubehaError(`${node.name}: ${problems.join("; ")}`);
       const s = await nodeKubeletState(c, node.name);
       if (!s.ready) throw new KubehaError(`Node ${node.name} is not Ready: ${s.reason}`);
+      return `admin.conf and kubelet.conf → ${server}; controller-manager.conf and scheduler.conf local; Node Ready`;
     },
   };
 }

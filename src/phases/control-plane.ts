@@ -12,6 +12,7 @@ import { healthz } from "../cluster/tls.js";
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
+import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 /** Where kubeadm's controller-manager and scheduler serve /healthz. */
@@ -39,10 +40,8 @@ function rendered(ctx: RunContext, node: InventoryHost) {
 }
 
 async function ready(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
-  const kube = await ctx.kube(node.name);
-  const r = await kube.raw("/readyz").catch((err: unknown) => ({ status: 0, body: (err as Error).message }));
-  if (r.status !== 200)
-    return `apiserver /readyz: ${r.status || ""} ${r.body.trim().split("\n").slice(-3).join(" ")}`;
+  const notReady = await readyzProblem(ctx, node);
+  if (notReady) return notReady;
   const host = ctx.host(node.name);
   for (const c of COMPONENTS) {
     const port = HEALTH_PORTS[c];
@@ -111,8 +110,13 @@ export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Pr
       );
     },
     verify: async (c) => {
-      const problem = await ready(c, node);
+      const missing: string[] = [];
+      for (const m of manifests) if (!(await c.host(node.name).readFile(m.path))) missing.push(m.path);
+      const problem = missing.length
+        ? `missing ${missing.join(", ")}`
+        : ((await ready(c, node)) ?? (await servingProblem(c, node)));
       if (problem) throw new KubehaError(`${node.name}: ${problem}`);
+      return `ready; serving certificate valid for ${servingNames(c, node).valid.join(", ")}`;
     },
   };
 }

@@ -157,7 +157,10 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       if (!m || m.isLearner || !m.started) {
         throw new KubehaError(`${node.name}: etcd member is not a started voter`);
       }
+      if (!(await c.host(node.name).readFile(manifestPath("etcd"))))
+        throw new KubehaError(`${node.name}: ${manifestPath("etcd")} is missing`);
       await waitEtcdHealthy(c);
+      return `member ${m.id} a started voter; etcd healthy`;
     },
   };
 }

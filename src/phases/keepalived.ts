@@ -6,7 +6,7 @@
 import { KubehaError } from "../errors.js";
 import { KEEPALIVED_CONF, renderKeepalived } from "../render/keepalived.js";
 import { backendsReached } from "../cluster/entry-point.js";
-import { servedCertificate } from "../cluster/tls.js";
+import { servingCertificates } from "../discover/external.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../plan/types.js";
@@ -110,17 +110,13 @@ async function vipProblem(ctx: RunContext): Promise<string | undefined> {
   const holders = await vipHolders(ctx);
   if (holders.length !== 1)
     return holders.length ? `held by ${holders.join(" and ")} at once` : "held by no LB host";
-  const primary = ctx.inventory.primary.name;
-  const cert = await servedCertificate(ctx.host(primary), ctx.cluster.securePort);
-  const r = await backendsReached(
-    ctx.host(primary),
-    lb.address,
-    lb.port,
-    new Map([[cert.fingerprint256, primary]]),
-    3,
-  );
+  // Every master serving now: once the others serve, the LB's round robin may answer with any of them.
+  const masters = ctx.masters.map((m) => ({ ...m, host: ctx.host(m.name) }));
+  const known = await servingCertificates(masters, ctx.cluster.securePort);
+  const via = ctx.inventory.primary.name;
+  const r = await backendsReached(ctx.host(via), lb.address, lb.port, known, 3);
   if (!r.seen.length)
-    return `held by ${holders[0]}, but ${lb.address}:${lb.port} does not reach ${primary}'s apiserver (${r.foreign ?? r.error ?? "no answer"})`;
+    return `held by ${holders[0]}, but ${lb.address}:${lb.port} does not reach an apiserver from ${via} (${r.foreign ?? r.error ?? "no answer"})`;
   return undefined;
 }
 
@@ -151,6 +147,9 @@ export function virtualAddressStep(ctx: RunContext): Step {
     verify: async (c) => {
       const p = await vipProblem(c);
       if (p) throw new KubehaError(`virtual address ${lb.address}: ${p}`);
+      const holder = (await vipHolders(c))[0];
+      const standby = names.filter((n) => n !== holder);
+      return `${lb.address} on ${holder} (keepalived ready to move it to ${standby.join(", ")})`;
     },
   };
 }

@@ -224,6 +224,7 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
     verify: async (c) => {
       const problem = await nginxServes(c, name);
       if (problem) throw new KubehaError(`${name}: ${problem}`);
+      return `port ${c.inventory.loadBalancer.port} → ${c.masters.map((m) => m.name).join(", ")}`;
     },
   };
 }

@@ -19,6 +19,10 @@ import { KUBELET_FILES } from "./material.js";
 import { KubehaError } from "../errors.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import { kubeletFileFor } from "../render/kubelet-flags.js";
+import { readyzProblem, servingNames, servingProblem } from "./serving.js";
+
+/** How long a running apiserver may take to pick up a re-issued certificate file. */
+const SERVING_TIMEOUT_MS = 90_000;
 
 export const KUBERNETES_DIR = KUBEADM_LAYOUT.root;
 
@@ -264,6 +268,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       const { problems } = await stalePkiFiles(c, node);
       if (problems.length)
         throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
+      return "shared keys, its own certificates and kubeconfigs in place";
     },
   };
 }
@@ -303,10 +308,24 @@ export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node, ["apiserver"], false);
       if (stale.length) await writePki(c, node, stale, ["apiserver"]);
+      // The apiserver reloads the files by itself; the step is done when it serves the new certificate.
+      let last: string | undefined;
+      await c.until(
+        async () => (last = (await readyzProblem(c, node)) ?? (await servingProblem(c, node))) === undefined,
+        {
+          timeoutMs: SERVING_TIMEOUT_MS,
+          what: `${node.name}'s apiserver to serve it`,
+          lastError: () => last ?? "",
+        },
+        node.name,
+      );
     },
     verify: async (c) => {
       const { problems } = await stalePkiFiles(c, node, ["apiserver"], false);
+      const served = (await readyzProblem(c, node)) ?? (await servingProblem(c, node));
+      if (served) problems.push(served);
       if (problems.length) throw new KubehaError(`${node.name}: ${problems.join("; ")}`);
+      return `ready; serving certificate valid for ${servingNames(c, node).valid.join(", ")}`;
     },
   };
 }

@@ -1,3 +1,5 @@
+import { checkServerIdentity } from "node:tls";
+import type { X509Certificate } from "node:crypto";
 import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "./inspect.js";
 import { parseKubeconfig } from "./kubeconfig.js";
 import type { Sans } from "./sans.js";
@@ -60,4 +62,25 @@ export function checkKubeconfig(
   } catch (err) {
     return { problems: [`${what}: ${err instanceof Error ? err.message : String(err)}`], warnings: [] };
   }
+}
+
+/**
+ * A certificate a server presents, as its clients check it: issued by `caPem`, valid for every name in
+ * `valid` (as a TLS client matches them) and for none in `invalid`. Empty when all holds.
+ */
+export function servingProblems(
+  cert: X509Certificate,
+  caPem: string,
+  valid: string[],
+  invalid: string[] = [],
+): string[] {
+  const problems: string[] = [];
+  const chain = verifyChain(cert, caPem);
+  if (!chain.ok) problems.push(chain.reason!);
+  const legacy = cert.toLegacyObject();
+  const bad = valid.filter((n) => checkServerIdentity(n, legacy) !== undefined);
+  if (bad.length) problems.push(`not valid for ${bad.join(", ")}`);
+  const leaks = invalid.filter((n) => checkServerIdentity(n, legacy) === undefined);
+  if (leaks.length) problems.push(`also valid for ${leaks.join(", ")}`);
+  return problems;
 }

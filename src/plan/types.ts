@@ -35,8 +35,11 @@ export interface Step {
    */
   prepare?(ctx: RunContext): Promise<void>;
   run(ctx: RunContext): Promise<void>;
-  /** Throws when the result is not what it should be. */
-  verify(ctx: RunContext): Promise<void>;
+  /**
+   * Throws when the result is not what it should be; may say what it found (`kubeha verify` shows it).
+   * `kubeha verify` is every step's verify, so this is the whole check of what the step makes.
+   */
+  verify(ctx: RunContext): Promise<string | void>;
   /** What undoing this step by hand means, for the plan and the failure report. */
   rollback: string;
   /** The same, from the live state, for the failure report (when it depends on what happened). */

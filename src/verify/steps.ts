@@ -33,18 +33,9 @@ export async function verifyMembersAndSteps(
   return [...checks, ...(await stepChecks(ctx, steps))];
 }
 
-/** Each step's own check of its result, one line each. */
-export async function stepChecks(ctx: RunContext, steps: Step[]): Promise<Check[]> {
-  const out: Check[] = [];
-  for (const s of steps) {
-    out.push(
-      await check(s.id, async () => {
-        await s.verify(ctx);
-        return "done";
-      }),
-    );
-  }
-  return out;
+/** Each step's own check of its result, one line each (what it found, or its title); reads only, so all at once. */
+export function stepChecks(ctx: RunContext, steps: Step[]): Promise<Check[]> {
+  return Promise.all(steps.map((s) => check(s.id, async () => (await s.verify(ctx)) || s.title)));
 }
 
 export function formatStepChecks(checks: Check[], success: string): string {

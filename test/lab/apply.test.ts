@@ -289,6 +289,61 @@ describe("plan and apply: one master becomes three", { skip }, () => {
     assert.deepEqual(await clusterState(lab), before);
   });
 
+  test("verify names what each step's own check finds broken: a kubeconfig that must stay local, another master's serving certificate", async () => {
+    const etc = (h: string) => join(lab.dir, "h", h, "etc-kubernetes");
+    const lbServer = /server: (\S+)/.exec(await readFile(join(etc("master-1"), "admin.conf"), "utf8"))![1]!;
+    const cm = join(etc("master-1"), "controller-manager.conf");
+    const cmText = await readFile(cm, "utf8");
+    const crt = join(etc("master-2"), "pki", "apiserver.crt");
+    const key = join(etc("master-2"), "pki", "apiserver.key");
+    const [crtText, keyText] = [await readFile(crt), await readFile(key)];
+    /** SHA-256 fingerprint of what master-2's apiserver serves, and of a certificate file. */
+    const served = async () =>
+      (
+        await lab.exec("master-2", [
+          "sh",
+          "-c",
+          "openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+        ])
+      ).stdout.trim();
+    const ofFile = async (path: string) =>
+      (await lab.wsExec(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", path])).stdout.trim();
+    const servedIs = async (path: string) => {
+      const want = await ofFile(path);
+      const deadline = Date.now() + 60_000;
+      while ((await served()) !== want) {
+        assert.ok(Date.now() < deadline, `master-2's apiserver never served ${path}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    try {
+      // The primary's controller-manager through the LB; master-2 serving master-3's certificate.
+      await writeFile(cm, cmText.replace(/server: \S+/, `server: ${lbServer}`));
+      await writeFile(crt, await readFile(join(etc("master-3"), "pki", "apiserver.crt")));
+      await writeFile(key, await readFile(join(etc("master-3"), "pki", "apiserver.key")));
+      await servedIs(crt);
+      const r = await kubeha(lab, ["verify", "-i", lab.inventoryFile]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /✗ clients\/kubeconfigs\/master-1: master-1: \/etc\/kubernetes\/controller-manager\.conf goes through the LB/,
+      );
+      assert.match(
+        r.stdout,
+        new RegExp(`✗ control-plane/master-2: master-2: .*${lab.host("master-2").address}`),
+      );
+      assert.match(r.stdout, /✗ pki\/master-2: .*pki\/apiserver\.crt: SANs missing/);
+      assert.match(r.stdout, /\d+ of \d+ checks FAILED/);
+    } finally {
+      await writeFile(cm, cmText);
+      await writeFile(crt, crtText);
+      await writeFile(key, keyText);
+    }
+    await servedIs(crt);
+    const again = await kubeha(lab, ["verify", "-i", lab.inventoryFile]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  });
+
   test("a manifest changed by hand is put back; the old one is kept under /etc/kubernetes/tmp, not beside it", async () => {
     const path = hostDir(lab, "master-2", "etc-kubernetes", "manifests", "kube-scheduler.yaml");
     const edited = (await readFile(path, "utf8")) + "# changed by hand\n";

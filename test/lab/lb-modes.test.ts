@@ -145,7 +145,10 @@ describe("keepalived: three LB hosts and a virtual address", { skip, timeout: 90
     const l = L();
     const r = await run("apply", "--yes");
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /✓ virtual address: \S+ on lb-1 \(keepalived ready to move it to lb-2, lb-3\)/);
+    assert.match(
+      r.stdout,
+      /✓ keepalived\/virtual-address: \S+ on lb-1 \(keepalived ready to move it to lb-2, lb-3\)/,
+    );
     assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
     assert.match(
       await (
@@ -219,7 +222,7 @@ describe("keepalived on the masters themselves, on port 8443", { skip, timeout: 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /✓ virtual address: \S+ on master-1 \(keepalived ready to move it to master-2, master-3\)/,
+      /✓ keepalived\/virtual-address: \S+ on master-1 \(keepalived ready to move it to master-2, master-3\)/,
     );
     assert.match(r.stdout, /all \d+ checks passed: the control plane is highly available/);
     const conf = (await l.exec("master-1", ["cat", "/etc/kubernetes/admin.conf"])).stdout;
@@ -277,7 +280,11 @@ describe("nginx on a master, on port 8443 (the seed's layout)", { skip, timeout:
       /WARNING: nginx runs on master master-1: the entry point shares its fate/,
     );
     const server = `https://${l.primary.address}:${LB_ON_MASTER_PORT}`;
-    assert.match(r.stdout, new RegExp(`✓ kubeconfigs on the masters: .* → ${server}`));
+    for (const m of ["master-1", "master-2", "master-3"])
+      assert.match(
+        r.stdout,
+        new RegExp(`✓ clients/kubeconfigs/${m}: admin.conf and kubelet.conf → ${server};`),
+      );
     const nodes = await kubectl("get", "nodes", "-o", "name");
     assert.equal(nodes.code, 0, nodes.stderr);
     const t = await l.exec("master-1", ["nginx", "-T"]);

@@ -24,6 +24,7 @@ import {
   type NodePkiInput,
 } from "../../src/pki/render.js";
 import type { CaName } from "../../src/pki/specs.js";
+import { servingProblems } from "../../src/pki/check.js";
 import { skipUnlessCi } from "../helpers/skip.js";
 
 const execFile = promisify(execFileCb);
@@ -515,5 +516,30 @@ describe("render options", () => {
       () => sharedPki({ cas, serviceAccount: { ...sa, keyPem: readFileSync(join(dir, "sa2.key"), "utf8") } }),
       /sa.key\/sa.pub: the public key is not sa.key's/,
     );
+  });
+});
+
+describe("a served certificate as its clients check it (verify's one check of certificate names)", () => {
+  it("names the CA, the names it lacks and the names it must not have", async () => {
+    const ca = opensslCa(join(work, "serving"), "serving-ca", "rsa");
+    const other = opensslCa(join(work, "serving-other"), "other-ca", "rsa");
+    const pair = await issue(loadCa("ca", ca), {
+      commonName: "kube-apiserver",
+      extKeyUsages: ["serverAuth"],
+      dns: ["api.example.com"],
+      ips: ["10.0.0.12", "10.0.0.20"],
+    });
+    const cert = new X509Certificate(pair.certPem);
+    assert.deepEqual(servingProblems(cert, ca.certPem, ["10.0.0.12", "10.0.0.20", "api.example.com"]), []);
+    assert.deepEqual(servingProblems(cert, ca.certPem, ["10.0.0.12", "10.0.0.21", "lb.example.com"]), [
+      "not valid for 10.0.0.21, lb.example.com",
+    ]);
+    // 10.0.0.1 is not 10.0.0.12: addresses are compared whole.
+    assert.deepEqual(servingProblems(cert, ca.certPem, ["10.0.0.12"], ["10.0.0.1", "10.0.0.20"]), [
+      "also valid for 10.0.0.20",
+    ]);
+    const [problem, ...rest] = servingProblems(cert, other.certPem, ["10.0.0.12"]);
+    assert.match(problem!, /issued by CN=kubernetes|issued by .*serving-ca.*, not by CN=other-ca/);
+    assert.deepEqual(rest, []);
   });
 });
