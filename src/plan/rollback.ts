@@ -14,6 +14,7 @@ import {
 } from "../phases/rollback.js";
 import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
+import { inSequence } from "./graph.js";
 import type { Step } from "./types.js";
 
 const ID = "rollback";
@@ -67,5 +68,6 @@ export async function buildRollbackPlan(ctx: RunContext): Promise<Step[]> {
     ...lb.hosts.map((h) => loadBalancerRemoveStep(ctx, h.name)),
     primaryCertRestoreStep(ctx, original),
   );
-  return steps;
+  // One step at a time: clients back before members go, the learner first, quorum never at risk.
+  return inSequence(steps);
 }
