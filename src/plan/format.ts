@@ -138,23 +138,23 @@ const GRAPH_NOTE =
 
 /**
  * One line per step, each within `width`: number, host, what and why (the reason cut first when the
- * line is full), and how long it may take, or "done"; in a graph, each wave's first line names it.
+ * line is full), and how long it may take, or "done"; in a graph, each wave under a line naming it.
  */
 export function planSummary(steps: PlannedStep[], backupDir: string, width: number): string {
   const { listed, graph } = runOrder(steps);
   const hostWidth = Math.min(12, Math.max(...steps.map((s) => s.step.host.length), 4));
   const numWidth = String(steps.length).length;
-  const waveWidth = graph ? `wave ${Math.max(...listed.map((l) => l.wave ?? 0))}  `.length : 0;
-  const lines = listed.map(({ step, done, n, wave }, i) => {
+  const lines: string[] = [];
+  listed.forEach(({ step, done, n, wave }, i) => {
+    if (graph && i === 0 && done) lines.push("already done:");
+    if (graph && wave !== undefined && listed[i - 1]?.wave !== wave) lines.push(`wave ${wave}:`);
     const { what, why, time } = summaryOf(step);
-    const first = wave !== undefined && listed[i - 1]?.wave !== wave;
-    const label = (first ? `wave ${wave}` : "").padEnd(waveWidth);
-    const head = `${label}${String(n).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
+    const head = `${String(n).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
     const tail = `  ${done ? "done" : time}`;
     const room = width - head.length - tail.length;
     const whyRoom = room - what.length - 3;
     const text = whyRoom >= 8 ? `${what} — ${cut(why, whyRoom)}` : cut(what, room);
-    return `${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`;
+    lines.push(`${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`);
   });
   const intro = graph ? `${header(steps, backupDir)}\n${GRAPH_NOTE}` : header(steps, backupDir);
   return [wrapText(intro, width), ...lines].join("\n");
