@@ -4,9 +4,9 @@ import { configMapSteps, masterKubeconfigsStep, nodeRoleStep } from "./clients.j
 import { workersStep } from "./workers.js";
 
 /**
- * The client steps, in order: the API objects (kube-proxy, cluster-info, kubeadm-config), the new
- * masters' label and taint, each master's kubeconfigs (kubelet restarted one master at a time), and
- * last the workers, a few at a time (an unreachable worker is named at the very end of the run).
+ * The client steps: the API objects (kube-proxy, cluster-info, kubeadm-config), the new masters' label
+ * and taint, each master's kubeconfigs (its kubelet restarted), and the workers, a few at a time. They
+ * need one another in nothing: the runner starts them together once every apiserver serves.
  */
 export async function clientSteps(ctx: RunContext): Promise<Step[]> {
   const steps: Step[] = [...(await configMapSteps(ctx))];

@@ -60,7 +60,11 @@ function ancestors(steps: Step[], id: string): Set<string> {
   const byId = new Map(steps.map((s) => [s.id, s]));
   const out = new Set<string>();
   const walk = (x: string): void => {
-    for (const n of byId.get(x)!.needs ?? []) if (!out.has(n)) (out.add(n), walk(n));
+    for (const n of byId.get(x)!.needs ?? []) {
+      if (out.has(n)) continue;
+      out.add(n);
+      walk(n);
+    }
   };
   walk(id);
   return out;
