@@ -123,7 +123,13 @@ export async function runPlan(
         skipped++;
         return "done";
       }
-      await beforeChange();
+      try {
+        await beforeChange();
+      } catch (err) {
+        // A failed backup is the failure of the first step that waited for it; the others never began.
+        if (failures.some((f) => f.err === err)) return "not started";
+        throw err;
+      }
       // Another step failed (or the run was stopped) while this one waited for the backup.
       if (stopped()) return "not started";
       const started = Date.now();
@@ -141,14 +147,14 @@ export async function runPlan(
     } catch (err) {
       if (began) r.end(step.host, step.title);
       journal.record(step.id, "failed", err instanceof Error ? err.message : String(err));
-      // The first failure decides the report; a failed backup fails every step waiting on it alike.
+      // The first failure decides the report.
       if (!failures.length) {
         runningAtFailure = [...running.keys()].filter((id) => id !== step.id);
         completedAtFailure = [...finished];
         if (runningAtFailure.length)
           r.warn(`${step.id} failed; waiting for the steps still running: ${runningAtFailure.join(", ")}`);
       }
-      if (!failures.some((f) => f.err === err)) failures.push({ step, err });
+      failures.push({ step, err });
       return "failed";
     }
   };

@@ -150,6 +150,22 @@ describe("runPlan", () => {
     });
   });
 
+  test("a failed backup fails the first step that waited for it; the others never began", async () => {
+    await withJournal(async (journal, dir) => {
+      const log: string[] = [];
+      const steps = ["a", "b", "c"].map((id) => step(id, log, { host: id }));
+      await assert.rejects(
+        run(steps, journal, { beforeFirstChange: async () => Promise.reject(new Error("disk full")) }),
+        (err: unknown) =>
+          err instanceof StepFailure &&
+          /step a on a failed: disk full/.test(err.message) &&
+          /running when it failed, then let finish: b \(not started\), c \(not started\)/.test(err.message),
+      );
+      assert.deepEqual(log, []);
+      assert.deepEqual(await journalSteps(dir), ["failed a"]);
+    });
+  });
+
   test("a step starts once every step it needs is done; independent ones run at the same time", async () => {
     await withJournal(async (journal, dir) => {
       const m = new Meter();
