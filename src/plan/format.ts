@@ -200,14 +200,9 @@ function fileLines(step: Step, layout: PlanLayout): string[] {
 /** Every step in full: host, what and why, details, every file and change. */
 export function planDetails(steps: PlannedStep[], layout: PlanLayout): string {
   const lines: string[] = [];
-  const { listed, graph } = runOrder(steps);
-  const numberOf = new Map(listed.map((l) => [l.step.id, l.n]));
-  listed.forEach(({ step, done, n }, i) => {
+  runOrder(steps).listed.forEach(({ step, done, n }, i) => {
     if (i > 0) lines.push("");
     lines.push(`${n}. [${step.host}] ${step.title}${done ? "  (already done)" : ""}`, `   why: ${step.why}`);
-    const needs = step.needs ?? [];
-    if (graph && !done && needs.length)
-      lines.push(`   after: ${needs.map((id) => `${numberOf.get(id)}. ${id}`).join(", ")}`);
     if (!done) {
       lines.push(...step.details.map((d) => `   - ${layout.elide ? elide(d) : d}`));
       lines.push(...fileLines(step, layout));

@@ -196,14 +196,11 @@ describe("the plan shows the graph", () => {
     assert.doesNotMatch(serial, /wave|same time/);
   });
 
-  test("the details name what each step waits for; JSON gives needs and wave", () => {
+  test("the details in the run's order; JSON gives each step's needs and wave", () => {
     const planned = steps.map((step) => ({ step, done: false }));
     const text = planDetails(planned, { width: 80, elide: true });
-    assert.match(
-      text,
-      /^7\. \[master-3\] etcd\/master-3\n {3}why: because\n {3}after: 1\. load-balancer\/lb, 4\. pki\/master-3, 6\. etcd\/master-2$/m,
-    );
-    assert.ok(Math.max(...text.split("\n").map((l) => l.length)) <= 80);
+    assert.match(text, /^7\. \[master-3\] etcd\/master-3$/m);
+    assert.match(text, /^8\. \[master-2\] control-plane\/master-2$/m);
     const json = planJson(planned, "/b");
     const m3 = json.steps.find((s) => s.id === "etcd/master-3")!;
     assert.deepEqual(m3.needs, ["load-balancer/lb", "pki/master-3", "etcd/master-2"]);
