@@ -6,6 +6,7 @@ import { controlPlaneStep } from "../phases/control-plane.js";
 import { entryPointSteps } from "../phases/entry-point.js";
 import { externalLbStep } from "../phases/external-lb.js";
 import { clientSteps } from "../phases/clients-plan.js";
+import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { inSequence } from "./graph.js";
 import type { Step } from "./types.js";
@@ -23,6 +24,7 @@ export interface ConversionSteps {
   masters: { pki: Step; etcd: Step; controlPlane: Step }[];
   externalLb?: Step;
   clients: Step[];
+  workers?: Step;
 }
 
 /**
@@ -35,7 +37,8 @@ export interface ConversionSteps {
  * - a master's control plane after its own etcd member (its apiserver reads it), so it starts while
  *   the next learner catches up;
  * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
- *   with the LB's names in their certificates, the client steps all at once.
+ *   with the LB's names in their certificates, the client steps all at once;
+ * - the workers last: when one cannot be reached, every other step is done and a re-run finishes it.
  * The list is in an order the runner could take (the plan numbers steps in it).
  */
 export function conversionGraph(s: ConversionSteps): Step[] {
@@ -58,6 +61,12 @@ export function conversionGraph(s: ConversionSteps): Step[] {
   const serving = [...controlPlanes.map((c) => c.id), cert.id];
   const externalLb = s.externalLb && after(s.externalLb, serving);
   const clients = s.clients.map((c) => after(c, externalLb ? [externalLb.id, ...serving] : serving));
+  const workers =
+    s.workers &&
+    after(
+      s.workers,
+      clients.map((c) => c.id),
+    );
   // Interleaved as they become ready: each join, then the control plane it lets start.
   const joined = s.masters.flatMap((_, i) => [etcd[i]!, ...(i > 0 ? [controlPlanes[i - 1]!] : [])]);
   return [
@@ -69,6 +78,7 @@ export function conversionGraph(s: ConversionSteps): Step[] {
     ...controlPlanes.slice(-1),
     ...(externalLb ? [externalLb] : []),
     ...clients,
+    ...(workers ? [workers] : []),
   ];
 }
 
@@ -92,5 +102,6 @@ export async function buildPlan(ctx: RunContext): Promise<Step[]> {
     masters,
     ...(ctx.inventory.loadBalancer.mode === "external" && { externalLb: externalLbStep(ctx) }),
     clients: await clientSteps(ctx),
+    ...(ctx.inventory.workers.length > 0 && { workers: await workersStep(ctx) }),
   });
 }

@@ -50,8 +50,8 @@ function conversion(opts: { peerFix?: boolean; external?: boolean } = {}): Conve
       fake("clients/kubeadm-config", "cluster"),
       ...masters.map((m) => fake(`clients/node-role/${m}`, m)),
       ...["master-1", ...masters].map((m) => fake(`clients/kubeconfigs/${m}`, m)),
-      fake("clients/workers", "workers"),
     ],
+    workers: fake("clients/workers", "workers"),
   };
 }
 
@@ -102,6 +102,15 @@ describe("the conversion's graph", () => {
           assert.ok(a.has(need), `${c.id} after ${need}`);
         if (opts.external) assert.ok(a.has("external-lb/backends"));
       }
+      // The workers last: when one cannot be reached, every other step is done.
+      assert.deepEqual(
+        [...ancestors(steps, "clients/workers")].filter((id) => id.startsWith("clients/")).sort(),
+        steps
+          .filter((s) => s.id.startsWith("clients/") && s.id !== "clients/workers")
+          .map((s) => s.id)
+          .sort(),
+      );
+      assert.equal(steps.at(-1)!.id, "clients/workers");
     });
   }
 
@@ -120,9 +129,9 @@ describe("the conversion's graph", () => {
         "clients/node-role/master-2",
         "clients/node-role/master-3",
         "clients/kubeconfigs/master-1",
-        "clients/workers",
       ],
       ["clients/kubeconfigs/master-2", "clients/kubeconfigs/master-3"],
+      ["clients/workers"],
     ]);
   });
 
@@ -186,7 +195,7 @@ describe("the plan shows the graph", () => {
     assert.ok(at(/^already done:$/) < at(/^ 1\. lb .* done$/));
     assert.ok(at(/^wave 1:$/) < at(/^ 2\. master-1 +etcd peer URL off localhost/));
     assert.ok(at(/^ 4\. master-3 /) < at(/^wave 2:$/));
-    assert.equal(lines.filter((l) => /^wave \d+:$/.test(l)).length, 6);
+    assert.equal(lines.filter((l) => /^wave \d+:$/.test(l)).length, 7);
     // A sequence (a rollback) is listed as it always was: no waves.
     const serial = planSummary(
       inSequence(steps).map((step) => ({ step, done: false })),
