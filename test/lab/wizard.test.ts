@@ -303,7 +303,9 @@ describe("kubeha wizard in a terminal", { skip }, () => {
     const wide = lines.filter((x) => x.length > 80);
     assert.deepEqual(wide, [], "lines wider than 80 columns");
     assert.doesNotMatch(s, /Details:/);
-    await t.answer("See the plan's", "y");
+    // The pager takes the screen at once, over the answered question: the pager is the answer's proof.
+    await t.until(`the question "See the plan's"`, (x) => lastLine(x).startsWith("? See the plan's"));
+    await t.type("y");
     s = await t.until("the pager", (x) => /^(:|\(END\))\s*$/m.test(x));
     assert.deepEqual(
       s.split("\n").filter((x) => x.length > 80),
