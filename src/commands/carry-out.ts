@@ -108,7 +108,11 @@ export async function showPlan(ctx: CommandContext, p: Procedure): Promise<ExitC
 export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitCode> {
   const r = ctx.reporter;
   let lock: ClusterLock | undefined;
+  // Ctrl-C: no step starts any more while the lock is released; the process then ends, and the
+  // steps it was in are found done or redone by the next run.
+  const interrupt = new AbortController();
   process.once("SIGINT", () => {
+    interrupt.abort();
     r.error(
       `interrupted: the cluster is left as the last finished step made it; run \`${p.resume}\` again to resume`,
     );
@@ -158,19 +162,17 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
         const started = Date.now();
         const carried = new Map<string, Effect[]>();
         try {
-          const result = await runPlan(
-            runCtx,
-            p.effects ? recordingSteps(steps, carried) : steps,
-            journal,
-            async () => {
+          const result = await runPlan(runCtx, p.effects ? recordingSteps(steps, carried) : steps, journal, {
+            beforeFirstChange: async () => {
               r.info(`backup to ${backupDir} ...`);
               const b = await takeBackup(runCtx, backupDir);
               for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
               r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
             },
-            () => held.checkpoint(),
-            p.resume,
-          );
+            atStepBoundary: () => held.checkpoint(),
+            resume: p.resume,
+            signal: interrupt.signal,
+          });
           r.info(
             `${plural(result.ran, "step")} carried out, ${result.skipped} already done (${r.elapsed(started)})`,
           );

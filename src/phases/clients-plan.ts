@@ -1,17 +1,15 @@
 import type { Step } from "../plan/types.js";
 import type { RunContext } from "./context.js";
 import { configMapSteps, masterKubeconfigsStep, nodeRoleStep } from "./clients.js";
-import { workersStep } from "./workers.js";
 
 /**
- * The client steps, in order: the API objects (kube-proxy, cluster-info, kubeadm-config), the new
- * masters' label and taint, each master's kubeconfigs (kubelet restarted one master at a time), and
- * last the workers, a few at a time (an unreachable worker is named at the very end of the run).
+ * The client steps but the workers': the API objects (kube-proxy, cluster-info, kubeadm-config), the
+ * new masters' label and taint, each master's kubeconfigs (its kubelet restarted). They need one
+ * another in nothing: the runner starts them together once every apiserver serves.
  */
 export async function clientSteps(ctx: RunContext): Promise<Step[]> {
   const steps: Step[] = [...(await configMapSteps(ctx))];
   for (const m of ctx.inventory.masters) steps.push(await nodeRoleStep(ctx, m));
   for (const m of ctx.masters) steps.push(await masterKubeconfigsStep(ctx, m));
-  if (ctx.inventory.workers.length) steps.push(await workersStep(ctx));
   return steps;
 }

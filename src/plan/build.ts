@@ -6,26 +6,102 @@ import { controlPlaneStep } from "../phases/control-plane.js";
 import { entryPointSteps } from "../phases/entry-point.js";
 import { externalLbStep } from "../phases/external-lb.js";
 import { clientSteps } from "../phases/clients-plan.js";
+import { workersStep } from "../phases/workers.js";
+import type { InventoryHost } from "../inventory/types.js";
+import { inSequence } from "./graph.js";
 import type { Step } from "./types.js";
 
+/** Held by every step that changes etcd's membership: one change at a time, quorum never at risk. */
+export const ETCD_MEMBERSHIP = "etcd-membership";
+
+/** The conversion's steps, made by the phases; `conversionGraph` orders them. */
+export interface ConversionSteps {
+  /** nginx (and keepalived) on the load balancer hosts, in order. */
+  entryPoint: Step[];
+  peerFix?: Step;
+  apiserverCert: Step;
+  /** Per new master, in the inventory's order. */
+  masters: { pki: Step; etcd: Step; controlPlane: Step }[];
+  externalLb?: Step;
+  clients: Step[];
+  workers?: Step;
+}
+
 /**
- * The whole run, in order. Built from discovery and the inventory, reading the hosts but changing
- * nothing; `plan` prints it, `apply` builds the same list and carries it out.
+ * What each step needs, from what it reads that another writes (pure, so the graph is tested alone):
+ * - the entry point first, each of its steps after the one before: a broken nginx (its configuration is
+ *   validated before it is loaded) stops the run before anything on the cluster changes;
+ * - every new master's certificates at once, beside the primary's re-issued apiserver certificate;
+ * - etcd's membership one change at a time (the peer fix, then each join: learner added, started,
+ *   promoted, the cluster healthy) under ETCD_MEMBERSHIP, each join after that master's certificates;
+ * - a master's control plane after its own etcd member (its apiserver reads it), so it starts while
+ *   the next learner catches up;
+ * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
+ *   with the LB's names in their certificates, the client steps all at once;
+ * - the workers last: when one cannot be reached, every other step is done and a re-run finishes it.
+ * The list is in an order the runner could take (the plan numbers steps in it).
+ */
+export function conversionGraph(s: ConversionSteps): Step[] {
+  const entry = inSequence(s.entryPoint);
+  const gate = entry.length ? [entry.at(-1)!.id] : [];
+  const after = (step: Step, needs: string[], exclusive?: string[]): Step => ({
+    ...step,
+    needs: [...gate, ...needs],
+    ...(exclusive && { exclusive }),
+  });
+  const peerFix = s.peerFix && after(s.peerFix, [], [ETCD_MEMBERSHIP]);
+  const pki = s.masters.map((m) => after(m.pki, []));
+  const cert = after(s.apiserverCert, []);
+  const etcd: Step[] = [];
+  s.masters.forEach((m, i) => {
+    const previous = i === 0 ? peerFix?.id : etcd[i - 1]!.id;
+    etcd.push(after(m.etcd, [pki[i]!.id, ...(previous ? [previous] : [])], [ETCD_MEMBERSHIP]));
+  });
+  const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [etcd[i]!.id]));
+  const serving = [...controlPlanes.map((c) => c.id), cert.id];
+  const externalLb = s.externalLb && after(s.externalLb, serving);
+  const clients = s.clients.map((c) => after(c, externalLb ? [externalLb.id, ...serving] : serving));
+  const workers =
+    s.workers &&
+    after(
+      s.workers,
+      clients.map((c) => c.id),
+    );
+  // Interleaved as they become ready: each join, then the control plane it lets start.
+  const joined = s.masters.flatMap((_, i) => [etcd[i]!, ...(i > 0 ? [controlPlanes[i - 1]!] : [])]);
+  return [
+    ...entry,
+    ...(peerFix ? [peerFix] : []),
+    ...pki,
+    cert,
+    ...joined,
+    ...controlPlanes.slice(-1),
+    ...(externalLb ? [externalLb] : []),
+    ...clients,
+    ...(workers ? [workers] : []),
+  ];
+}
+
+/**
+ * The whole run as a graph. Built from discovery and the inventory, reading the hosts but changing
+ * nothing; `plan` prints it, `apply` builds the same steps and carries them out.
  */
 export async function buildPlan(ctx: RunContext): Promise<Step[]> {
-  // The LB first: a broken nginx stops the run before anything on the cluster changed.
-  const steps: Step[] = [...(await entryPointSteps(ctx)), await primaryApiserverCertStep(ctx)];
-  // An old single-member etcd on localhost is made reachable before any member is added.
+  const master = async (m: InventoryHost) => ({
+    pki: await newMasterPkiStep(ctx, m),
+    etcd: etcdJoinStep(ctx, m),
+    controlPlane: await controlPlaneStep(ctx, m),
+  });
+  const masters = [];
+  for (const m of ctx.inventory.masters) masters.push(await master(m));
   const peerFix = primaryEtcdPeerStep(ctx);
-  if (peerFix) steps.push(peerFix);
-  // One new member at a time: each joins, is promoted and the cluster is healthy before the next.
-  for (const m of ctx.inventory.masters) {
-    steps.push(await newMasterPkiStep(ctx, m));
-    steps.push(etcdJoinStep(ctx, m));
-  }
-  for (const m of ctx.inventory.masters) steps.push(await controlPlaneStep(ctx, m));
-  // Every client through the LB, once all three apiservers serve (and an external LB reaches them).
-  if (ctx.inventory.loadBalancer.mode === "external") steps.push(externalLbStep(ctx));
-  steps.push(...(await clientSteps(ctx)));
-  return steps;
+  return conversionGraph({
+    entryPoint: await entryPointSteps(ctx),
+    ...(peerFix && { peerFix }),
+    apiserverCert: await primaryApiserverCertStep(ctx),
+    masters,
+    ...(ctx.inventory.loadBalancer.mode === "external" && { externalLb: externalLbStep(ctx) }),
+    clients: await clientSteps(ctx),
+    ...(ctx.inventory.workers.length > 0 && { workers: await workersStep(ctx) }),
+  });
 }

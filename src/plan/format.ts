@@ -1,5 +1,6 @@
 import { unifiedDiff } from "../render/diff.js";
 import { elide, wrapText } from "../ui/wrap.js";
+import { waves } from "./graph.js";
 import type { FileChange, Step } from "./types.js";
 import { effectOnly, type Effect } from "../effects/types.js";
 import { effectLines } from "../effects/format.js";
@@ -131,23 +132,57 @@ function header(steps: PlannedStep[], backupDir: string): string {
     : `Plan: nothing to do: all ${steps.length} steps are already done.`;
 }
 
+/** A step as the plan lists it: its number, and the wave it starts in (none: already done). */
+interface Listed extends PlannedStep {
+  n: number;
+  wave?: number;
+}
+
+/**
+ * The steps in the order the runner takes them: those already done first, then each wave (the steps
+ * that start together, src/plan/graph.ts), numbered in that order. `graph`: some wave has several
+ * steps (a plan that is one sequence is listed as it is, without waves).
+ */
+function runOrder(steps: PlannedStep[]): { listed: Listed[]; graph: boolean } {
+  const done = steps.filter((s) => s.done);
+  const byStep = new Map(steps.map((s) => [s.step, s]));
+  const ws = waves(
+    steps.map((s) => s.step),
+    new Set(done.map((s) => s.step.id)),
+  );
+  const listed: Listed[] = [
+    ...done.map((s) => ({ ...s, n: 0 })),
+    ...ws.flatMap((w, i) => w.map((step) => ({ ...byStep.get(step)!, n: 0, wave: i + 1 }))),
+  ];
+  listed.forEach((l, i) => (l.n = i + 1));
+  return { listed, graph: ws.some((w) => w.length > 1) };
+}
+
+const GRAPH_NOTE =
+  "The steps of one wave run at the same time (one at a time per host); each starts once the steps it needs are done.";
+
 /**
  * One line per step, each within `width`: number, host, what and why (the reason cut first when the
- * line is full), and how long it may take, or "done".
+ * line is full), and how long it may take, or "done"; in a graph, each wave under a line naming it.
  */
 export function planSummary(steps: PlannedStep[], backupDir: string, width: number): string {
+  const { listed, graph } = runOrder(steps);
   const hostWidth = Math.min(12, Math.max(...steps.map((s) => s.step.host.length), 4));
   const numWidth = String(steps.length).length;
-  const lines = steps.map(({ step, done }, i) => {
+  const lines: string[] = [];
+  listed.forEach(({ step, done, n, wave }, i) => {
+    if (graph && i === 0 && done) lines.push("already done:");
+    if (graph && wave !== undefined && listed[i - 1]?.wave !== wave) lines.push(`wave ${wave}:`);
     const { what, why, time } = summaryOf(step);
-    const head = `${String(i + 1).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
+    const head = `${String(n).padStart(numWidth)}. ${cut(step.host, hostWidth).padEnd(hostWidth)}  `;
     const tail = `  ${done ? "done" : time}`;
     const room = width - head.length - tail.length;
     const whyRoom = room - what.length - 3;
     const text = whyRoom >= 8 ? `${what} — ${cut(why, whyRoom)}` : cut(what, room);
-    return `${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`;
+    lines.push(`${head}${text.padEnd(Number.isFinite(room) ? room : 0)}${tail}`);
   });
-  return [wrapText(header(steps, backupDir), width), ...lines].join("\n");
+  const intro = graph ? `${header(steps, backupDir)}\n${GRAPH_NOTE}` : header(steps, backupDir);
+  return [wrapText(intro, width), ...lines].join("\n");
 }
 
 function fileName(step: Step, host: string, path: string): string {
@@ -190,12 +225,9 @@ function fileLines(step: Step, layout: PlanLayout): string[] {
 /** Every step in full: host, what and why, details, every file and change. */
 export function planDetails(steps: PlannedStep[], layout: PlanLayout): string {
   const lines: string[] = [];
-  steps.forEach(({ step, done, effects, effectsError }, i) => {
+  runOrder(steps).listed.forEach(({ step, done, n, effects, effectsError }, i) => {
     if (i > 0) lines.push("");
-    lines.push(
-      `${i + 1}. [${step.host}] ${step.title}${done ? "  (already done)" : ""}`,
-      `   why: ${step.why}`,
-    );
+    lines.push(`${n}. [${step.host}] ${step.title}${done ? "  (already done)" : ""}`, `   why: ${step.why}`);
     if (!done) {
       const show = (text: string): string => (layout.elide ? elide(text) : text);
       lines.push(...step.details.map((d) => `   - ${show(d)}`));
@@ -220,6 +252,7 @@ export function formatPlan(
 
 /** The plan for machines: the same content, secrets described, never included. */
 export function planJson(steps: PlannedStep[], backupDir: string) {
+  const wave = new Map(runOrder(steps).listed.map((l) => [l.step.id, l.wave]));
   return {
     backupDir,
     pending: steps.filter((s) => !s.done).length,
@@ -227,6 +260,8 @@ export function planJson(steps: PlannedStep[], backupDir: string) {
       const { step, done } = p;
       return {
         id: step.id,
+        needs: step.needs ?? [],
+        wave: wave.get(step.id) ?? null,
         phase: step.phase,
         host: step.host,
         title: step.title,

@@ -17,6 +17,7 @@ import {
 import { parseURL } from "../render/net.js";
 import { SshHost } from "../ssh/index.js";
 import { buildPlan } from "./build.js";
+import { inSequence } from "./graph.js";
 import type { Step } from "./types.js";
 
 const ID = "retire";
@@ -137,5 +138,6 @@ export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Prom
     retireSteps.push(nodeDeleteStep(ctx, r, ID));
   }
   const [lb, ...rest] = await buildPlan(ctx);
-  return [lb!, ...retireSteps, ...rest];
+  // One step at a time, in this order: the old members out before any new one joins.
+  return inSequence([lb!, ...retireSteps, ...rest]);
 }

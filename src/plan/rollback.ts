@@ -14,6 +14,7 @@ import {
 import { keepalivedRemoveStep } from "../phases/keepalived-remove.js";
 import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
+import { inSequence } from "./graph.js";
 import type { Step } from "./types.js";
 
 const ID = "rollback";
@@ -62,5 +63,6 @@ export async function buildRollbackPlan(ctx: RunContext): Promise<Step[]> {
   if (lb.mode === "keepalived") for (const h of lb.hosts) steps.push(await keepalivedRemoveStep(ctx, h.name));
   for (const h of lb.hosts) steps.push(await loadBalancerRemoveStep(ctx, h.name));
   steps.push(primaryCertRestoreStep(ctx, original));
-  return steps;
+  // One step at a time: clients back before members go, the learner first, quorum never at risk.
+  return inSequence(steps);
 }

@@ -27,6 +27,13 @@ export interface Step {
   files: FileChange[];
   /** Extra plan lines: etcd membership changes, ConfigMap diffs, waits. */
   details: string[];
+  /** Ids of the steps that must be finished (done, or found done) before this one starts. */
+  needs?: string[];
+  /**
+   * What this step must hold alone while it runs ("etcd-membership"): two steps naming the same
+   * resource never run at once, whatever their order in the graph.
+   */
+  exclusive?: string[];
   /** True when the live state already is what this step would make it. Reads only. */
   isDone(ctx: RunContext): Promise<boolean>;
   /**

@@ -25,14 +25,9 @@ export class Reporter {
   private readonly started = Date.now();
   private readonly out: NodeJS.WriteStream;
   private readonly tty: boolean;
-  private live?: {
-    host: string;
-    title: string;
-    detail: string;
-    since: number;
-    frame: number;
-    timer: NodeJS.Timeout;
-  };
+  /** The steps in progress (several run at once): the newest is drawn, the others counted. */
+  private running: { host: string; title: string; detail: string; since: number }[] = [];
+  private spinner?: { frame: number; timer: NodeJS.Timeout };
   private lastPlain = new Map<string, number>();
   /** SSH operations taking long, by host and operation: the text each last put on the live line. */
   private waits = new Map<string, string>();
@@ -80,23 +75,35 @@ export class Reporter {
 
   /** A long step begins: on a TTY a live line with its elapsed time until `end()`. */
   begin(host: string, title: string): void {
-    this.end();
     this.toLog("step", `[${host}] ${title} ...`);
     if (!this.tty) {
       this.line("step", `[${host}] ${title} ...`);
       return;
     }
-    const timer = setInterval(() => this.drawLive(), 120);
-    timer.unref();
-    this.live = { host, title, detail: "", since: Date.now(), frame: 0, timer };
+    if (!this.spinner) {
+      const timer = setInterval(() => this.drawLive(), 120);
+      timer.unref();
+      this.spinner = { frame: 0, timer };
+    }
+    this.running.push({ host, title, detail: "", since: Date.now() });
     this.drawLive();
+  }
+
+  /** The newest step in progress on `host`, else the newest of all. */
+  private get live() {
+    return this.running.at(-1);
+  }
+
+  private liveOn(host: string) {
+    return this.running.findLast((l) => l.host === host) ?? this.live;
   }
 
   /** How the current step is getting on ("learner applied 812/3000"); plain output is throttled. */
   progress(host: string, detail: string): void {
     this.toLog("progress", `[${host}] ${detail}`);
-    if (this.live && this.tty) {
-      this.live.detail = detail;
+    const live = this.liveOn(host);
+    if (live && this.tty) {
+      live.detail = detail;
       this.drawLive();
       return;
     }
@@ -116,9 +123,10 @@ export class Reporter {
     const detail = `waiting for ${what} (${seconds}s)`;
     const text = `[${host}] ${detail}`;
     this.waits.set(`${host}\0${what}`, text);
-    if (this.live && this.tty) {
+    const live = this.liveOn(host);
+    if (live && this.tty) {
       this.toLog("progress", text);
-      this.live.detail = text;
+      live.detail = text;
       this.drawLive();
       return;
     }
@@ -139,26 +147,31 @@ export class Reporter {
     const key = `${host}\0${what}`;
     const text = this.waits.get(key);
     this.waits.delete(key);
-    if (this.live && text !== undefined && this.live.detail === text) {
-      this.live.detail = [...this.waits.values()].at(-1) ?? "";
+    for (const l of this.running) {
+      if (text !== undefined && l.detail === text) l.detail = [...this.waits.values()].at(-1) ?? "";
     }
   }
 
-  /** The current step is over: its live line goes away. */
-  end(): void {
-    if (!this.live) return;
-    clearInterval(this.live.timer);
-    this.live = undefined;
+  /** A step is over (without arguments: every step): its live line goes away. */
+  end(host?: string, title?: string): void {
+    const i = host === undefined ? 0 : this.running.findIndex((l) => l.host === host && l.title === title);
+    if (i < 0) return;
+    this.running.splice(i, host === undefined ? this.running.length : 1);
+    if (this.running.length) return this.drawLive();
+    if (!this.spinner) return;
+    clearInterval(this.spinner.timer);
+    this.spinner = undefined;
     if (this.tty) this.out.write("\r\x1b[K");
   }
 
   private drawLive(): void {
     const l = this.live;
-    if (!l) return;
-    l.frame = (l.frame + 1) % SPINNER.length;
+    if (!l || !this.spinner) return;
+    this.spinner.frame = (this.spinner.frame + 1) % SPINNER.length;
     const secs = ((Date.now() - l.since) / 1000).toFixed(1);
     const width = Math.max(40, (this.out.columns ?? 100) - 1);
-    const text = `${SPINNER[l.frame]} [${l.host}] ${l.title} (${secs}s)${l.detail ? ` ${l.detail}` : ""}`;
+    const more = this.running.length > 1 ? ` (+${this.running.length - 1} running)` : "";
+    const text = `${SPINNER[this.spinner.frame]} [${l.host}] ${l.title} (${secs}s)${more}${l.detail ? ` ${l.detail}` : ""}`;
     this.out.write(`\r\x1b[K\x1b[36m${redact(text).slice(0, width)}\x1b[0m`);
   }
 

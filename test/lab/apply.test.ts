@@ -401,8 +401,9 @@ describe("apply: killed at several points, resumed by running it again", { skip 
     const points: [RegExp, NodeJS.Signals, RegExp, string[], string[]][] = [
       [/\[master-2\] etcd: learner added/, "SIGKILL", /^etcd\/master-2$/, ["master-1"], ["master-2"]],
       [/\[master-2\] etcd: promoted/, "SIGKILL", /^etcd\/master-2$/, ["master-1", "master-2"], []],
+      // master-3's: master-2's control plane may start while master-3's learner catches up.
       [
-        /control-plane: manifests written/,
+        /\[master-3\] control-plane: manifests written/,
         "SIGKILL",
         /^control-plane\//,
         ["master-1", "master-2", "master-3"],
@@ -432,11 +433,14 @@ describe("apply: killed at several points, resumed by running it again", { skip 
         assert.match(r.stdout, /interrupted: .*run `kubeha apply` again to resume/);
       } else assert.equal(r.code, 137, `killed by SIGKILL at ${point}:\n${r.stdout}`);
       const at = await stateAtKill(lab);
-      assert.match(at.inProgress, step, `killed at ${point}: the journal's step in progress`);
+      assert.ok(
+        at.inProgress.some((id) => step.test(id)),
+        `killed at ${point}: the journal's steps in progress: ${at.inProgress.join(", ")}`,
+      );
       assert.deepEqual(at.voters, voters, `etcd voters when killed at ${point}`);
       assert.deepEqual(at.learners, learners, `etcd learners when killed at ${point}`);
       // A learner is only ever there while the journal says its etcd step is in progress.
-      for (const l of at.learners) assert.equal(at.inProgress, `etcd/${l}`);
+      for (const l of at.learners) assert.ok(at.inProgress.includes(`etcd/${l}`), at.inProgress.join(", "));
     }
     const done = await kubeha(lab, args);
     assert.equal(done.code, 0, done.stdout + done.stderr);

@@ -6,21 +6,23 @@ import type { Lab } from "./lab.js";
 import { etcdctl } from "./etcdctl.js";
 
 /**
- * What a killed run left: the step its journal says was in progress (started, never finished), and
+ * What a killed run left: the steps its journal says were in progress (started, never finished;
+ * several run at once in a conversion), and
  * etcd's voters and learners by host, asked through `via`'s member (a learner that never started has
  * no name, only its peer URL).
  */
 export async function stateAtKill(
   lab: Lab,
   via = lab.primary.name,
-): Promise<{ inProgress: string; voters: string[]; learners: string[] }> {
+): Promise<{ inProgress: string[]; voters: string[]; learners: string[] }> {
   const journal = JSON.parse(await readFile(join(lab.stateDir, "journal.json"), "utf8")) as {
     runs: { finished?: string; steps: { id: string; outcome: string }[] }[];
   };
   const last = journal.runs.at(-1);
   assert.ok(last && last.finished === undefined, "the killed run's journal entry is not finished");
-  const step = last.steps.at(-1);
-  assert.equal(step?.outcome, "started", `the journal's last step: ${JSON.stringify(step)}`);
+  const outcome = new Map(last.steps.map((s) => [s.id, s.outcome]));
+  const inProgress = [...outcome].filter(([, o]) => o === "started").map(([id]) => id);
+  assert.ok(inProgress.length, `no step in progress in the journal: ${JSON.stringify(last.steps)}`);
   const list = await etcdctl(lab, [lab.host(via).address], "member", "list", "-w", "json");
   assert.equal(list.code, 0, list.stderr);
   const members = (JSON.parse(list.stdout) as { members: { peerURLs?: string[]; isLearner?: boolean }[] })
@@ -41,7 +43,7 @@ export async function stateAtKill(
   );
   assert.equal(health.code, 0, `the voters are healthy: ${health.stdout}${health.stderr}`);
   return {
-    inProgress: step.id,
+    inProgress,
     voters,
     learners: members
       .filter((m) => m.isLearner)

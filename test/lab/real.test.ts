@@ -339,7 +339,9 @@ describe("real flavour", { skip, timeout: 1_200_000 }, () => {
     };
     const last = journal.runs.at(-1);
     assert.ok(last && last.finished === undefined, "the killed run's journal entry is not finished");
-    assert.deepEqual(last.steps.at(-1), { ...last.steps.at(-1), id: "etcd/master-2", outcome: "started" });
+    // Started, never finished (master-3's certificates may have been written meanwhile).
+    const outcome = new Map(last.steps.map((s) => [s.id, s.outcome]));
+    assert.equal(outcome.get("etcd/master-2"), "started", JSON.stringify(last.steps));
     // etcd 3.7: master-1 the only voter, master-2 a learner (started or not); quorum intact.
     assert.deepEqual(await members(lab), { voters: ["master-1"], learners: ["master-2"] });
     const health = await etcdctl(lab, [lab.primary.address], "endpoint", "health");

@@ -58,7 +58,7 @@ describe(
 
     test("replace master-3 by master-4, killed once nginx was reloaded without master-3", async (t) => {
       const at = await killedThenResumed(t, "master-3", "master-4", /\[lb\] nginx: wrote .*reload/);
-      assert.equal(at.inProgress, "load-balancer/lb");
+      assert.deepEqual(at.inProgress, ["load-balancer/lb"]);
       // The upstreams changed, the member not yet.
       assert.deepEqual(at.upstreams, ["master-1", "master-2", "master-4"]);
       assert.deepEqual(at.voters, ["master-1", "master-2", "master-3"]);
@@ -72,7 +72,7 @@ describe(
         "master-5",
         /\[master-4\] etcd: member \w+ \(master-4\) removed/,
       );
-      assert.equal(at.inProgress, "retire/etcd/master-4");
+      assert.deepEqual(at.inProgress, ["retire/etcd/master-4"]);
       assert.deepEqual(at.upstreams, ["master-1", "master-2", "master-5"]);
       assert.deepEqual(at.voters, ["master-1", "master-2"]);
       assert.deepEqual(at.learners, []);
@@ -80,7 +80,7 @@ describe(
 
     test("replace master-5 by master-6, killed right after master-5's Node was deleted (its member gone too)", async (t) => {
       const at = await killedThenResumed(t, "master-5", "master-6", /\[master-5\] Node master-5 deleted/);
-      assert.equal(at.inProgress, "retire/node/master-5");
+      assert.deepEqual(at.inProgress, ["retire/node/master-5"]);
       assert.deepEqual(at.voters, ["master-1", "master-2"]);
       assert.deepEqual(at.upstreams, ["master-1", "master-2", "master-6"]);
     });

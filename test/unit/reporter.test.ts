@@ -68,6 +68,28 @@ describe("reporter: waiting on a host", () => {
     );
     assert.doesNotMatch(draws.at(-1)!, /waiting/);
   });
+
+  test("on a terminal: steps running at once share the live line until the last is over", () => {
+    const text = capture(true, (r) => {
+      r.begin("master-2", "etcd");
+      r.begin("master-3", "pki");
+      r.progress("master-2", "learner catching up");
+      r.end("master-3", "pki");
+      r.info("after pki");
+      r.end("master-2", "etcd");
+      r.info("after etcd");
+    });
+    const draws = text.split("\r\x1b[K");
+    assert.ok(
+      draws.some((d) => /\[master-3\] pki \(\d+\.\ds\) \(\+1 running\)/.test(d)),
+      text,
+    );
+    // The newest step is drawn; after it ends, the one still running is drawn again, with its progress.
+    const afterPki = draws.slice(draws.findIndex((d) => d.includes("after pki")));
+    assert.match(afterPki[1] ?? "", /\[master-2\] etcd \(\d+\.\ds\) learner catching up/);
+    const afterEtcd = draws.slice(draws.findIndex((d) => d.includes("after etcd")));
+    assert.equal(afterEtcd.length, 1, "no live line once both are over");
+  });
 });
 
 describe("reporter: one log per command", () => {
