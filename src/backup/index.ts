@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { KubehaError, wrap } from "../errors.js";
 import { checkSnapshot, saveSnapshot } from "../etcd/snapshot.js";
 import { objectPath } from "../kube/client.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { MANIFEST_BACKUPS } from "../phases/manifest-backup.js";
 
 const execFileP = promisify(execFile);

@@ -4,7 +4,7 @@ import type { CommandContext } from "./context.js";
 import { ExitCode, InputError } from "../errors.js";
 import { discoverCluster } from "../discover/index.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
-import { RunContext } from "../phases/context.js";
+import { RunContext } from "../engine/context.js";
 import { KUBERNETES_DIR, nodePkiInput, pkiFileChanges, stalePkiFiles } from "../phases/pki.js";
 import { planNodePki, renderNodePki, sharedPki } from "../pki/render.js";
 import { checkKubeconfig, checkPair } from "../pki/check.js";

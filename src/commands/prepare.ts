@@ -3,7 +3,7 @@ import { InputError } from "../errors.js";
 import { discover } from "../discover/index.js";
 import { controlHosts, type Inventory } from "../inventory/types.js";
 import type { Finding } from "../discover/types.js";
-import { RunContext } from "../phases/context.js";
+import { RunContext } from "../engine/context.js";
 import { formatFindings } from "./discover.js";
 import { inventoryFrom, withHosts } from "./session.js";
 import type { Host } from "../ssh/types.js";

@@ -2,7 +2,7 @@ import { confirm } from "@inquirer/prompts";
 import type { CommandContext } from "./context.js";
 import { ExitCode, KubehaError } from "../errors.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { collectReferences, endpointOf, targetOf, type Collected } from "../references/collect.js";
 import { fixDiff, fixName } from "../references/fix.js";
 import { formatReport, referencesJson } from "../references/format.js";

@@ -8,7 +8,7 @@
 import { hostname, userInfo } from "node:os";
 import { ExitCode, InputError, KubehaError } from "../errors.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "../kube/client.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import type { Reporter } from "../ui/reporter.js";
 import {
   decide,

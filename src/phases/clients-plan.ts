@@ -1,5 +1,5 @@
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { configMapSteps, masterKubeconfigsStep, nodeRoleStep } from "./clients.js";
 
 /**

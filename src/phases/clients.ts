@@ -19,8 +19,8 @@ import {
   lbSans,
 } from "../render/kubeadm-config.js";
 import { setServer } from "../pki/kubeconfig.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { retry } from "../poll.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import {

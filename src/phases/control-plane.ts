@@ -9,8 +9,8 @@ import {
 } from "../render/control-plane.js";
 
 import { healthz } from "../cluster/tls.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
 import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 

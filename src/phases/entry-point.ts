@@ -3,8 +3,8 @@
  * three under keepalived), then keepalived and its virtual address; an external LB has none here
  * (discovery checked it; externalLbStep waits for its backends later).
  */
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { nginxStep } from "./load-balancer.js";
 import { keepalivedStep, virtualAddressStep } from "./keepalived.js";
 

@@ -1,7 +1,7 @@
 // etcd's health as the steps and verify see it, through the primary's member (always a voter).
 import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
 import { memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
-import type { RunContext } from "./context.js";
+import type { RunContext } from "../engine/context.js";
 
 /** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
 export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {

@@ -10,8 +10,8 @@ import {
   renderEtcdForNode,
 } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
 import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { etcdUndoAdvice } from "./etcd-undo.js";

@@ -5,8 +5,8 @@
 import { KubehaError } from "../errors.js";
 import { backendsReached } from "../cluster/entry-point.js";
 import { backendList, reachProblem, servingCertificates } from "../discover/external.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 
 /** How long the operator has to add the new backends. */
 export const EXTERNAL_WAIT_MS = 600_000;

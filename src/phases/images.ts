@@ -5,7 +5,7 @@
  */
 import { InputError } from "../errors.js";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { RunContext } from "./context.js";
+import type { RunContext } from "../engine/context.js";
 
 /** A pull of a large image over a slow link takes minutes; it is bounded all the same. */
 const PULL_TIMEOUT_MS = 15 * 60_000;

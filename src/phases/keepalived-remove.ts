@@ -9,8 +9,8 @@ import { KEEPALIVED_CONF } from "../render/keepalived.js";
 import { timestamp } from "../ssh/files.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { vipHolders } from "./keepalived.js";
 
 /** kubeha's keepalived.conf names its VRRP router kubeha_<host> (templates/keepalived.conf.hbs). */

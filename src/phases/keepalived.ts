@@ -9,8 +9,8 @@ import { backendsReached } from "../cluster/entry-point.js";
 import { servingCertificates } from "../discover/external.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 
 const VIP_TIMEOUT_MS = 30_000;
 

@@ -7,7 +7,7 @@ import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js"
 import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
-import type { RunContext } from "./context.js";
+import type { RunContext } from "../engine/context.js";
 
 export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
 

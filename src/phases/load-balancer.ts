@@ -24,8 +24,8 @@ import {
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import { portsListening } from "../ssh/ports.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
 import { masterOf } from "../inventory/types.js";
 

@@ -20,9 +20,9 @@ import {
 import type { Host } from "../ssh/types.js";
 import { timestamp } from "../ssh/files.js";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { Step } from "../plan/types.js";
+import type { Step } from "../engine/step.js";
 import { updateObject } from "./clients.js";
-import type { RunContext } from "./context.js";
+import type { RunContext } from "../engine/context.js";
 import { primaryKube } from "./kubelet.js";
 import { planStreamUnmerge } from "./lb-merge.js";
 import { reloadNginx } from "./load-balancer.js";

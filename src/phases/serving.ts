@@ -5,7 +5,7 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { servingProblems } from "../pki/check.js";
-import type { RunContext } from "./context.js";
+import type { RunContext } from "../engine/context.js";
 
 /** Why `node`'s apiserver is not ready (undefined: /readyz answers 200). */
 export async function readyzProblem(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {

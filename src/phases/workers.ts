@@ -9,8 +9,8 @@ import { KubehaError } from "../errors.js";
 import { setServer } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { settleAll } from "../ssh/limit.js";
-import type { Step } from "../plan/types.js";
-import type { RunContext } from "./context.js";
+import type { Step } from "../engine/step.js";
+import type { RunContext } from "../engine/context.js";
 import {
   KUBELET_CONF,
   lbTarget,

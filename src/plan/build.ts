@@ -1,4 +1,4 @@
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { newMasterPkiStep, primaryApiserverCertStep } from "../phases/pki.js";
 import { etcdJoinStep } from "../phases/etcd.js";
 import { primaryEtcdPeerStep } from "../phases/etcd-peer.js";
@@ -9,7 +9,7 @@ import { clientSteps } from "../phases/clients-plan.js";
 import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { inSequence } from "./graph.js";
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 /** Held by every step that changes etcd's membership: one change at a time, quorum never at risk. */
 export const ETCD_MEMBERSHIP = "etcd-membership";

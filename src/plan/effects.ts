@@ -1,11 +1,11 @@
 // The plan's effects and apply's record of them come from the same code: each step's own `run`, once
 // against interfaces that record and change nothing (plan), once against the real ones, recorded.
 import { writeFile } from "node:fs/promises";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { EffectLog, effectOnly, type Effect } from "../effects/types.js";
 import { World } from "../effects/view.js";
 import type { PlannedStep } from "./format.js";
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 /**
  * Runs every step still to do, in order, against the recording interfaces in dry mode: what each

@@ -1,7 +1,7 @@
 import { unifiedDiff } from "../render/diff.js";
 import { elide, wrapText } from "../ui/wrap.js";
 import { waves } from "./graph.js";
-import type { FileChange, Step } from "./types.js";
+import type { FileChange, Step } from "../engine/step.js";
 import { effectOnly, type Effect } from "../effects/types.js";
 import { effectLines } from "../effects/format.js";
 

@@ -1,4 +1,4 @@
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 /** How many steps run at once. */
 export interface Limits {

@@ -3,7 +3,7 @@ import { listMembers } from "../etcd/members.js";
 import { quorumWithout, removalOrder } from "../etcd/quorum.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { objectPath } from "../kube/client.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { withPrimary } from "../phases/etcd-health.js";
 import { primaryKube, type NodeObject } from "../phases/kubelet.js";
 import {
@@ -18,7 +18,7 @@ import { parseURL } from "../render/net.js";
 import { SshHost } from "../ssh/index.js";
 import { buildPlan } from "./build.js";
 import { inSequence } from "./graph.js";
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 const ID = "retire";
 

@@ -2,7 +2,7 @@ import { readOriginal } from "../backup/original.js";
 import { listMembers } from "../etcd/members.js";
 import { removalOrder } from "../etcd/quorum.js";
 import { configMapSteps, masterKubeconfigsStep } from "../phases/clients.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { withPrimary } from "../phases/etcd-health.js";
 import { primaryTarget } from "../phases/kubelet.js";
 import { etcdRemoveStep, memberOf, memberStates, nodeDeleteStep, retireHostStep } from "../phases/retire.js";
@@ -15,7 +15,7 @@ import { keepalivedRemoveStep } from "../phases/keepalived-remove.js";
 import { workersStep } from "../phases/workers.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { inSequence } from "./graph.js";
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 const ID = "rollback";
 

@@ -1,9 +1,9 @@
 import { KubehaError, ExitCode } from "../errors.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import type { Journal } from "./journal.js";
 import type { PlannedStep } from "./format.js";
 import { checkGraph, DEFAULT_LIMITS, readySteps, Slots, type Limits } from "./graph.js";
-import type { Step } from "./types.js";
+import type { Step } from "../engine/step.js";
 
 /** Asks the live state which steps are already done: reads only, so all at once. */
 export async function evaluatePlan(ctx: RunContext, steps: Step[]): Promise<PlannedStep[]> {

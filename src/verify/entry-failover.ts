@@ -6,7 +6,7 @@
 import { objectPath } from "../kube/client.js";
 import { vipHolders } from "../phases/keepalived.js";
 import { pollUntil } from "../poll.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { masterOf } from "../inventory/types.js";
 import { lbClient, lbForward } from "./lb.js";
 import { probeObject, writeProbe } from "./failover.js";

@@ -14,7 +14,7 @@ import { manifestPath } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { waitEtcdHealthy } from "../phases/etcd-health.js";
 import { pollUntil } from "../poll.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { portsListening } from "../ssh/ports.js";
 import { lbClient, lbForward } from "./lb.js";
 import { leadersElsewhere, readLeaders } from "./leases.js";

@@ -1,8 +1,8 @@
 import { withEndpoint } from "../etcd/client.js";
 import { listMembers, memberHost, memberOf } from "../etcd/members.js";
 import { hashKvAll } from "../etcd/health.js";
-import type { RunContext } from "../phases/context.js";
-import type { Step } from "../plan/types.js";
+import type { RunContext } from "../engine/context.js";
+import type { Step } from "../engine/step.js";
 import { lbChecks } from "./lb.js";
 import { stepChecks } from "./steps.js";
 import { check, fail, type Check } from "./check.js";

@@ -7,7 +7,7 @@ import { parseKubeconfig, type Material } from "../pki/kubeconfig.js";
 import { backendsReached } from "../cluster/entry-point.js";
 import { readSecret } from "../discover/primary.js";
 import { servingCertificates } from "../discover/external.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import type { Forward } from "../ssh/types.js";
 import { check, fail, type Check } from "./check.js";
 import { plural } from "../ui/plural.js";

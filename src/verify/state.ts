@@ -1,7 +1,7 @@
 import { withEndpoint } from "../etcd/client.js";
 import { listMembers } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "../engine/context.js";
 import { plural } from "../ui/plural.js";
 
 /**

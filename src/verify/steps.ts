@@ -1,8 +1,8 @@
 import { withEndpoint } from "../etcd/client.js";
 import { clusterHealth } from "../etcd/health.js";
 import { listMembers } from "../etcd/members.js";
-import type { RunContext } from "../phases/context.js";
-import type { Step } from "../plan/types.js";
+import type { RunContext } from "../engine/context.js";
+import type { Step } from "../engine/step.js";
 import { plural } from "../ui/plural.js";
 import { check, fail, type Check } from "./check.js";
 

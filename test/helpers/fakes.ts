@@ -4,7 +4,7 @@
 import { initialCluster, type EtcdMember } from "../../src/etcd/members.js";
 import type { Etcd } from "../../src/etcd/ops.js";
 import { KubeApiError, KubeClient, type KubeObject } from "../../src/kube/client.js";
-import { RunContext } from "../../src/phases/context.js";
+import { RunContext } from "../../src/engine/context.js";
 import { parseInventory } from "../../src/inventory/index.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import type { ClusterFacts, DiscoveryResult } from "../../src/discover/types.js";

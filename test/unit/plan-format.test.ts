@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { formatPlan, planDetails, planJson, planSummary, type PlannedStep } from "../../src/plan/format.js";
-import type { Step } from "../../src/plan/types.js";
+import type { Step } from "../../src/engine/step.js";
 import { elide, terminalWidth, wrapLine, wrapText } from "../../src/ui/wrap.js";
 
 const widest = (text: string): number => Math.max(...text.split("\n").map((l) => l.length));

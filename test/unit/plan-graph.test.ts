@@ -12,8 +12,8 @@ import { checkGraph, DEFAULT_LIMITS, inSequence, waves } from "../../src/plan/gr
 import { planDetails, planJson, planSummary } from "../../src/plan/format.js";
 import { Journal } from "../../src/plan/journal.js";
 import { runPlan } from "../../src/plan/runner.js";
-import type { Step } from "../../src/plan/types.js";
-import type { RunContext } from "../../src/phases/context.js";
+import type { Step } from "../../src/engine/step.js";
+import type { RunContext } from "../../src/engine/context.js";
 
 function fake(id: string, host: string, over: Partial<Step> = {}): Step {
   return {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { unifiedDiff } from "../../src/render/diff.js";
 import { formatPlan, planJson } from "../../src/plan/format.js";
-import type { Step } from "../../src/plan/types.js";
+import type { Step } from "../../src/engine/step.js";
 
 const numbered = (n: number, word = "line") => Array.from({ length: n }, (_, i) => `${word} ${i + 1}`);
 

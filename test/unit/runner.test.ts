@@ -11,8 +11,8 @@ import { ExitCode, KubehaError } from "../../src/errors.js";
 import { Journal } from "../../src/plan/journal.js";
 import { runPlan, StepFailure, type RunOptions } from "../../src/plan/runner.js";
 import { DEFAULT_LIMITS } from "../../src/plan/graph.js";
-import type { Step } from "../../src/plan/types.js";
-import type { RunContext } from "../../src/phases/context.js";
+import type { Step } from "../../src/engine/step.js";
+import type { RunContext } from "../../src/engine/context.js";
 
 const warnings: string[] = [];
 const quiet = {

@@ -9,8 +9,8 @@ import { nginxStep } from "../../src/phases/load-balancer.js";
 import { etcdJoinStep } from "../../src/phases/etcd.js";
 import { masterKubeconfigsStep } from "../../src/phases/clients.js";
 import { objectPath } from "../../src/kube/client.js";
-import type { RunContext } from "../../src/phases/context.js";
-import type { Step } from "../../src/plan/types.js";
+import type { RunContext } from "../../src/engine/context.js";
+import type { Step } from "../../src/engine/step.js";
 import { effectDifferences } from "../helpers/effects.js";
 import { FakeEtcd, FakeHost, FakeKube, fakeContext } from "../helpers/fakes.js";
 

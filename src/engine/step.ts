@@ -1,4 +1,4 @@
-import type { RunContext } from "../phases/context.js";
+import type { RunContext } from "./context.js";
 
 /** A file a step writes, as the plan shows it. Secrets are shown by description only. */
 export interface FileChange {
