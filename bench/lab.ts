@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import "../src/ui/quiet-warnings.js";
 import { loadInventory } from "../src/inventory/index.js";
 import { SshHost } from "../src/ssh/index.js";
-import { ClusterAccess } from "../src/cluster/access.js";
+import { ClusterAccess } from "../src/discover/access.js";
 import { saveSnapshot } from "../src/etcd/snapshot.js";
 import { withEndpoint } from "../src/etcd/client.js";
 import { listMembers } from "../src/etcd/members.js";

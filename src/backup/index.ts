@@ -7,7 +7,7 @@ import { KubehaError, wrap } from "../errors.js";
 import { checkSnapshot, saveSnapshot } from "../etcd/snapshot.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../engine/context.js";
-import { MANIFEST_BACKUPS } from "../phases/manifest-backup.js";
+import { MANIFEST_BACKUPS } from "./manifests.js";
 
 const execFileP = promisify(execFile);
 

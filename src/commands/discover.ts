@@ -1,6 +1,6 @@
 import type { CommandContext } from "./context.js";
 import { ExitCode } from "../errors.js";
-import { ClusterAccess } from "../cluster/access.js";
+import { ClusterAccess } from "../discover/access.js";
 import type { Inventory } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import { collectReferences, endpointOf, targetOf, type Collected } from "../references/collect.js";

@@ -2,7 +2,7 @@ import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { Host } from "../ssh/types.js";
 import { listeningPorts } from "../ssh/ports.js";
 import { KubehaError, wrap } from "../errors.js";
-import { ClusterAccess } from "../cluster/access.js";
+import { ClusterAccess } from "./access.js";
 import { listMembers, memberHost, memberOf } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import { withEndpoint } from "../etcd/client.js";

@@ -2,7 +2,7 @@ import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { DiscoveryResult } from "../discover/types.js";
 import type { Host } from "../ssh/types.js";
 import type { Reporter } from "../ui/reporter.js";
-import { ClusterAccess } from "../cluster/access.js";
+import { ClusterAccess } from "../discover/access.js";
 import type { KubeClient } from "../kube/client.js";
 import { KeyPool, StandInKeys } from "../pki/key-pool.js";
 import { readPrimaryMaterial, type PrimaryMaterial } from "./material.js";

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { normalise } from "./normalise.js";
 import type { Problem } from "./problems.js";
-import { privateKeyState, tooOpen } from "../ssh/credentials.js";
+import { privateKeyState, tooOpen } from "./credentials.js";
 import {
   checkRules,
   checkWarnings,

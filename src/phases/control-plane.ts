@@ -11,7 +11,7 @@ import {
 import { healthz } from "../cluster/tls.js";
 import type { Step } from "../engine/step.js";
 import type { RunContext } from "../engine/context.js";
-import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
+import { MANIFEST_BACKUPS, manifestBackupDir } from "../backup/manifests.js";
 import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;

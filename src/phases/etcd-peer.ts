@@ -5,7 +5,7 @@ import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../r
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../engine/step.js";
 import type { RunContext } from "../engine/context.js";
-import { MANIFEST_BACKUPS, manifestBackupDir } from "./manifest-backup.js";
+import { MANIFEST_BACKUPS, manifestBackupDir } from "../backup/manifests.js";
 import { stalePkiFiles, writePki } from "./pki.js";
 import { waitEtcdHealthy } from "./etcd-health.js";
 

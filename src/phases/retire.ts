@@ -16,7 +16,7 @@ import type { Step } from "../engine/step.js";
 import type { RunContext } from "../engine/context.js";
 import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { KUBELET_CONF, primaryKube } from "./kubelet.js";
-import { manifestBackupDir } from "./manifest-backup.js";
+import { manifestBackupDir } from "../backup/manifests.js";
 
 /** A master being retired: its node name and address (its etcd peer URL is derived from it). */
 export interface Retiree {

@@ -2,7 +2,7 @@ import ssh2, { type Client } from "ssh2";
 import type { Duplex } from "node:stream";
 import { InputError, KubehaError } from "../errors.js";
 import type { InventoryHost } from "../inventory/types.js";
-import { loadCredentials } from "./credentials.js";
+import { loadCredentials } from "../inventory/credentials.js";
 import { fingerprint } from "./known-hosts.js";
 import { hostKeyAlgorithms, readKnownHosts, verifyHostKey, type HostKeyPolicy } from "./host-key.js";
 

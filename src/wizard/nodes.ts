@@ -1,4 +1,4 @@
-import { ClusterAccess } from "../cluster/access.js";
+import { ClusterAccess } from "../discover/access.js";
 import { CONTROL_PLANE_LABELS } from "../discover/index.js";
 import type { KubeObject } from "../kube/client.js";
 import type { Host } from "../ssh/types.js";

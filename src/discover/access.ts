@@ -3,8 +3,8 @@ import { KubeClient } from "../kube/client.js";
 import { parseKubeconfig, type Material } from "../pki/kubeconfig.js";
 import type { EtcdTls } from "../etcd/client.js";
 import type { Forward, Host } from "../ssh/types.js";
-import { readRequired, readSecret } from "../discover/primary.js";
-import { KUBEADM_LAYOUT } from "../discover/layout.js";
+import { readRequired, readSecret } from "./primary.js";
+import { KUBEADM_LAYOUT } from "./layout.js";
 
 /** The etcd client port every kubeadm member listens on at its loopback. */
 export const ETCD_CLIENT_PORT = 2379;
