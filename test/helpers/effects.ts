@@ -53,10 +53,12 @@ function groups(effects: Effect[]): Map<string, string[]> {
 /** Every difference between what was planned and what was carried out; empty when they are equal. */
 export function effectDifferences(planned: StepEffects[], applied: StepEffects[]): string[] {
   const out: string[] = [];
+  // The same steps, whatever order the graph ran them in: independent steps run at once.
   const ids = (l: StepEffects[]) =>
     l
       .filter((s) => s.effects.length)
       .map((s) => s.id)
+      .sort()
       .join(", ");
   if (ids(planned) !== ids(applied))
     out.push(`steps: planned [${ids(planned)}], carried out [${ids(applied)}]`);
