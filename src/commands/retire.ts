@@ -13,6 +13,8 @@ function retirement(req: RetireRequest, resume: string): Procedure {
     resume,
     lockName: resume.split(" ")[1]!,
     build: (run) => buildRetirePlan(run, req),
+    // The plan shows what each step's own run would do: the member removal, then the new master's join.
+    effects: true,
     prepare: pullMissingImages,
     // Each step's result (the retire steps and the conversion's for the masters the inventory names now).
     verify: verifyCluster,

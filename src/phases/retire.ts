@@ -7,7 +7,7 @@
 import { KubehaError } from "../errors.js";
 import { withEndpoint } from "../etcd/client.js";
 import { endpointStatus } from "../etcd/health.js";
-import { listMembers, removeMember, type EtcdMember } from "../etcd/members.js";
+import { listMembers, type EtcdMember } from "../etcd/members.js";
 import { removalProblem, type MemberState } from "../etcd/quorum.js";
 import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
@@ -86,12 +86,13 @@ export function etcdRemoveStep(
     rollback: `etcd members are not added back by hand: run \`kubeha apply\` with ${node.name} in the inventory to join it again as a learner`,
     isDone: async (c) => memberOf(await withPrimary(c, listMembers), node) === undefined,
     run: async (c) => {
-      const members = await withPrimary(c, listMembers);
+      // Through c.etcd: a plan records the removal, and the steps after it see the smaller cluster.
+      const members = await c.etcd.members();
       const target = memberOf(members, node);
       if (!target) return;
       const problem = removalProblem(await memberStates(c, members), target.id, options);
       if (problem) throw new KubehaError(`etcd: ${problem}; nothing was removed`);
-      const removed = await withPrimary(c, (client) => removeMember(client, target.id));
+      const removed = await c.etcd.remove(target.id);
       c.reporter.step(
         node.name,
         `etcd: member ${target.id} (${target.name || "never started"}${target.isLearner ? ", learner" : ""}) ${removed ? "removed" : "was already gone"}`,
