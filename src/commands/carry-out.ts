@@ -5,7 +5,7 @@ import { ExitCode, KubehaError } from "../errors.js";
 import { backupDirName, takeBackup } from "../backup/index.js";
 import { formatPlan, planJson, type PlannedStep } from "../plan/format.js";
 import { Journal } from "../plan/journal.js";
-import { evaluatePlan, runPlan, StepFailure } from "../plan/runner.js";
+import { evaluatePlan, runPlan, startPreparing, StepFailure } from "../plan/runner.js";
 import type { Step } from "../engine/step.js";
 import type { RunContext } from "../engine/context.js";
 import { clusterState } from "../verify/state.js";
@@ -48,14 +48,21 @@ export interface Plan {
   backupDir: string;
 }
 
-async function planOf(runCtx: RunContext, inv: Inventory, p: Procedure, steps?: Step[]): Promise<Plan> {
-  const planned = await evaluatePlan(runCtx, steps ?? (await p.build(runCtx)));
+async function planOf(
+  runCtx: RunContext,
+  inv: Inventory,
+  p: Procedure,
+  evaluated?: PlannedStep[],
+  backupDir = join(inv.options.stateDir, "backups", backupDirName()),
+): Promise<Plan> {
+  const planned = evaluated ?? (await evaluatePlan(runCtx, await p.build(runCtx)));
   if (p.effects) await deriveEffects(runCtx, planned);
-  return {
-    ...(p.header && { header: p.header(inv) }),
-    steps: planned,
-    backupDir: join(inv.options.stateDir, "backups", backupDirName()),
-  };
+  return { ...(p.header && { header: p.header(inv) }), steps: planned, backupDir };
+}
+
+/** Every step's `check`, at once: what must hold before the first change (they change nothing). */
+async function checkBeforeChange(runCtx: RunContext, steps: Step[]): Promise<void> {
+  await Promise.all(steps.map((s) => s.check?.(runCtx)));
 }
 
 /** Everything a procedure would do, computed from the live cluster; changes nothing. */
@@ -122,8 +129,41 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
     ctx,
     async (runCtx, inv) => {
       const steps = await p.build(runCtx);
-      const plan = await planOf(runCtx, inv, p, steps);
-      const { steps: evaluated, backupDir } = plan;
+      const backupDir = join(inv.options.stateDir, "backups", backupDirName());
+      const evaluated = await evaluatePlan(runCtx, steps);
+      const toDo = evaluated.filter((s) => !s.done).map((s) => s.step);
+      const backup = async (): Promise<void> => {
+        r.info(`backup to ${backupDir} ...`);
+        const b = await takeBackup(runCtx, backupDir);
+        for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
+        r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
+      };
+      // Before the first change: the backup streams and every step's check runs.
+      const beforeChange = (): Promise<void> =>
+        Promise.all([backup(), checkBeforeChange(runCtx, toDo)]).then(() => undefined);
+      const takeLock = async (): Promise<ClusterLock> => {
+        const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, p.lockName));
+        // Under the lock (two runs would pull twice) but before the backup.
+        await p.prepare?.(runCtx).catch(async (err: unknown) => {
+          await held.release();
+          throw err;
+        });
+        return held;
+      };
+      // --yes: nobody is asked, so the lock is taken now and the backup and the checks go on beside
+      // the making of the plan's effects (all of it only reads); the plan is still printed before any change.
+      let before: Promise<void> | undefined;
+      if (toDo.length && ctx.values.yes) {
+        await takeLock();
+        before = beforeChange();
+        // Awaited below; a failure meanwhile must not be an unhandled rejection.
+        before.catch(() => undefined);
+      }
+      const plan = await planOf(runCtx, inv, p, evaluated, backupDir).catch(async (err: unknown) => {
+        await before?.catch(() => undefined);
+        await lock?.release();
+        throw err;
+      });
       if (ctx.planShown) {
         // The wizard has just shown this plan: said again only in the log.
         r.print(
@@ -133,7 +173,7 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       } else {
         printPlan(r, plan);
       }
-      if (evaluated.every((s) => s.done)) {
+      if (!toDo.length) {
         r.info("nothing to do: the cluster already is what the plan describes");
       } else if (!ctx.values.yes) {
         if (!process.stdin.isTTY) {
@@ -149,26 +189,22 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           return ExitCode.ok;
         }
       }
-      if (evaluated.some((s) => !s.done)) {
-        // Taken after the plan (no one waits on a prompt) and before the backup, the first change.
-        const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, p.lockName));
-        await p.prepare?.(runCtx).catch(async (err: unknown) => {
-          await held.release();
-          throw err;
-        });
+      if (toDo.length) {
+        // Without --yes: taken after the answer (no one waits on a prompt), before the backup.
+        const held = lock ?? (await takeLock());
+        // The keys (CPU-heavy) once the plan is made: beside its making they slow it more than they gain.
+        startPreparing(runCtx, toDo);
         const journal = new Journal(inv.options.stateDir);
         r.info(`journal: ${journal.path}`);
         // The steps' own time: not the wizard's questions or the confirmation before them.
         const started = Date.now();
         const carried = new Map<string, Effect[]>();
         try {
+          // A refused check (exit 2) or a failed backup ends the run here, before any change.
+          const ready = (before ??= beforeChange());
+          await ready;
           const result = await runPlan(runCtx, p.effects ? recordingSteps(steps, carried) : steps, journal, {
-            beforeFirstChange: async () => {
-              r.info(`backup to ${backupDir} ...`);
-              const b = await takeBackup(runCtx, backupDir);
-              for (const f of b.files) r.info(`  backup ${f.name}: ${f.bytes} bytes, ${f.check}`);
-              r.info(`backup done; how to restore: ${join(backupDir, "RESTORE.txt")}`);
-            },
+            beforeFirstChange: () => ready,
             atStepBoundary: () => held.checkpoint(),
             resume: p.resume,
             signal: interrupt.signal,

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import type { DiscoveryResult } from "../discover/types.js";
 import type { Host } from "../ssh/types.js";
@@ -44,8 +45,12 @@ export class RunContext {
   /** Set on a step's view whose effects are recorded (see `recording`). */
   private view?: EffectView;
   private standInKeys?: StandInKeys;
-  /** Set while a plan runs the steps (see `planningOnly`). */
-  private planning = false;
+  /**
+   * Set inside a plan's run of the steps (see `planningOnly`): only that call chain is refused
+   * changes, so the backup and the cluster lock may go on beside it.
+   */
+  private readonly planningScope = new AsyncLocalStorage<true>();
+  private readonly planning = (): boolean => this.planningScope.getStore() === true;
   private readonly guardedHosts = new Map<string, Host>();
 
   readonly inventory: Inventory;
@@ -99,7 +104,7 @@ export class RunContext {
     if (!h) throw new Error(`internal: no connection to host ${name}`);
     if (this.view) return this.view.host(h);
     let g = this.guardedHosts.get(name);
-    if (!g) this.guardedHosts.set(name, (g = new GuardedHost(h, () => this.planning)));
+    if (!g) this.guardedHosts.set(name, (g = new GuardedHost(h, this.planning)));
     return g;
   }
 
@@ -108,12 +113,7 @@ export class RunContext {
    * that reached past its recording view fails the plan instead of changing anything.
    */
   async planningOnly<T>(fn: () => Promise<T>): Promise<T> {
-    this.planning = true;
-    try {
-      return await fn();
-    } finally {
-      this.planning = false;
-    }
+    return this.planningScope.run(true, fn);
   }
 
   /** etcd membership, through the primary's member (a voter from the start). */
@@ -127,7 +127,7 @@ export class RunContext {
           ),
         this.access.etcdTls,
       );
-    return this.view ? this.view.etcd(real) : guardedEtcd(real, () => this.planning);
+    return this.view ? this.view.etcd(real) : guardedEtcd(real, this.planning);
   }
 
   /** Whether this view only records what it would change (a plan). */
@@ -206,7 +206,7 @@ export class RunContext {
       p = this.access.kube(real, this.cluster.securePort, h.address);
       this.kubeClients.set(name, p);
     }
-    return this.view ? this.view.kube(name, p) : p.then((k) => guardedKube(k, () => this.planning));
+    return this.view ? this.view.kube(name, p) : p.then((k) => guardedKube(k, this.planning));
   }
 
   /** Runs when the context closes: a connection opened by a step's planning (a retired master's). */

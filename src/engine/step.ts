@@ -37,10 +37,15 @@ export interface Step {
   /** True when the live state already is what this step would make it. Reads only. */
   isDone(ctx: RunContext): Promise<boolean>;
   /**
-   * Work with no effect on any host (generating keys) that may start early: called for every step
-   * still to run just before the backup, and not awaited, so it runs while the backup streams.
+   * Work with no effect on any host (generating keys) that may start early: started for every step
+   * still to run with the backup (`startPreparing`), not awaited, so it runs while the backup streams.
    */
   prepare?(ctx: RunContext): Promise<void>;
+  /**
+   * Checks that change nothing the cluster uses and must pass before the run's first change (the new
+   * nginx configuration, tested on a copy): a failure refuses the whole run, nothing changed.
+   */
+  check?(ctx: RunContext): Promise<void>;
   run(ctx: RunContext): Promise<void>;
   /**
    * Throws when the result is not what it should be; may say what it found (`kubeha verify` shows it).

@@ -6,7 +6,8 @@
  * the running nginx.
  */
 import { basename, dirname } from "node:path";
-import { KubehaError } from "../errors.js";
+import { InputError, KubehaError } from "../errors.js";
+import { checkNginxCopy, NGINX_DIR } from "./nginx-check.js";
 import {
   ensureLoadModule,
   ensureStreamInclude,
@@ -106,6 +107,17 @@ export async function nginxServes(ctx: RunContext, name: string): Promise<string
   return undefined;
 }
 
+/** A configuration that already fails `nginx -t` is the operator's to fix: kubeha changes nothing. */
+async function refuseBrokenNginx(host: Host): Promise<void> {
+  const pre = await host.exec("nginx -t 2>&1");
+  if (pre.code !== 0) {
+    throw new InputError(
+      `${host.name}: the current nginx configuration already fails \`nginx -t\` (${tailOf(pre.stdout)}); ` +
+        `kubeha changed nothing: fix it, then run apply again`,
+    );
+  }
+}
+
 /** `systemctl reload nginx` when systemd runs it, else `nginx -s reload`: never a restart. */
 export async function reloadNginx(host: Host): Promise<string> {
   const active = await host.exec("systemctl is-active --quiet nginx");
@@ -140,7 +152,7 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
     phase: "load-balancer",
     host: name,
     title: `nginx stream load balancer on ${name} (port ${lb.port}) in front of ${ctx.masters.map((m) => m.name).join(", ")}`,
-    why: "clients must reach whichever apiservers are up through one address; done first so that a broken nginx stops the run before anything else changed",
+    why: "clients must reach whichever apiservers are up through one address; the new configuration is tested on a copy before the run's first change, so a broken nginx stops the run before anything changed",
     // The files written, the reload and the wait are the step's effects, recorded from `run` itself.
     files: [],
     details: [
@@ -152,6 +164,7 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
         : []),
       plan.moduleNote,
       "check the current configuration with `nginx -t` first: a configuration that is already broken is left as it is",
+      `before the run's first change: \`nginx -t\` on a copy of ${NGINX_DIR} holding the new files (in /tmp, removed after)`,
       plan.merged
         ? `write ${plan.streamConf.path} (upstream and server only), add \`${MERGED_INCLUDE}\` inside the stream {} block of ${plan.nginxConf.path} (once; its original kept in ${MERGED_BACKUP_DIR}/), nginx -t, then reload (not restart)`
         : `write ${STREAM_CONF_PATH}, include ${STREAM_DIR}/*.conf from ${NGINX_CONF}'s top level (once), nginx -t, then reload (not restart)`,
@@ -161,17 +174,22 @@ export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
       ? `on ${name}: remove the line \`${MERGED_INCLUDE}\` (and the kubeha comment above it) from ${plan.nginxConf.path}, or put back ${MERGED_BACKUP_DIR}/${basename(plan.nginxConf.path)}; rm ${plan.streamConf.path}; nginx -t && nginx -s reload`
       : `on ${name}: rm ${STREAM_CONF_PATH}; restore ${NGINX_CONF} from its newest ${NGINX_CONF}.kubeha-*.bak; nginx -t && nginx -s reload`,
     isDone: async (c) => (await filesInPlace()) && (await nginxServes(c, name)) === undefined,
+    check: async (c) => {
+      const fresh = await planNginx(c, name);
+      if (fresh.problem) throw new InputError(`${fresh.problem}; nothing was changed on ${name}`);
+      await refuseBrokenNginx(c.host(name));
+      await checkNginxCopy(
+        c.host(name),
+        [fresh.streamConf, fresh.nginxConf]
+          .filter((f) => f.after !== f.before)
+          .map((f) => ({ path: f.path, content: f.after })),
+      );
+    },
     run: async (c) => {
       const host = c.host(name);
       const fresh = await planNginx(c, name);
       if (fresh.problem) throw new KubehaError(`${fresh.problem}; nothing was changed on ${name}`);
-      const pre = await host.exec("nginx -t 2>&1");
-      if (pre.code !== 0) {
-        throw new KubehaError(
-          `${name}: the current nginx configuration already fails \`nginx -t\` (${tailOf(pre.stdout)}); ` +
-            `kubeha changed nothing: fix it, then run apply again`,
-        );
-      }
+      await refuseBrokenNginx(host);
       await host.run(shellQuote(["mkdir", "-p", dirname(fresh.streamConf.path)]), { changes: true });
       const stream = fresh.streamConf.path;
       const conf = fresh.nginxConf.path;

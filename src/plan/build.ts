@@ -29,8 +29,9 @@ export interface ConversionSteps {
 
 /**
  * What each step needs, from what it reads that another writes (pure, so the graph is tested alone):
- * - the entry point first, each of its steps after the one before: a broken nginx (its configuration is
- *   validated before it is loaded) stops the run before anything on the cluster changes;
+ * - the entry point's steps each after the one before, beside etcd's growth: its new configuration was
+ *   tested on a copy before the run's first change (Step.check), so nothing waits for it but what
+ *   goes through it: the new control planes (their kubelets register through it), the clients, the workers;
  * - every new master's certificates at once, beside the primary's re-issued apiserver certificate;
  * - etcd's membership one change at a time (the peer fix, then each join: learner added, started,
  *   promoted, the cluster healthy) under ETCD_MEMBERSHIP, each join after that master's certificates;
@@ -43,10 +44,10 @@ export interface ConversionSteps {
  */
 export function conversionGraph(s: ConversionSteps): Step[] {
   const entry = inSequence(s.entryPoint);
-  const gate = entry.length ? [entry.at(-1)!.id] : [];
+  const served = entry.length ? [entry.at(-1)!.id] : [];
   const after = (step: Step, needs: string[], exclusive?: string[]): Step => ({
     ...step,
-    needs: [...gate, ...needs],
+    needs,
     ...(exclusive && { exclusive }),
   });
   const peerFix = s.peerFix && after(s.peerFix, [], [ETCD_MEMBERSHIP]);
@@ -57,10 +58,12 @@ export function conversionGraph(s: ConversionSteps): Step[] {
     const previous = i === 0 ? peerFix?.id : etcd[i - 1]!.id;
     etcd.push(after(m.etcd, [pki[i]!.id, ...(previous ? [previous] : [])], [ETCD_MEMBERSHIP]));
   });
-  const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [etcd[i]!.id]));
+  const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [...served, etcd[i]!.id]));
   const serving = [...controlPlanes.map((c) => c.id), cert.id];
   const externalLb = s.externalLb && after(s.externalLb, serving);
-  const clients = s.clients.map((c) => after(c, externalLb ? [externalLb.id, ...serving] : serving));
+  const clients = s.clients.map((c) =>
+    after(c, externalLb ? [externalLb.id, ...served, ...serving] : [...served, ...serving]),
+  );
   const workers =
     s.workers &&
     after(

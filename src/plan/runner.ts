@@ -20,6 +20,15 @@ export async function evaluatePlan(ctx: RunContext, steps: Step[]): Promise<Plan
   );
 }
 
+/** Starts every step's `prepare` (keys), not awaited: only a head start, the step does the work itself when it runs. */
+export function startPreparing(ctx: RunContext, steps: Step[]): void {
+  for (const s of steps) {
+    s.prepare?.(ctx).catch((err: unknown) => {
+      ctx.reporter.debug(`[${s.host}] ${s.id}: prepare: ${(err as Error).message}`);
+    });
+  }
+}
+
 /** A step that was running when another failed, and how it ended (the runner waits for it). */
 export interface RunningOutcome {
   id: string;
@@ -70,8 +79,7 @@ export interface RunOptions {
  * Carries out the steps as a graph: every step whose needs are finished starts at once, within the
  * limits and its exclusive resources. A step already done (by the live state, asked when it is
  * ready) is skipped; the others run, then check their own result. `beforeFirstChange` runs once,
- * before the first step that changes something, and every later step's `prepare` starts just
- * before it. After a failure (or an abort, or a stop at a step boundary) no step starts; the ones
+ * before the first step that changes something. After a failure (or an abort, or a stop at a step boundary) no step starts; the ones
  * running are let finish, so the journal and the report say how each ended.
  */
 export async function runPlan(
@@ -96,16 +104,7 @@ export async function runPlan(
   let skipped = 0;
   const stopped = () => failures.length > 0 || boundaryError !== undefined || !!options.signal?.aborted;
 
-  const beforeChange = (): Promise<void> =>
-    (firstChange ??= (async () => {
-      for (const later of steps.filter((s) => !finished.has(s.id))) {
-        later.prepare?.(ctx).catch((err: unknown) => {
-          // Only a head start: the step does the work itself when it runs.
-          r.debug(`[${later.host}] ${later.id}: prepare: ${(err as Error).message}`);
-        });
-      }
-      await options.beforeFirstChange();
-    })());
+  const beforeChange = (): Promise<void> => (firstChange ??= options.beforeFirstChange());
 
   const execute = async (step: Step): Promise<"done" | "failed" | "not started"> => {
     try {

@@ -5,7 +5,8 @@
 // kubeha's upstream and server inside that block, the proxy keeps serving, the entry point reaches
 // every apiserver (checked with openssl), and a second apply changes nothing. The apply also shows
 // that the time it reports is its steps' (issue 15). Last, the rollback takes kubeha's include out of
-// the operator's file again (byte for byte as before) while the proxy keeps serving. Root only.
+// the operator's file again (byte for byte as before) while the proxy keeps serving. The check run
+// before the first change (nginx -t on a copy of /etc/nginx) is tested here on that layout. Root only.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,6 +15,9 @@ import { kubeha } from "./kubeha.js";
 import { startInHost } from "./hosts.js";
 import { alive, sleep } from "./proc.js";
 import { labSkip } from "../helpers/skip.js";
+import { copyCheckScript } from "../../src/phases/nginx-check.js";
+import { includeInStreamBlock, KUBEHA_UPSTREAM } from "../../src/render/nginx-merge.js";
+import { renderNginxStream } from "../../src/render/nginx.js";
 
 const skip = labSkip();
 
@@ -33,6 +37,17 @@ const ECHO_SERVER = `require("net").createServer((s) => {
   });
   s.on("error", () => {});
 }).listen(${ECHO_PORT}, "127.0.0.1");`;
+
+/** kubeha's servers for the merged layout, as the step renders them. */
+function renderedServers(lab: Lab): string {
+  return renderNginxStream({
+    serversOnly: true,
+    masters: lab.masters.map((m) => m.address),
+    apiserverPort: 6443,
+    listenPort: 6443,
+    upstreamName: KUBEHA_UPSTREAM,
+  });
+}
 
 /** The operator's stream {} block: a TCP proxy on the LB's address to the echo server. */
 function proxyConf(lbAddress: string, opts: { upstream?: string; extra?: string } = {}): string {
@@ -196,6 +211,47 @@ describe("an LB whose nginx already has a stream {} block", { skip }, () => {
     assert.ok(step.files[1]!.after.includes(`stream {\n    # added by kubeha`), step.files[1]!.after);
     assert.ok(step.rollback.includes(`remove the line \`${INCLUDE}\``), step.rollback);
     assert.ok(step.rollback.includes(`put back /etc/nginx/kubeha/backup/60-lab-proxy.conf`), step.rollback);
+  });
+
+  test("the check before the first change: nginx -t on a copy reads the new files through Debian's links, and nothing of /etc/nginx changes", async () => {
+    const l = L();
+    const tree = async () =>
+      (
+        await l.exec("lb", [
+          "sh",
+          "-c",
+          "cd /etc/nginx && find . | sort | xargs -d '\\n' ls -ld --time-style=+%s",
+        ])
+      ).stdout;
+    const leftovers = async () =>
+      (await l.exec("lb", ["sh", "-c", "ls -d /tmp/kubeha-nginx-check.* 2>/dev/null; true"])).stdout;
+    const before = { tree: await tree(), proxy: await cat(AVAILABLE) };
+    const merged = includeInStreamBlock(before.proxy, AVAILABLE);
+    const check = (ours: string) =>
+      l.exec("lb", [
+        "sh",
+        "-c",
+        copyCheckScript([
+          { path: OURS, content: ours },
+          { path: AVAILABLE, content: merged },
+        ])!,
+      ]);
+    // Only the copy of the operator's file (reached through modules-enabled's absolute link) includes
+    // this: a second upstream of the operator's name, which nginx refuses.
+    const bad = await check(`upstream echo_backends {\n    server 127.0.0.1:1;\n}\n`);
+    assert.notEqual(bad.code, 0, bad.stdout);
+    // Reported where nginx meets it second, under the real paths (the operator's, after kubeha's include).
+    assert.match(
+      bad.stdout,
+      /duplicate upstream "echo_backends" in \/etc\/nginx\/modules-enabled\/60-lab-proxy\.conf:5/,
+    );
+    assert.doesNotMatch(bad.stdout, /kubeha-nginx-check/);
+    const good = await check(renderedServers(l));
+    assert.equal(good.code, 0, good.stdout);
+    assert.match(good.stdout, /test is successful/);
+    assert.deepEqual({ tree: await tree(), proxy: await cat(AVAILABLE) }, before);
+    assert.equal(await leftovers(), "");
+    await waitForEcho();
   });
 
   let after1 = { proxy: "", ours: "" };

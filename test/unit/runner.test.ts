@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
 import { ExitCode, KubehaError } from "../../src/errors.js";
 import { Journal } from "../../src/plan/journal.js";
-import { runPlan, StepFailure, type RunOptions } from "../../src/plan/runner.js";
+import { runPlan, startPreparing, StepFailure, type RunOptions } from "../../src/plan/runner.js";
 import { DEFAULT_LIMITS } from "../../src/plan/graph.js";
 import type { Step } from "../../src/engine/step.js";
 import type { RunContext } from "../../src/engine/context.js";
@@ -107,36 +107,20 @@ async function journalSteps(dir: string): Promise<string[]> {
 }
 
 describe("runPlan", () => {
-  test("done steps are skipped; later steps prepare before the backup, which the run does not wait on", async () => {
+  test("done steps are skipped; the backup comes before the first step that changes something", async () => {
     await withJournal(async (journal) => {
       const log: string[] = [];
-      let release!: () => void;
-      const slow = new Promise<void>((r) => (release = r));
-      const steps = [
-        step("a", log, { isDone: async () => true, prepare: async () => void log.push("prepare a") }),
-        step("b", log),
-        step("c", log, {
-          prepare: async () => {
-            log.push("prepare c");
-            await slow;
-            log.push("prepared c");
-          },
-        }),
-      ];
+      const steps = [step("a", log, { isDone: async () => true }), step("b", log), step("c", log)];
       const r = await run(steps, journal, { beforeFirstChange: async () => void log.push("backup") });
       assert.deepEqual(r, { ran: 2, skipped: 1 });
-      assert.deepEqual(log, ["prepare c", "backup", "run b", "verify b", "run c", "verify c"]);
-      release();
-      await slow;
+      assert.deepEqual(log, ["backup", "run b", "verify b", "run c", "verify c"]);
     });
   });
 
   test("the backup once, before any step runs, however many steps are ready at once", async () => {
     await withJournal(async (journal) => {
       const log: string[] = [];
-      const steps = ["a", "b", "c"].map((id) =>
-        step(id, log, { host: id, prepare: async () => void log.push(`prepare ${id}`) }),
-      );
+      const steps = ["a", "b", "c"].map((id) => step(id, log, { host: id }));
       await run(steps, journal, {
         beforeFirstChange: async () => {
           log.push("backup");
@@ -144,9 +128,9 @@ describe("runPlan", () => {
           log.push("backup done");
         },
       });
-      assert.deepEqual(log.slice(0, 5), ["prepare a", "prepare b", "prepare c", "backup", "backup done"]);
+      assert.deepEqual(log.slice(0, 2), ["backup", "backup done"]);
       assert.equal(log.filter((l) => l === "backup").length, 1);
-      assert.equal(log.length, 11);
+      assert.equal(log.length, 8);
     });
   });
 
@@ -260,11 +244,27 @@ describe("runPlan", () => {
     });
   });
 
-  test("a failing prepare does not fail the run; a failing step stops it, naming what was done", async () => {
+  test("startPreparing starts every prepare and never awaits or throws: a failing one is only logged", async () => {
+    const log: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    startPreparing(ctx, [
+      step("a", log, { prepare: async () => Promise.reject(new Error("no keys")) }),
+      step("b", log, { prepare: async () => void log.push("prepare b") }),
+      step("c", log, { prepare: () => slow.then(() => void log.push("prepared c")) }),
+    ]);
+    assert.deepEqual(log, ["prepare b"]);
+    release();
+    await slow;
+    await sleep(1);
+    assert.deepEqual(log, ["prepare b", "prepared c"]);
+  });
+
+  test("a failing step stops the run, naming what was done", async () => {
     await withJournal(async (journal) => {
       const log: string[] = [];
       const steps = [
-        step("a", log, { prepare: async () => Promise.reject(new Error("no keys")) }),
+        step("a", log),
         step("b", log, { run: async () => Promise.reject(new Error("boom")) }),
         step("c", log),
       ];

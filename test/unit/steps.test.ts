@@ -215,6 +215,23 @@ describe("a plan cannot change anything, even past its recording view", () => {
     assert.deepEqual(h.changes, ["write /etc/x"]);
   });
 
+  test("only the plan's own call chain is refused: the backup and the lock beside it still work", async () => {
+    const h = new FakeHost("master-1", "10.0.0.11");
+    const ctx = fakeContext({ hosts: [h], cluster: {} });
+    const captured = ctx.host("master-1");
+    let release!: () => void;
+    const planGate = new Promise<void>((r) => (release = r));
+    const plan = ctx.planningOnly(async () => {
+      await planGate;
+      await captured.writeFile("/etc/from-plan", "y");
+    });
+    // Started outside the plan while it runs (apply --yes backs up while the plan's effects are derived).
+    await captured.writeFile("/etc/beside", "y");
+    release();
+    await assert.rejects(plan, /write \/etc\/from-plan while planning/);
+    assert.deepEqual(h.changes, ["write /etc/beside"]);
+  });
+
   test("a secret written is recorded by hash and description only", async () => {
     const h = new FakeHost("master-2", "10.0.0.12");
     const ctx = fakeContext({ hosts: [h], cluster: {} });
