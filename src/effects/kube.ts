@@ -50,6 +50,12 @@ export function recordingKube(
   // What each object was when last read: an update is recorded against it.
   const read = new Map<string, KubeObject>();
   const k = Object.create(real) as KubeClient;
+  // Applied: recorded once the API took it; an update refused (409, then read again and retried) changed nothing.
+  const carried = async <R>(effect: ApiEffect, call: () => Promise<R>): Promise<R> => {
+    const out = await call();
+    sink.record(effect);
+    return out;
+  };
   const get = async <T>(path: string): Promise<T> => {
     let obj: KubeObject | undefined = sink.dry ? overlay.get(path) : undefined;
     if (!obj) {
@@ -74,7 +80,7 @@ export function recordingKube(
     }
   };
   k.update = async <T extends KubeObject>(path: string, object: T): Promise<T> => {
-    sink.record({
+    const effect: ApiEffect = {
       kind: "api",
       verb: "update",
       object: path,
@@ -82,28 +88,34 @@ export function recordingKube(
         resourceVersion: object.metadata.resourceVersion,
       }),
       changes: fieldChanges(read.get(path), object),
-    });
-    if (!sink.dry) return real.update(path, object);
+    };
+    if (!sink.dry) return carried(effect, () => real.update(path, object));
+    sink.record(effect);
     overlay.set(path, structuredClone(object));
     return object;
   };
   k.mergePatch = async <T>(path: string, patch: unknown): Promise<T> => {
-    sink.record({ kind: "api", verb: "patch", object: path, changes: fieldChanges({}, patch) });
-    if (!sink.dry) return real.mergePatch<T>(path, patch);
+    const effect: ApiEffect = { kind: "api", verb: "patch", object: path, changes: fieldChanges({}, patch) };
+    if (!sink.dry) return carried(effect, () => real.mergePatch<T>(path, patch));
+    sink.record(effect);
     return await get<T>(path);
   };
   k.create = async <T extends KubeObject>(collection: string, object: T): Promise<T> => {
-    sink.record({
+    const effect: ApiEffect = {
       kind: "api",
       verb: "create",
       object: `${collection}/${object.metadata.name}`,
       changes: fieldChanges({}, object),
-    });
-    return sink.dry ? object : real.create(collection, object);
+    };
+    if (!sink.dry) return carried(effect, () => real.create(collection, object));
+    sink.record(effect);
+    return object;
   };
   k.delete = async (path: string, preconditions?: { resourceVersion?: string; uid?: string }) => {
-    sink.record({ kind: "api", verb: "delete", object: path, changes: [] });
-    return sink.dry ? true : real.delete(path, preconditions);
+    const effect: ApiEffect = { kind: "api", verb: "delete", object: path, changes: [] };
+    if (!sink.dry) return carried(effect, () => real.delete(path, preconditions));
+    sink.record(effect);
+    return true;
   };
   return k;
 }

@@ -7,7 +7,8 @@ import { EffectLog, type Effect } from "../../src/effects/types.js";
 import { World } from "../../src/effects/view.js";
 import { nginxStep } from "../../src/phases/load-balancer.js";
 import { etcdJoinStep } from "../../src/phases/etcd.js";
-import { masterKubeconfigsStep } from "../../src/phases/clients.js";
+import { masterKubeconfigsStep, updateObject } from "../../src/phases/clients.js";
+import { recordingKube } from "../../src/effects/kube.js";
 import { objectPath } from "../../src/kube/client.js";
 import type { RunContext } from "../../src/engine/context.js";
 import type { Step } from "../../src/engine/step.js";
@@ -249,5 +250,33 @@ describe("a plan cannot change anything, even past its recording view", () => {
     assert.equal(e.summary, "private key");
     assert.ok(!JSON.stringify(log.effects).includes("MIIEvQ"));
     assert.deepEqual(h.changes, []);
+  });
+});
+
+describe("apply records what the API took", () => {
+  test("an update refused with 409 (the kubelet's heartbeat in between), read again and retried, is one update", async () => {
+    const kube = new FakeKube();
+    const path = objectPath("nodes", "master-2");
+    kube.objects.set(path, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "master-2", resourceVersion: "1" },
+    });
+    const log = new EffectLog(false);
+    const recorded = recordingKube(kube, log, new World().objects);
+    let heartbeat = true;
+    await updateObject(recorded, path, (n) => {
+      if (heartbeat) {
+        heartbeat = false;
+        kube.objects.set(path, { ...structuredClone(n), metadata: { ...n.metadata, resourceVersion: "2" } });
+      }
+      n.metadata.labels = { "node-role.kubernetes.io/control-plane": "" };
+      return true;
+    });
+    assert.deepEqual(kube.updates, [path]);
+    assert.deepEqual(
+      log.effects.map((e) => (e.kind === "api" ? `${e.verb} ${e.object} rv ${e.resourceVersion}` : e.kind)),
+      [`update ${path} rv 2`],
+    );
   });
 });
