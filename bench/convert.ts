@@ -4,7 +4,8 @@
 // tools on the lab's own data, then T, the wall time of `kubeha apply --yes` from start to verified.
 // W = streaming the etcd snapshot to the workstation (etcdctl snapshot save)
 //   + for each new member, serially: etcdctl member add --learner, start it, member promote once
-//     etcd accepts it (etcd members on this machine, restored from that snapshot: the same data)
+//     etcd accepts it (etcd members on this machine, the first filled with the lab's own data by the
+//     lab's own transactions)
 //   + an apiserver becoming ready after its manifest is written (the primary's, moved out and back)
 //   + one kubelet restart until its Node is Ready again.
 // One line per size: `<size>: conversion T s, unavoidable W s, overhead R`, R = (T - W) / W.
@@ -12,10 +13,11 @@ import { execFile } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { startLab, type Lab } from "../test/lab/lab.js";
 import { kubeha } from "../test/lab/kubeha.js";
-import { EtcdTestCluster, etcdctlBinary, type EtcdNode } from "../test/helpers/etcd-cluster.js";
+import { EtcdTestCluster, type EtcdNode } from "../test/helpers/etcd-cluster.js";
+import { REPO } from "../test/lab/hosts.js";
 import { pollUntil, retry } from "../src/poll.js";
 import { kubectl, kubeletWait, timed } from "./lab-waits.js";
 
@@ -46,24 +48,30 @@ async function snapshotWait(lab: Lab, file: string): Promise<number> {
 }
 
 /**
- * One member restored from the snapshot, then each new member added as a learner, started and
- * promoted, one after the other, with etcdctl: etcd's own pace on this data, nothing of kubeha's.
+ * One member filled the way the lab fills the primary's (the same transactions, so the same raft log
+ * for a learner to catch up from: a member restored from a snapshot would send every learner a raft
+ * snapshot instead, which the lab's conversion does not meet), then each new member added as a
+ * learner, started and promoted, one after the other, with etcdctl: etcd's own pace on this data.
  */
-async function membershipWaits(snapshot: string): Promise<number[]> {
+async function membershipWaits(dir: string, bulkKeys: number): Promise<number[]> {
   const cluster = await EtcdTestCluster.create();
   try {
-    const first = await cluster.spec("m1");
-    await execFileP(etcdctlBinary, [
-      "snapshot",
-      "restore",
-      snapshot,
-      `--name=${first.name}`,
-      `--data-dir=${first.dataDir}`,
-      `--initial-cluster=${first.name}=${first.peerUrl}`,
-      `--initial-advertise-peer-urls=${first.peerUrl}`,
-      "--initial-cluster-token=kubeha-test",
-    ]);
-    const m1 = await cluster.start(first, `${first.name}=${first.peerUrl}`, "new", 120_000);
+    const m1 = await cluster.startFirst("m1");
+    const job = join(dir, "bench-etcd-job.json");
+    await writeFile(
+      job,
+      JSON.stringify({
+        endpoint: m1.clientUrl,
+        ca: cluster.pki.caFile,
+        cert: cluster.pki.clientCertFile,
+        key: cluster.pki.clientKeyFile,
+        objects: [],
+        bulk: bulkKeys,
+      }),
+    );
+    await execFileP(process.execPath, [join(REPO, "dist/test/lab/fixture-etcd.js"), job], {
+      maxBuffer: 1 << 20,
+    });
     const members: EtcdNode[] = [m1];
     const out: number[] = [];
     for (let i = 2; i < 2 + NEW_MEMBERS; i++) {
@@ -148,7 +156,7 @@ async function measure(size: string, bulkKeys: number): Promise<string> {
     const snap = join(lab.dir, "bench-snapshot.db");
     const w = {
       snapshot: await snapshotWait(lab, snap),
-      members: await membershipWaits(snap),
+      members: await membershipWaits(lab.dir, bulkKeys),
       apiserver: await apiserverWait(lab),
       kubelet: await kubeletWait(lab),
     };

@@ -16,7 +16,7 @@ import { plural } from "../ui/plural.js";
 import type { Reporter } from "../ui/reporter.js";
 import { terminalWidth, wrapText } from "../ui/wrap.js";
 import type { Inventory } from "../inventory/types.js";
-import { printReferences } from "./references.js";
+import { printReferences, scanReferences } from "./references.js";
 import { referencesJson } from "../references/format.js";
 import { deriveEffects, recordingSteps, writeEffects } from "../plan/effects.js";
 import type { Effect } from "../effects/types.js";
@@ -233,10 +233,13 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           }
         }
       }
+      // kubeha's own clients are through the LB now; whatever else still names the primary is listed,
+      // read while the checks run (both only read).
+      const scanned = p.references ? scanReferences(runCtx, ctx.values.kubeconfig) : undefined;
+      scanned?.catch(() => undefined);
       const checks = await p.verify(runCtx, steps);
       r.print(p.formatChecks(checks));
-      // kubeha's own clients are through the LB now; whatever else still names the primary is listed.
-      if (p.references) await printReferences(ctx, runCtx);
+      if (scanned) await printReferences(ctx, runCtx, scanned);
       return checks.every((c) => c.ok) ? ExitCode.ok : ExitCode.failed;
     },
     p.session,

@@ -26,9 +26,13 @@ export async function scanReferences(run: RunContext, kubeconfig?: string): Prom
  * The report printed at the end of plan, apply and verify. Informative: a scan that fails is a
  * warning, never the command's failure.
  */
-export async function printReferences(ctx: CommandContext, run: RunContext): Promise<Collected | undefined> {
+export async function printReferences(
+  ctx: CommandContext,
+  run: RunContext,
+  scanned: Promise<Collected> = scanReferences(run, ctx.values.kubeconfig),
+): Promise<Collected | undefined> {
   try {
-    const found = await scanReferences(run, ctx.values.kubeconfig);
+    const found = await scanned;
     if (ctx.values.output !== "json")
       ctx.reporter.print(formatReport(found, terminalWidth()), formatReport(found));
     return found;
