@@ -32,6 +32,9 @@ export class UnreachableHost implements Host {
   writeFile(): never {
     return this.fail();
   }
+  writeFiles(): never {
+    return this.fail();
+  }
   forward(): never {
     return this.fail();
   }

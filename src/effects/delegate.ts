@@ -1,4 +1,4 @@
-import type { ExecOptions, ExecResult, Forward, Host, WriteOptions } from "../ssh/types.js";
+import type { ExecOptions, ExecResult, FileWrite, Forward, Host, WriteOptions } from "../ssh/types.js";
 
 /** A Host that passes everything to another: the base of the wrappers that record or guard changes. */
 export class DelegatingHost implements Host {
@@ -23,6 +23,9 @@ export class DelegatingHost implements Host {
   }
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     return this.real.writeFile(path, data, options);
+  }
+  writeFiles(files: FileWrite[]): Promise<void> {
+    return this.real.writeFiles(files);
   }
   forward(remotePort: number, remoteHost?: string): Promise<Forward> {
     return this.real.forward(remotePort, remoteHost);

@@ -3,7 +3,7 @@
 // changing anything.
 import type { KubeClient } from "../kube/client.js";
 import type { Etcd } from "../etcd/ops.js";
-import type { ExecOptions, ExecResult, Host, WriteOptions } from "../ssh/types.js";
+import type { ExecOptions, ExecResult, FileWrite, Host, WriteOptions } from "../ssh/types.js";
 import { DelegatingHost } from "./delegate.js";
 import { commandText } from "./host.js";
 
@@ -32,6 +32,10 @@ export class GuardedHost extends DelegatingHost {
   override writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     if (this.planning()) throw refused(`${this.name}: write ${path}`);
     return this.real.writeFile(path, data, options);
+  }
+  override writeFiles(files: FileWrite[]): Promise<void> {
+    if (this.planning()) throw refused(`${this.name}: write ${files.map((f) => f.path).join(", ")}`);
+    return this.real.writeFiles(files);
   }
 }
 

@@ -3,7 +3,7 @@
 // changes. Tap (apply): everything is carried out on the real host, and recorded as it is.
 import { basename } from "node:path";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { ExecOptions, ExecResult, Host, WriteOptions } from "../ssh/types.js";
+import type { ExecOptions, ExecResult, FileWrite, Host, WriteOptions } from "../ssh/types.js";
 import { DelegatingHost } from "./delegate.js";
 import { describeContent, sha256 } from "./content.js";
 import type { EffectSink, FileEffect } from "./types.js";
@@ -57,6 +57,19 @@ export class RecordingHost extends DelegatingHost {
   }
 
   override async writeFile(path: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
+    const effect = this.recordWrite(path, data, options);
+    if (!this.sink.dry) return this.real.writeFile(path, data, options);
+    await this.overlayWrite(effect, path, data);
+  }
+
+  /** Each file recorded as writeFile records it; carried out together. */
+  override async writeFiles(files: FileWrite[]): Promise<void> {
+    const effects = files.map((f) => this.recordWrite(f.path, f.data, f.options ?? {}));
+    if (!this.sink.dry) return this.real.writeFiles(files);
+    for (const [i, f] of files.entries()) await this.overlayWrite(effects[i]!, f.path, f.data);
+  }
+
+  private recordWrite(path: string, data: string | Buffer, options: WriteOptions): FileEffect {
     const { secret, summary } = describeContent(data);
     const effect: FileEffect = {
       kind: "file",
@@ -72,10 +85,13 @@ export class RecordingHost extends DelegatingHost {
     };
     // Recorded when asked for, so effects started together keep the order they were asked in.
     this.sink.record(effect);
-    if (!this.sink.dry) return this.real.writeFile(path, data, options);
+    return effect;
+  }
+
+  /** A plan's write: what the file was (never a secret's content) and what later reads see. */
+  private async overlayWrite(effect: FileEffect, path: string, data: string | Buffer): Promise<void> {
     const before = await this.readFile(path);
-    // A secret's former content is never kept; whether there was one is.
-    if (!secret) effect.before = before === undefined ? null : before.toString("utf8");
+    if (!effect.secret) effect.before = before === undefined ? null : before.toString("utf8");
     else if (before === undefined) effect.before = null;
     this.overlay.set(path, data.toString());
   }

@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import type { InventoryHost } from "../inventory/types.js";
-import type { Host } from "../ssh/types.js";
+import type { FileWrite, Host } from "../ssh/types.js";
 import {
   nodeKeyAlgorithms,
   planNodePki,
@@ -198,6 +198,12 @@ export async function stalePkiFiles(
   return { stale, problems, warnings };
 }
 
+/** The shared files and `node`'s own (only those named in `only`, when given), freshly rendered. */
+async function renderedPki(ctx: RunContext, node: InventoryHost, only?: string[]) {
+  const m = await ctx.material();
+  return new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(ctx, node, m.cas, only)))]);
+}
+
 /** Writes the given relative paths of a freshly rendered set (keys 0600), keeping backups of what they replace. */
 export async function writePki(
   ctx: RunContext,
@@ -205,17 +211,19 @@ export async function writePki(
   stale: string[],
   only?: string[],
 ): Promise<void> {
-  const m = await ctx.material();
-  const rendered = new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(ctx, node, m.cas, only)))]);
-  const host = ctx.host(node.name);
-  // All at once over the one connection (its own limit applies): nothing reads them until the step is done.
-  await Promise.all(
-    stale.map((rel) => {
-      const f = rendered.get(rel);
-      if (!f) throw new Error(`internal: nothing rendered for ${rel}`);
-      return host.writeFile(absolute(rel), f.content, { mode: f.mode, backup: true });
-    }),
-  );
+  // All at once, one command installing them: nothing reads them until the step is done.
+  await ctx.host(node.name).writeFiles(pkiWrites(await renderedPki(ctx, node, only), stale));
+}
+
+function pkiWrites(
+  rendered: Map<string, { content: string | Buffer; mode: number }>,
+  stale: string[],
+): FileWrite[] {
+  return stale.map((rel) => {
+    const f = rendered.get(rel);
+    if (!f) throw new Error(`internal: nothing rendered for ${rel}`);
+    return { path: absolute(rel), data: f.content, options: { mode: f.mode, backup: true } };
+  });
 }
 
 /**
@@ -244,15 +252,19 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
     },
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node);
-      if (stale.length) await writePki(c, node, stale);
       const mat = await c.material();
       const host = c.host(node.name);
       const missing = await kubeletFilesMissing(c, node);
-      for (const path of missing) {
-        await host.writeFile(path, kubeletFileFor(mat.kubelet.get(path)!, primary, node), {
-          mode: 0o644,
-        });
-      }
+      // The certificates, kubeconfigs and the kubelet's settings in one go.
+      const rendered = stale.length ? await renderedPki(c, node) : new Map();
+      await host.writeFiles([
+        ...pkiWrites(rendered, stale),
+        ...missing.map((path) => ({
+          path,
+          data: kubeletFileFor(mat.kubelet.get(path)!, primary, node),
+          options: { mode: 0o644 },
+        })),
+      ]);
       // A kubelet installed but never configured is waiting for exactly these files: start it now,
       // so that it runs the static pods the next steps write.
       if (missing.length || stale.includes("kubelet.conf")) {

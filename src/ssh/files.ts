@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { KubehaError } from "../errors.js";
 import type { RawResult } from "./exec.js";
-import type { WriteOptions } from "./types.js";
+import type { FileWrite, WriteOptions } from "./types.js";
 
 /** What file transfer needs from a connection: commands (as root when `elevated`) and its SFTP session. */
 export interface FileChannel {
@@ -38,24 +38,34 @@ export async function readRemoteFile(ch: FileChannel, path: string): Promise<Buf
   );
 }
 
-// Runs as root. The new content is copied next to the target (umask 077: never readable by others on the
+// Runs as root, once for any number of files: arguments in fives (staging, target, mode, owner,
+// backup). Each new content is copied next to its target (umask 077: never readable by others on the
 // way), given its owner and mode, and renamed over the target: readers see the old file or the new one.
 const installScript = `set -eu
-staging=$1 target=$2 mode=$3 owner=$4 backup=$5
-dir=$(dirname -- "$target")
-tmp="$dir/.$(basename -- "$target").kubeha-tmp.$$"
-trap 'rm -f -- "$staging" "$tmp"' EXIT
-mkdir -p -- "$dir"
-umask 077
-cp -- "$staging" "$tmp"
-chown -- "$owner" "$tmp"
-chmod -- "$mode" "$tmp"
-# The first copy is kept: the file as it was before this run, not an earlier write of the same run.
-if [ -n "$backup" ] && [ -e "$target" ] && [ ! -e "$backup" ]; then
-  mkdir -p -- "$(dirname -- "$backup")"
-  cp -p -- "$target" "$backup"
-fi
-mv -f -- "$tmp" "$target"`;
+stagings="" i=0
+for a in "$@"; do [ $((i % 5)) -ne 0 ] || stagings="$stagings $a"; i=$((i + 1)); done
+tmp=""
+trap 'rm -f -- $stagings \${tmp:+"$tmp"}' EXIT
+u=$(umask)
+while [ $# -gt 0 ]; do
+  staging=$1 target=$2 mode=$3 owner=$4 backup=$5
+  shift 5
+  dir=\${target%/*}
+  tmp="\${dir:-/}/.\${target##*/}.kubeha-tmp.$$"
+  umask "$u"
+  mkdir -p -- "\${dir:-/}"
+  umask 077
+  cp -- "$staging" "$tmp"
+  chown -- "$owner" "$tmp"
+  chmod -- "$mode" "$tmp"
+  # The first copy is kept: the file as it was before this run, not an earlier write of the same run.
+  if [ -n "$backup" ] && [ -e "$target" ] && [ ! -e "$backup" ]; then
+    mkdir -p -- "\${backup%/*}"
+    cp -p -- "$target" "$backup"
+  fi
+  mv -f -- "$tmp" "$target"
+  tmp=""
+done`;
 
 /**
  * Writes a file atomically with its mode and owner (default 0644 root:root), creating parent directories;
@@ -63,28 +73,61 @@ mv -f -- "$tmp" "$target"`;
  * or as `<dir>/<file name>` with `backup: { dir }`. The temp file is a dot-file: nothing that reads
  * every non-hidden file of the directory (the kubelet's static pods) ever sees it.
  */
-export async function writeRemoteFile(
+export function writeRemoteFile(
   ch: FileChannel,
   path: string,
   data: string | Buffer,
   options: WriteOptions = {},
   now: Date = new Date(),
 ): Promise<void> {
-  const mode = (options.mode ?? 0o644).toString(8);
-  const owner = options.owner ?? "root:root";
-  const backup = backupPath(path, options.backup, now);
-  // Uploaded by the SSH user, readable only by it; the root-side script removes it.
-  const staging = `/tmp/.kubeha-upload-${randomBytes(8).toString("hex")}`;
+  return writeRemoteFiles(ch, [{ path, data, options }], now);
+}
+
+/**
+ * Several files, each written as `writeRemoteFile` does, uploaded together and installed by one
+ * command: a certificate step's twenty-odd files cost one remote shell, not one each.
+ */
+export async function writeRemoteFiles(
+  ch: FileChannel,
+  files: FileWrite[],
+  now: Date = new Date(),
+): Promise<void> {
+  if (!files.length) return;
   const sftp = await ch.sftp();
-  await new Promise<void>((resolve, reject) =>
-    sftp.writeFile(staging, data, { mode: 0o600, flag: "wx" }, (err) =>
-      err
-        ? reject(new KubehaError(`${ch.label}: write ${path}: upload to ${staging} failed: ${err.message}`))
-        : resolve(),
-    ),
-  );
-  const r = await ch.exec(["sh", "-c", installScript, "sh", staging, path, mode, owner, backup]);
-  if (r.code !== 0) throw new KubehaError(`${ch.label}: write ${path}: ${tail(r.stderr)}`);
+  const args: string[] = [];
+  // Uploaded by the SSH user, readable only by it; the root-side script removes them.
+  const uploads = files.map(async ({ path, data, options = {} }) => {
+    const staging = `/tmp/.kubeha-upload-${randomBytes(8).toString("hex")}`;
+    await new Promise<void>((resolve, reject) =>
+      sftp.writeFile(staging, data, { mode: 0o600, flag: "wx" }, (err) =>
+        err
+          ? reject(new KubehaError(`${ch.label}: write ${path}: upload to ${staging} failed: ${err.message}`))
+          : resolve(),
+      ),
+    );
+    return [
+      staging,
+      path,
+      (options.mode ?? 0o644).toString(8),
+      options.owner ?? "root:root",
+      backupPath(path, options.backup, now),
+    ];
+  });
+  const settled = await Promise.allSettled(uploads);
+  for (const r of settled) if (r.status === "fulfilled") args.push(...r.value);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    // Nothing installed: the uploads that did arrive are removed again.
+    const staged = args.filter((_, i) => i % 5 === 0);
+    if (staged.length) await ch.exec(["rm", "-f", "--", ...staged]);
+    throw failed.reason;
+  }
+  const r = await ch.exec(["sh", "-c", installScript, "sh", ...args]);
+  if (r.code !== 0) {
+    const what =
+      files.length === 1 ? files[0]!.path : `${files.length} files (${files.map((f) => f.path).join(", ")})`;
+    throw new KubehaError(`${ch.label}: write ${what}: ${tail(r.stderr)}`);
+  }
 }
 
 /** Where `backup` keeps the file at `path` ("" for no backup). */

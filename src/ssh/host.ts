@@ -4,11 +4,19 @@ import { retry } from "../poll.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { connect, hostLabel, type Connection } from "./connect.js";
 import { execRaw, type RawResult } from "./exec.js";
-import { readRemoteFile, tail, writeRemoteFile, type FileChannel } from "./files.js";
+import { readRemoteFile, tail, writeRemoteFile, writeRemoteFiles, type FileChannel } from "./files.js";
 import { forwardPort } from "./forward.js";
 import { limiter } from "./limit.js";
 import { shellQuote } from "./shell-quote.js";
-import type { ExecOptions, ExecResult, Forward, Host, SshObserver, WriteOptions } from "./types.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  FileWrite,
+  Forward,
+  Host,
+  SshObserver,
+  WriteOptions,
+} from "./types.js";
 
 // OpenSSH allows 10 sessions per connection (MaxSessions); the SFTP session holds one of them.
 const maxParallelCommands = 6;
@@ -86,6 +94,12 @@ export class SshHost implements Host {
    */
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     return this.track(`write ${path}`, () => writeRemoteFile(this.files(), path, data, options));
+  }
+
+  writeFiles(files: FileWrite[]): Promise<void> {
+    const what =
+      files.length === 1 ? `write ${files[0]!.path}` : `write ${files.length} files in ${commonDir(files)}`;
+    return this.track(what, () => writeRemoteFiles(this.files(), files));
   }
 
   /** A local port on 127.0.0.1 tunnelled to remoteHost:remotePort as this host sees it. */
@@ -228,4 +242,13 @@ function brief(command: string[] | string): string {
 function display(command: string[] | string): string {
   const text = typeof command === "string" ? command : shellQuote(command);
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** The deepest directory holding every file: "/etc/kubernetes" for the PKI and the kubeconfigs. */
+function commonDir(files: FileWrite[]): string {
+  const parts = files.map((f) => f.path.split("/").slice(0, -1));
+  const first = parts[0] ?? [];
+  let n = first.length;
+  for (const p of parts) while (n > 0 && p.slice(0, n).join("/") !== first.slice(0, n).join("/")) n--;
+  return first.slice(0, n).join("/") || "/";
 }

@@ -25,6 +25,13 @@ export interface ExecOptions {
   checksWrites?: boolean;
 }
 
+/** One file to write: its path, content and options. */
+export interface FileWrite {
+  path: string;
+  data: string | Buffer;
+  options?: WriteOptions;
+}
+
 export interface WriteOptions {
   /** File mode, e.g. 0o600 for keys. Default 0o644. */
   mode?: number;
@@ -59,6 +66,8 @@ export interface Host {
   /** undefined when the file does not exist. */
   readFile(path: string): Promise<Buffer | undefined>;
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void>;
+  /** Several files, each as writeFile writes it, at once (one remote command installs them all). */
+  writeFiles(files: FileWrite[]): Promise<void>;
   forward(remotePort: number, remoteHost?: string): Promise<Forward>;
 }
 

@@ -10,7 +10,7 @@ import type { Inventory } from "../../src/inventory/types.js";
 import type { ClusterFacts, DiscoveryResult } from "../../src/discover/types.js";
 import type { Reporter } from "../../src/ui/reporter.js";
 import { commandText } from "../../src/effects/host.js";
-import type { ExecOptions, ExecResult, Host, WriteOptions } from "../../src/ssh/types.js";
+import type { ExecOptions, ExecResult, FileWrite, Host, WriteOptions } from "../../src/ssh/types.js";
 
 export type Answer = (command: string, host: FakeHost) => Partial<ExecResult> | undefined;
 
@@ -41,6 +41,9 @@ export class FakeHost implements Host {
     void options;
     this.changes.push(`write ${path}`);
     this.files.set(path, data.toString());
+  }
+  async writeFiles(files: FileWrite[]): Promise<void> {
+    for (const f of files) await this.writeFile(f.path, f.data, f.options);
   }
   async forward(remotePort: number) {
     return { localPort: remotePort, close: async () => {} };

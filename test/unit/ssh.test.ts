@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -264,6 +265,35 @@ describe("SSH transport against a real sshd", { skip }, () => {
       assert.deepEqual(
         execFileSync("ls", ["-A", join(dir, "files/new/dir")], { encoding: "utf8" }).trim(),
         "secret.key",
+        "no temp file left behind",
+      );
+    });
+
+    it("writes several files with one install command: each with its mode, owner and backup", async () => {
+      const base = join(dir, "files/many");
+      await root.writeFile(join(base, "admin.conf"), "old admin");
+      await root.writeFiles([
+        { path: join(base, "pki/ca.key"), data: "key", options: { mode: 0o600 } },
+        { path: join(base, "pki/etcd/peer.crt"), data: Buffer.from([0, 1, 2, 255]) },
+        {
+          path: join(base, "admin.conf"),
+          data: "new admin",
+          options: { mode: 0o600, owner: "65534:65534", backup: true },
+        },
+      ]);
+      assert.equal(readFileSync(join(base, "pki/ca.key"), "utf8"), "key");
+      assert.equal(statSync(join(base, "pki/ca.key")).mode & 0o777, 0o600);
+      assert.deepEqual([...readFileSync(join(base, "pki/etcd/peer.crt"))], [0, 1, 2, 255]);
+      assert.equal(statSync(join(base, "pki/etcd/peer.crt")).mode & 0o777, 0o644);
+      const admin = statSync(join(base, "admin.conf"));
+      assert.deepEqual([admin.mode & 0o777, admin.uid, admin.gid], [0o600, 65534, 65534]);
+      assert.equal(readFileSync(join(base, "admin.conf"), "utf8"), "new admin");
+      const kept = readdirSync(base).filter((f) => /^admin\.conf\.kubeha-\d{8}T\d{6}Z\.bak$/.test(f));
+      assert.equal(kept.length, 1);
+      assert.equal(readFileSync(join(base, kept[0]!), "utf8"), "old admin");
+      assert.deepEqual(
+        readdirSync(base).filter((f) => f.startsWith(".")),
+        [],
         "no temp file left behind",
       );
     });
