@@ -156,7 +156,9 @@ export class RunContext {
   async until(check: () => Promise<boolean>, options: PollOptions, host?: string): Promise<void> {
     this.view?.wait(options.what, host);
     if (this.dry) return;
-    await pollUntil(check, options);
+    // A step's wait holds up the steps after it: asked again within a quarter second (not backed off
+    // to 2 s), unless the step says otherwise.
+    await pollUntil(check, { maxDelayMs: 250, ...options });
   }
 
   /**

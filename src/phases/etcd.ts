@@ -112,6 +112,8 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       try {
         const result = await c.etcd.promote(added.member.id, {
           timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
+          // The next member's add waits for this one: asked again within a quarter second.
+          maxDelayMs: 250,
           memberEndpoint,
           onProgress: (p) => {
             if (p.phase === "waiting-start") r.progress(node.name, "etcd: waiting for the learner to start");
