@@ -16,15 +16,17 @@ export type { Check } from "./check.js";
  * reaches every apiserver.
  */
 export async function verifyCluster(ctx: RunContext, steps: Step[]): Promise<Check[]> {
-  return [...(await etcdChecks(ctx)), ...(await stepChecks(ctx, steps)), ...(await lbChecks(ctx))];
+  // All only read: at once, listed in this order.
+  const [etcd, own, lb] = await Promise.all([etcdChecks(ctx), stepChecks(ctx, steps), lbChecks(ctx)]);
+  return [...etcd, ...own, ...lb];
 }
 
 async function etcdChecks(ctx: RunContext): Promise<Check[]> {
   const masters = ctx.masters;
   const endpoints = await Promise.all(masters.map((m) => ctx.etcdEndpoint(m.name)));
   const tls = ctx.access.etcdTls;
-  return [
-    await check("etcd members", async () => {
+  const [members, hashes] = await Promise.all([
+    check("etcd members", async () => {
       const members = await withEndpoint(endpoints[0]!, tls, listMembers);
       const voters = members.filter((m) => !m.isLearner && m.started);
       const missing = masters.filter((h) => !memberOf(voters, memberHost(h))).map((h) => h.name);
@@ -36,7 +38,7 @@ async function etcdChecks(ctx: RunContext): Promise<Check[]> {
         fail(`${plural(members.length, "member")}, expected ${masters.length}`);
       return `${plural(voters.length, "started voter")}: ${voters.map((v) => v.name).join(", ")}`;
     }),
-    await check("etcd hashKV", async () => {
+    check("etcd hashKV", async () => {
       const r = await hashKvAll(endpoints, tls);
       if (!r.equal)
         fail(
@@ -44,7 +46,8 @@ async function etcdChecks(ctx: RunContext): Promise<Check[]> {
         );
       return `equal at revision ${r.revision} (${r.hashes[0]?.hash})`;
     }),
-  ];
+  ]);
+  return [members, hashes];
 }
 
 export function formatChecks(checks: Check[]): string {
