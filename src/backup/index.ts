@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { KubehaError, wrap } from "../errors.js";
-import { saveSnapshot, snapshotStatus } from "../etcd/snapshot.js";
+import { checkSnapshot, saveSnapshot } from "../etcd/snapshot.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../engine/context.js";
 import { MANIFEST_BACKUPS } from "./manifests.js";
@@ -43,15 +43,18 @@ async function backupEtcd(ctx: RunContext, file: string): Promise<BackupReport["
   const saved = await saveSnapshot(endpoint, ctx.access.etcdTls, file).catch((err: unknown) => {
     throw wrap(`backup: etcd snapshot from ${primary.name}`, err);
   });
-  // saveSnapshot verified etcd's SHA-256 trailer on the bytes it wrote; reading the file back to hash it
-  // again would only re-read the page cache. etcd's own tool opens and walks the database it wrote.
-  const status = await snapshotStatus(file);
+  // saveSnapshot verified etcd's SHA-256 trailer on the stream; the file is read back (hashed while
+  // etcd's own tool opens and walks the database) to prove it holds exactly those bytes.
+  const check = await checkSnapshot(file);
+  if (check.sha256 !== saved.sha256 || check.bytes !== saved.bytes) {
+    throw new KubehaError(`backup: ${file} on disk differs from the snapshot etcd sent`);
+  }
   return {
     name: "etcd-snapshot.db",
     bytes: saved.bytes,
     sha256: saved.sha256,
-    check: status
-      ? `SHA-256 trailer ok, ${status.tool} snapshot status: revision ${status.revision}, ${status.totalKey} keys`
+    check: check.tool
+      ? `SHA-256 trailer ok, ${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
       : "SHA-256 trailer ok (no etcdutl or etcdctl here to open the database)",
   };
 }

@@ -372,7 +372,12 @@ describe("etcd: one member to three through learners (real etcd)", { skip }, () 
     assert.equal(st.mode & 0o777, 0o600);
     assert.equal(st.size, saved.bytes);
     // One hash serves both digests (the database's and the file's): the file's must be the plain SHA-256.
-    assert.equal(saved.sha256, createHash("sha256").update(await readFile(file)).digest("hex"));
+    assert.equal(
+      saved.sha256,
+      createHash("sha256")
+        .update(await readFile(file))
+        .digest("hex"),
+    );
     const check = await checkSnapshot(file);
     assert.equal(check.tool, "etcdctl");
     assert.equal(check.checksumOk, true);
