@@ -16,10 +16,9 @@ interface Pending {
 
 export class KeyPool {
   private readonly waiting = new Map<string, Pending[]>();
-  // One core left to the backup these keys are made during (its stream costs etcd, sshd and this
-  // process CPU; with every core on keys it took twice as long on 2 cores); a step that needs a key
-  // now does not wait for this gate (see take).
-  private readonly gate = limiter(Math.max(1, availableParallelism() - 1));
+  // One key per core at a time while nobody waits for them: libuv's 4 threads stay free for the
+  // backup's file writes.
+  private readonly gate = limiter(availableParallelism());
 
   /** Starts generating `count` keys of `alg` (node:crypto: in libuv's thread pool, off the event loop). */
   fill(alg: KeyAlgorithm, count: number): void {
