@@ -43,14 +43,19 @@ async function backupEtcd(ctx: RunContext, file: string): Promise<BackupReport["
   const saved = await saveSnapshot(endpoint, ctx.access.etcdTls, file).catch((err: unknown) => {
     throw wrap(`backup: etcd snapshot from ${primary.name}`, err);
   });
+  // saveSnapshot verified etcd's SHA-256 trailer on the stream; the file is read back (hashed while
+  // etcd's own tool opens and walks the database) to prove it holds exactly those bytes.
   const check = await checkSnapshot(file);
+  if (check.sha256 !== saved.sha256 || check.bytes !== saved.bytes) {
+    throw new KubehaError(`backup: ${file} on disk differs from the snapshot etcd sent`);
+  }
   return {
     name: "etcd-snapshot.db",
     bytes: saved.bytes,
     sha256: saved.sha256,
     check: check.tool
-      ? `${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
-      : "sha256 trailer and size",
+      ? `SHA-256 trailer ok, ${check.tool} snapshot status: revision ${check.revision}, ${check.totalKey} keys`
+      : "SHA-256 trailer ok (no etcdutl or etcdctl here to open the database)",
   };
 }
 

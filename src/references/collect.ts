@@ -86,19 +86,39 @@ export const MANAGED_FILES = new Set(
   ),
 );
 
-const PAGE = 500;
+/** kubectl's page size. */
+export const PAGE = 500;
 
-async function listAll(kube: KubeClient, path: string): Promise<ScannedObject[]> {
+/**
+ * The page size to ask again with after `err`: half, when the apiserver could not hold the page in
+ * one message (its etcd client's gRPC limit: "RESOURCE_EXHAUSTED: Received message larger than
+ * max"); undefined for any other error, or when a page of one object is already too large.
+ */
+export function smallerPage(limit: number, err: unknown): number | undefined {
+  if (!(err instanceof KubeApiError) || err.status !== 500) return undefined;
+  if (!/RESOURCE_EXHAUSTED|ResourceExhausted|larger than max/.test(err.message)) return undefined;
+  return limit > 1 ? Math.floor(limit / 2) : undefined;
+}
+
+/** Every object under `path`, page by page; a page too large is asked for again, smaller, and so are the next. */
+export async function listAll(kube: Pick<KubeClient, "get">, path: string): Promise<ScannedObject[]> {
   const items: ScannedObject[] = [];
+  let limit = PAGE;
   let token: string | undefined;
-  do {
-    const page = await kube.get<{ items?: ScannedObject[]; metadata?: { continue?: string } }>(
-      `${path}?limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ""}`,
-    );
+  for (;;) {
+    let page: { items?: ScannedObject[]; metadata?: { continue?: string } };
+    try {
+      page = await kube.get(`${path}?limit=${limit}${token ? `&continue=${encodeURIComponent(token)}` : ""}`);
+    } catch (err) {
+      const smaller = smallerPage(limit, err);
+      if (smaller === undefined) throw err;
+      limit = smaller; // the same page again
+      continue;
+    }
     items.push(...(page.items ?? []));
     token = page.metadata?.continue || undefined;
-  } while (token);
-  return items;
+    if (!token) return items;
+  }
 }
 
 /** Every object of the scanned kinds; a kind the API does not serve or lets us read is named in `skipped`. */

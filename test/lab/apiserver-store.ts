@@ -4,6 +4,7 @@
  * mod revision and every write is a transaction on it (optimistic concurrency).
  */
 import { randomUUID } from "node:crypto";
+import { Range } from "etcd3";
 import type { EtcdEndpointClient } from "../../src/etcd/client.js";
 
 export interface Resource {
@@ -165,11 +166,49 @@ export class Store {
     return decode(kv.value, kv.mod_revision);
   }
 
-  async list(r: Resource, ns: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
-    const res = await this.etcd.getAll().prefix(key(r, ns)).exec();
+  /**
+   * As kube-apiserver: `limit` objects from etcd at a time, and an opaque `continue` naming the next
+   * key and the first page's revision, so that every page reads the same snapshot.
+   */
+  async list(
+    r: Resource,
+    ns: string | undefined,
+    page: { limit?: number; continue?: string } = {},
+  ): Promise<{ items: Obj[]; resourceVersion: string; continue?: string }> {
+    const prefix = Range.prefix(key(r, ns));
+    let from = prefix.start;
+    let rev: string | undefined;
+    if (page.continue) {
+      try {
+        const c = JSON.parse(Buffer.from(page.continue, "base64url").toString()) as {
+          key: string;
+          rev: string;
+        };
+        from = Buffer.from(c.key, "base64");
+        rev = c.rev;
+      } catch {
+        throw new ApiError(400, "BadRequest", "continue key is not valid");
+      }
+    }
+    let q = this.etcd.getAll().inRange({ start: from, end: prefix.end });
+    if (rev) q = q.revision(rev);
+    if (page.limit) q = q.limit(page.limit);
+    const res = await q.exec();
+    const last = res.kvs.at(-1);
+    const revision = rev ?? res.header.revision;
+    const next =
+      res.more && last
+        ? Buffer.from(
+            JSON.stringify({
+              key: Buffer.concat([last.key, Buffer.from([0])]).toString("base64"),
+              rev: revision,
+            }),
+          ).toString("base64url")
+        : undefined;
     return {
       items: res.kvs.map((kv) => decode(kv.value, kv.mod_revision)),
-      resourceVersion: res.header.revision,
+      resourceVersion: revision,
+      ...(next && { continue: next }),
     };
   }
 

@@ -81,12 +81,12 @@ export function wantsTable(accept: string | undefined): boolean {
   return /as=Table/.test(accept ?? "");
 }
 
-export function toTable(kind: string, objs: Obj[], resourceVersion?: string): unknown {
+export function toTable(kind: string, objs: Obj[], resourceVersion?: string, next?: string): unknown {
   const cols = COLUMNS[kind] ?? [["Age", age]];
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
-    metadata: { resourceVersion },
+    metadata: { resourceVersion, ...(next && { continue: next }) },
     columnDefinitions: [["Name", undefined] as const, ...cols].map(([name]) => ({
       name,
       type: "string",

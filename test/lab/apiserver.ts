@@ -242,13 +242,21 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<number
   let result: unknown;
   let code = 200;
   if (method === "GET" && !r.name) {
-    const { items, resourceVersion } = await store.list(r.resource, r.ns);
+    const limit = Number(url.searchParams.get("limit") ?? 0);
+    const {
+      items,
+      resourceVersion,
+      continue: next,
+    } = await store.list(r.resource, r.ns, {
+      limit: Number.isInteger(limit) && limit > 0 ? limit : undefined,
+      continue: url.searchParams.get("continue") ?? undefined,
+    });
     result = wantsTable(req.headers.accept)
-      ? toTable(r.resource.kind, items, resourceVersion)
+      ? toTable(r.resource.kind, items, resourceVersion, next)
       : {
           kind: `${r.resource.kind}List`,
           apiVersion: r.resource.apiVersion,
-          metadata: { resourceVersion },
+          metadata: { resourceVersion, ...(next && { continue: next }) },
           items,
         };
   } else if (method === "GET") {

@@ -11,7 +11,8 @@ import {
   type ScannedObject,
 } from "../../src/references/scan.js";
 import { applyFix, fixDiff } from "../../src/references/fix.js";
-import { parseGrep } from "../../src/references/collect.js";
+import { PAGE, listAll, parseGrep, smallerPage } from "../../src/references/collect.js";
+import { KubeApiError } from "../../src/kube/client.js";
 import { formatReport, summaryLine } from "../../src/references/format.js";
 
 const t: Target = { addresses: ["10.0.0.1"], names: ["master-1"], port: 6443 };
@@ -283,5 +284,64 @@ describe("references: host files", () => {
       /^references to the primary's apiserver \(10\.0\.0\.1:6443, master-1:6443\): 1 found: 1 with a safe edit \(kubeha references --fix\); not scanned: Secrets \(HTTP 403\)$/,
     );
     assert.match(summaryLine({ target: t, references: [], skipped: [] }), /: none$/);
+  });
+});
+
+describe("references: listing in pages", () => {
+  const exhausted = (n: number) =>
+    new KubeApiError(
+      `apiserver on master-1: GET /api/v1/configmaps?limit=${n}: HTTP 500 InternalError: 8 RESOURCE_EXHAUSTED: Received message larger than max (81925616 vs 67108864)`,
+      500,
+      "InternalError",
+    );
+
+  /** An apiserver over `total` objects whose etcd client holds at most `fits` objects in one message. */
+  function server(total: number, fits: number) {
+    const asked: string[] = [];
+    const get = async <T>(path: string): Promise<T> => {
+      asked.push(path);
+      const u = new URL(path, "https://x");
+      const limit = Number(u.searchParams.get("limit"));
+      const from = Number(u.searchParams.get("continue") ?? 0);
+      if (Math.min(limit, total - from) > fits) throw exhausted(limit);
+      const end = Math.min(total, from + limit);
+      const items = Array.from({ length: end - from }, (_, i) => ({ metadata: { name: `cm-${from + i}` } }));
+      return { items, metadata: end < total ? { continue: String(end) } : {} } as T;
+    };
+    return { get, asked };
+  }
+
+  it("halves the page on RESOURCE_EXHAUSTED and only then", () => {
+    assert.equal(smallerPage(500, exhausted(500)), 250);
+    assert.equal(smallerPage(1, exhausted(1)), undefined);
+    assert.equal(smallerPage(500, new KubeApiError("HTTP 500 InternalError: etcd down", 500)), undefined);
+    assert.equal(smallerPage(500, new KubeApiError("HTTP 403 Forbidden: larger than max", 403)), undefined);
+    assert.equal(smallerPage(500, new Error("RESOURCE_EXHAUSTED")), undefined);
+  });
+
+  it("lists everything when a page of 500 is too large for the server, keeping the smaller size", async () => {
+    const s = server(2000, 180);
+    const items = await listAll(s, "/api/v1/configmaps");
+    assert.equal(items.length, 2000);
+    assert.deepEqual(
+      items.map((o) => o.metadata.name),
+      Array.from({ length: 2000 }, (_, i) => `cm-${i}`),
+    );
+    // 500 and 250 refused once, then pages of 125 from where the listing stood.
+    assert.deepEqual(s.asked.slice(0, 4), [
+      `/api/v1/configmaps?limit=${PAGE}`,
+      "/api/v1/configmaps?limit=250",
+      "/api/v1/configmaps?limit=125",
+      "/api/v1/configmaps?limit=125&continue=125",
+    ]);
+    assert.equal(s.asked.length, 2 + 2000 / 125);
+  });
+
+  it("gives up with the server's error when one object is too large, and passes other errors on", async () => {
+    await assert.rejects(listAll(server(10, 0), "/api/v1/secrets"), /RESOURCE_EXHAUSTED/);
+    const failing = {
+      get: () => Promise.reject(new KubeApiError("HTTP 500 InternalError: etcd down", 500)),
+    };
+    await assert.rejects(listAll(failing, "/api/v1/secrets"), /etcd down/);
   });
 });
