@@ -54,8 +54,13 @@ export function nodePkiInput(
     servers: { endpoint: serverUrl(lb.address, lb.port), local: serverUrl(node.address, c.securePort) },
     cas,
     only,
-    newKey: (alg) => ctx.keys.take(alg),
+    newKey: (alg) => ctx.keys.take(alg, keyOwner(node, only)),
   };
+}
+
+/** Whose keys the pool makes ahead: this node's certificate step (all its files, or only some). */
+function keyOwner(node: InventoryHost, only?: string[]): string {
+  return only ? `${node.name}:${only.join(",")}` : node.name;
 }
 
 function absolute(rel: string): string {
@@ -248,7 +253,7 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
     prepare: async (c) => {
       // The keys are the CPU-heavy part of this step: generated while the backup runs.
       if ((await stalePkiFiles(c, node)).stale.length === 0) return;
-      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas))) c.keys.fill(alg, 1);
+      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas))) c.keys.fill(alg, 1, keyOwner(node));
     },
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node);
@@ -315,7 +320,8 @@ export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
     isDone: async (c) => (await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0,
     prepare: async (c) => {
       if ((await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0) return;
-      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas, ["apiserver"]))) c.keys.fill(alg, 1);
+      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas, ["apiserver"])))
+        c.keys.fill(alg, 1, keyOwner(node, ["apiserver"]));
     },
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node, ["apiserver"], false);

@@ -23,6 +23,23 @@ describe("KeyPool", () => {
     assert.ok(![a.pem, b.pem].includes(fresh.pem));
   });
 
+  test("each step takes its own keys, made in the order they were asked for (one at a time here)", async () => {
+    const pool = new KeyPool(1);
+    pool.fill(rsa, 2, "master-2");
+    pool.fill(rsa, 2, "master-3");
+    const done: string[] = [];
+    const take = (owner: string) => pool.take(rsa, owner).then((k) => (done.push(owner), k));
+    // master-3's step asks first: it still gets only its own keys, after master-2's were made.
+    const three = [take("master-3"), take("master-3")];
+    const two = [take("master-2"), take("master-2")];
+    const keys = await Promise.all([...three, ...two]);
+    assert.deepEqual(done, ["master-2", "master-2", "master-3", "master-3"]);
+    assert.equal(new Set(keys.map((k) => k.pem)).size, 4);
+    assert.equal(pool.size, 0);
+    // Nothing asked for this step: a new key at once.
+    assert.match((await pool.take(rsa, "master-4")).pem, /^-----BEGIN RSA PRIVATE KEY-----/);
+  });
+
   test("generation runs off the event loop: timers keep firing while keys are made", async () => {
     const pool = new KeyPool();
     pool.fill(rsa, 4);
