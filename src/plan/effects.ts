@@ -6,6 +6,7 @@ import { EffectLog, effectOnly, type Effect } from "../effects/types.js";
 import { World } from "../effects/view.js";
 import type { PlannedStep } from "./format.js";
 import type { Step } from "../engine/step.js";
+import { waves } from "./graph.js";
 
 /**
  * Runs every step still to do, in order, against the recording interfaces in dry mode: what each
@@ -14,17 +15,25 @@ import type { Step } from "../engine/step.js";
  */
 export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Promise<void> {
   const world = new World();
-  await ctx.planningOnly(async () => {
-    for (const p of planned) {
-      if (p.done) continue;
-      const log = new EffectLog(true);
-      try {
-        await p.step.run(ctx.recording(log, world));
-      } catch (err) {
-        p.effectsError = err instanceof Error ? err.message : String(err);
-      }
-      p.effects = log.effects;
+  const byId = new Map(planned.map((p) => [p.step.id, p]));
+  const done = new Set(planned.filter((p) => p.done).map((p) => p.step.id));
+  const derive = async (p: PlannedStep): Promise<void> => {
+    const log = new EffectLog(true);
+    try {
+      await p.step.run(ctx.recording(log, world));
+    } catch (err) {
+      p.effectsError = err instanceof Error ? err.message : String(err);
     }
+    p.effects = log.effects;
+  };
+  // Wave by wave, as the runner would start them: the steps of one wave need nothing of each other
+  // (other hosts, other objects, one etcd change at most), so they are recorded at once.
+  await ctx.planningOnly(async () => {
+    for (const wave of waves(
+      planned.map((p) => p.step),
+      done,
+    ))
+      await Promise.all(wave.map((s) => derive(byId.get(s.id)!)));
   });
 }
 
