@@ -12,6 +12,7 @@ export const rollback: Procedure = {
   formatChecks: (checks) => formatStepChecks(checks, "the cluster is back to a single master"),
   // The new masters may be in any state (the rollback takes them apart): only the rest can refuse it.
   session: { blocks: (f, inv) => !inv.masters.some((m) => m.name === f.host) },
+  effects: true,
 };
 
 /** `kubeha rollback`: the cluster back to its primary alone (`--dry-run`: the plan only). */

@@ -34,7 +34,6 @@ export async function keepalivedRemoveStep(ctx: RunContext, name: string): Promi
   const lb = ctx.inventory.loadBalancer;
   const kept = `${KEEPALIVED_CONF}.kubeha-${timestamp(ctx.started)}.bak`;
   const original = await operatorsConf(ctx.host(name));
-  const current = text(await ctx.host(name).readFile(KEEPALIVED_CONF));
   const settled = async (c: RunContext): Promise<boolean> => {
     const host = c.host(name);
     const conf = text(await host.readFile(KEEPALIVED_CONF));
@@ -49,18 +48,8 @@ export async function keepalivedRemoveStep(ctx: RunContext, name: string): Promi
       ? `keepalived on ${name}: its configuration from before kubeha put back`
       : `keepalived on ${name}: stopped, kubeha's configuration moved aside`,
     why: `nothing uses the virtual address ${lb.address} any more; keepalived must let go of it before nginx stops serving the API`,
-    files: original
-      ? [
-          {
-            host: name,
-            path: KEEPALIVED_CONF,
-            mode: 0o644,
-            secret: false,
-            before: current,
-            after: original.text,
-          },
-        ]
-      : [],
+    // The file put back (or moved aside) and keepalived's reload are recorded from `run` itself.
+    files: [],
     details: original
       ? [
           `${KEEPALIVED_CONF} from ${original.path} (the file kubeha replaced), keepalived -t, systemctl reload keepalived if it runs`,

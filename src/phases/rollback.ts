@@ -101,18 +101,8 @@ export async function loadBalancerRemoveStep(ctx: RunContext, name: string): Pro
     host: name,
     title: `remove kubeha's load balancer configuration from nginx on ${name}`,
     why: "nothing points at the load balancer any more: its upstreams name masters that no longer run a control plane",
-    files: unmerge
-      ? [
-          {
-            host: name,
-            path: unmerge.path,
-            mode: 0o644,
-            secret: false,
-            before: unmerge.before,
-            after: unmerge.after,
-          },
-        ]
-      : [],
+    // The files written and moved, the reload and the wait are recorded from `run` itself.
+    files: [],
     details: [
       ...(unmerge
         ? [
@@ -204,16 +194,8 @@ export function primaryCertRestoreStep(ctx: RunContext, original: OriginalState)
     host: node.name,
     title: `put back ${node.name}'s original apiserver certificate (from the backup)`,
     why: "the certificate kubeha issued names the load balancer, which is gone; the original is the one the cluster had",
-    files: [
-      {
-        host: node.name,
-        path: crt,
-        mode: 0o644,
-        secret: false,
-        after: `from the backup: ${subject.subject.replace(/\n/g, ", ")}, SANs ${subject.subjectAltName ?? "none"}`,
-      },
-      { host: node.name, path: key, mode: 0o600, secret: true, after: "from the backup" },
-    ],
+    // The certificate and key written are recorded from `run` itself (described by what they hold).
+    files: [],
     details: [
       `from ${posix.join(original.dir, "etc-kubernetes.tar.gz")}; the files they replace are kept as *.kubeha-<time>.bak`,
       "wait until the apiserver serves it (it reloads its serving certificate from disk)",
