@@ -131,7 +131,7 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       const steps = await p.build(runCtx);
       const backupDir = join(inv.options.stateDir, "backups", backupDirName());
       const evaluated = await evaluatePlan(runCtx, steps);
-      const toDo = evaluated.filter((s) => !s.done).map((s) => s.step);
+      const pending = evaluated.filter((s) => !s.done).map((s) => s.step);
       const backup = async (): Promise<void> => {
         r.info(`backup to ${backupDir} ...`);
         const b = await takeBackup(runCtx, backupDir);
@@ -140,7 +140,7 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       };
       // Before the first change: the backup streams and every step's check runs.
       const beforeChange = (): Promise<void> =>
-        Promise.all([backup(), checkBeforeChange(runCtx, toDo)]).then(() => undefined);
+        Promise.all([backup(), checkBeforeChange(runCtx, pending)]).then(() => undefined);
       const takeLock = async (): Promise<ClusterLock> => {
         const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, p.lockName));
         // Under the lock (two runs would pull twice) but before the backup.
@@ -153,7 +153,7 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       // --yes: nobody is asked, so the lock is taken now and the backup and the checks go on beside
       // the making of the plan's effects (all of it only reads); the plan is still printed before any change.
       let before: Promise<void> | undefined;
-      if (toDo.length && ctx.values.yes) {
+      if (pending.length && ctx.values.yes) {
         await takeLock();
         before = beforeChange();
         // Awaited below; a failure meanwhile must not be an unhandled rejection.
@@ -173,7 +173,7 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       } else {
         printPlan(r, plan);
       }
-      if (!toDo.length) {
+      if (!pending.length) {
         r.info("nothing to do: the cluster already is what the plan describes");
       } else if (!ctx.values.yes) {
         if (!process.stdin.isTTY) {
@@ -189,20 +189,24 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           return ExitCode.ok;
         }
       }
-      if (toDo.length) {
+      if (pending.length) {
         // Without --yes: taken after the answer (no one waits on a prompt), before the backup.
         const held = lock ?? (await takeLock());
         // The keys (CPU-heavy) once the plan is made: beside its making they slow it more than they gain.
-        startPreparing(runCtx, toDo);
+        startPreparing(runCtx, pending);
+        // A refused check (exit 2) or a failed backup ends the run here: before any change, and
+        // before the journal records a run.
+        const ready = (before ??= beforeChange());
+        await ready.catch(async (err: unknown) => {
+          await held.release();
+          throw err;
+        });
         const journal = new Journal(inv.options.stateDir);
         r.info(`journal: ${journal.path}`);
         // The steps' own time: not the wizard's questions or the confirmation before them.
         const started = Date.now();
         const carried = new Map<string, Effect[]>();
         try {
-          // A refused check (exit 2) or a failed backup ends the run here, before any change.
-          const ready = (before ??= beforeChange());
-          await ready;
           const result = await runPlan(runCtx, p.effects ? recordingSteps(steps, carried) : steps, journal, {
             beforeFirstChange: () => ready,
             atStepBoundary: () => held.checkpoint(),
