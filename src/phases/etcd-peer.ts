@@ -6,10 +6,8 @@ import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../engine/step.js";
 import type { RunContext } from "../engine/context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "../backup/manifests.js";
-import { stalePkiFiles, writePki } from "./pki.js";
+import { ETCD_SERVING_CERTS, stalePkiFiles, writePki } from "./pki.js";
 import { waitEtcdHealthy } from "./etcd-health.js";
-
-const ETCD_CERTS = ["etcd-server", "etcd-peer"];
 
 /** The primary's etcd manifest as peers need it: its own, or rewritten off localhost (pure). */
 export function primaryEtcdManifest(ctx: RunContext): string {
@@ -61,12 +59,12 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
       `on ${p.name}: put back ${manifestPath("etcd")} from the newest ${MANIFEST_BACKUPS}/etcd.yaml (cp -p) ` +
       `and pki/etcd/{server,peer}.* from the .bak files next to them, then etcdctl member update back to the old peer URL`,
     isDone: async (c) =>
-      (await stalePkiFiles(c, p, ETCD_CERTS, false)).stale.length === 0 &&
+      (await stalePkiFiles(c, p, ETCD_SERVING_CERTS, false)).stale.length === 0 &&
       (await c.host(p.name).readFile(manifestPath("etcd")))?.toString("utf8") === rewrite.text &&
       (await memberUpdated(c)),
     run: async (c) => {
-      const { stale } = await stalePkiFiles(c, p, ETCD_CERTS, false);
-      if (stale.length) await writePki(c, p, stale, ETCD_CERTS);
+      const { stale } = await stalePkiFiles(c, p, ETCD_SERVING_CERTS, false);
+      if (stale.length) await writePki(c, p, stale, ETCD_SERVING_CERTS);
       if ((await c.host(p.name).readFile(manifestPath("etcd")))?.toString("utf8") !== rewrite.text) {
         await c.host(p.name).writeFile(manifestPath("etcd"), rewrite.text, {
           mode: 0o600,

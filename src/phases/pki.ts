@@ -231,37 +231,71 @@ function pkiWrites(
   });
 }
 
+/** etcd's own certificates (the peer-URL fix on the primary rewrites only these two). */
+export const ETCD_SERVING_CERTS = ["etcd-server", "etcd-peer"];
+
 /**
- * Copy the shared PKI to a new master and issue its own certificates and kubeconfigs; also the
- * kubelet's settings that `kubeadm join` would have written.
+ * What a new master's etcd member needs before it can start: the shared keys, etcd's certificates,
+ * and the kubelet (its kubeconfig and settings) that runs the member's static pod.
  */
-export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
+const ETCD_FIRST = [...ETCD_SERVING_CERTS, "etcd-healthcheck-client", "kubelet.conf"];
+
+/**
+ * A new master's PKI in two steps, so that its etcd member starts on the first while the second's
+ * keys are still being made (etcd lets the next member join only ~5 s after this one started):
+ * - `pki/<node>/etcd`: the shared CAs and keys, etcd's certificates, the kubelet's kubeconfig and
+ *   settings, the kubelet started;
+ * - `pki/<node>`: the apiserver's certificates and the other kubeconfigs.
+ */
+export async function newMasterPkiSteps(
+  ctx: RunContext,
+  node: InventoryHost,
+): Promise<{ etcd: Step; rest: Step }> {
   const m = await ctx.material();
+  const rest = planNodePki(nodePkiInput(ctx, node, m.cas))
+    .map((i) => i.id)
+    .filter((id) => !ETCD_FIRST.includes(id));
+  return { etcd: etcdFirstStep(ctx, node), rest: pkiPartStep(ctx, node, rest) };
+}
+
+/** The fill of `node`'s keys for the certificates in `only`, when some are stale. */
+async function fillKeys(
+  c: RunContext,
+  node: InventoryHost,
+  only: string[],
+  withShared: boolean,
+): Promise<void> {
+  if ((await stalePkiFiles(c, node, only, withShared)).stale.length === 0) return;
+  const m = await c.material();
+  for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas, only)))
+    c.keys.fill(alg, 1, keyOwner(node, only));
+}
+
+function etcdFirstStep(ctx: RunContext, node: InventoryHost): Step {
   const primary = ctx.inventory.primary;
+  const only = ETCD_FIRST;
   return {
-    id: `pki/${node.name}`,
+    id: `pki/${node.name}/etcd`,
     phase: "pki",
     host: node.name,
-    title: `certificates and kubeconfigs for ${node.name}`,
-    why: "each master needs its own leaf certificates (an apiserver serving a copy of another node's certificate fails with x509 errors) signed by the cluster's CAs, which are copied, never regenerated",
+    title: `shared CAs, etcd's certificates and the kubelet's files for ${node.name}`,
+    why: "its etcd member starts on these (the sooner it starts, the sooner etcd lets the next one join); the CAs are copied, never regenerated; each master gets its own leaf certificates",
     // Every file and the kubelet restart are the step's effects, recorded from `run` itself.
     files: [],
     details: [`the kubelet is restarted on ${node.name} so that it runs the static pods written next`],
-    rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
+    rollback: `remove /etc/kubernetes/pki and /etc/kubernetes/kubelet.conf on ${node.name} (nothing runs from them yet)`,
     isDone: async (c) =>
-      (await stalePkiFiles(c, node)).stale.length === 0 && (await kubeletFilesMissing(c, node)).length === 0,
-    prepare: async (c) => {
-      // The keys are the CPU-heavy part of this step: generated while the backup runs.
-      if ((await stalePkiFiles(c, node)).stale.length === 0) return;
-      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas))) c.keys.fill(alg, 1, keyOwner(node));
-    },
+      (await stalePkiFiles(c, node, only)).stale.length === 0 &&
+      (await kubeletFilesMissing(c, node)).length === 0,
+    // The keys are the CPU-heavy part of this step: made ahead, in the graph's order.
+    prepare: (c) => fillKeys(c, node, only, true),
     run: async (c) => {
-      const { stale } = await stalePkiFiles(c, node);
+      const { stale } = await stalePkiFiles(c, node, only);
       const mat = await c.material();
       const host = c.host(node.name);
       const missing = await kubeletFilesMissing(c, node);
-      // The certificates, kubeconfigs and the kubelet's settings in one go.
-      const rendered = stale.length ? await renderedPki(c, node) : new Map();
+      // The certificates, the kubelet's kubeconfig and settings in one go.
+      const rendered = stale.length ? await renderedPki(c, node, only) : new Map();
       await host.writeFiles([
         ...pkiWrites(rendered, stale),
         ...missing.map((path) => ({
@@ -282,10 +316,38 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
       }
     },
     verify: async (c) => {
-      const { problems } = await stalePkiFiles(c, node);
+      const { problems } = await stalePkiFiles(c, node, only);
+      const missing = await kubeletFilesMissing(c, node);
+      if (missing.length) problems.push(`missing ${missing.join(", ")}`);
       if (problems.length)
         throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
-      return "shared keys, its own certificates and kubeconfigs in place";
+      return "shared CAs and keys, etcd's certificates, the kubelet's kubeconfig and settings in place";
+    },
+  };
+}
+
+/** `node`'s certificates and kubeconfigs named in `only` (the shared files are the etcd step's). */
+function pkiPartStep(ctx: RunContext, node: InventoryHost, only: string[]): Step {
+  return {
+    id: `pki/${node.name}`,
+    phase: "pki",
+    host: node.name,
+    title: `certificates and kubeconfigs for ${node.name}`,
+    why: "each master needs its own leaf certificates (an apiserver serving a copy of another node's certificate fails with x509 errors) signed by the cluster's CAs",
+    files: [],
+    details: [],
+    rollback: `remove them from /etc/kubernetes/pki and /etc/kubernetes/*.conf on ${node.name} (nothing runs from them yet)`,
+    isDone: async (c) => (await stalePkiFiles(c, node, only, false)).stale.length === 0,
+    prepare: (c) => fillKeys(c, node, only, false),
+    run: async (c) => {
+      const { stale } = await stalePkiFiles(c, node, only, false);
+      if (stale.length) await writePki(c, node, stale, only);
+    },
+    verify: async (c) => {
+      const { problems } = await stalePkiFiles(c, node, only, false);
+      if (problems.length)
+        throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
+      return "its own certificates and kubeconfigs in place";
     },
   };
 }
@@ -293,11 +355,10 @@ export async function newMasterPkiStep(ctx: RunContext, node: InventoryHost): Pr
 async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promise<string[]> {
   const m = await ctx.material();
   const host = ctx.host(node.name);
-  const missing: string[] = [];
-  for (const path of KUBELET_FILES) {
-    if (m.kubelet.has(path) && !(await host.readFile(path))) missing.push(path);
-  }
-  return missing;
+  const present = await Promise.all(
+    KUBELET_FILES.map(async (path) => !m.kubelet.has(path) || (await host.readFile(path)) !== undefined),
+  );
+  return KUBELET_FILES.filter((_, i) => !present[i]);
 }
 
 /**
@@ -305,9 +366,8 @@ async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promis
  * name (clients reaching it through the LB check those). The apiserver reloads its serving certificate
  * when the file changes.
  */
-export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
+export function primaryApiserverCertStep(ctx: RunContext): Step {
   const node = ctx.inventory.primary;
-  const m = await ctx.material();
   return {
     id: `pki/${node.name}/apiserver`,
     phase: "pki",
@@ -318,11 +378,7 @@ export async function primaryApiserverCertStep(ctx: RunContext): Promise<Step> {
     details: [],
     rollback: `restore /etc/kubernetes/pki/apiserver.{crt,key} on ${node.name} from the .bak files next to them`,
     isDone: async (c) => (await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0,
-    prepare: async (c) => {
-      if ((await stalePkiFiles(c, node, ["apiserver"], false)).stale.length === 0) return;
-      for (const alg of nodeKeyAlgorithms(nodePkiInput(c, node, m.cas, ["apiserver"])))
-        c.keys.fill(alg, 1, keyOwner(node, ["apiserver"]));
-    },
+    prepare: (c) => fillKeys(c, node, ["apiserver"], false),
     run: async (c) => {
       const { stale } = await stalePkiFiles(c, node, ["apiserver"], false);
       if (stale.length) await writePki(c, node, stale, ["apiserver"]);

@@ -1,5 +1,5 @@
 import type { RunContext } from "../engine/context.js";
-import { newMasterPkiStep, primaryApiserverCertStep } from "../phases/pki.js";
+import { newMasterPkiSteps, primaryApiserverCertStep } from "../phases/pki.js";
 import { etcdJoinStep } from "../phases/etcd.js";
 import { primaryEtcdPeerStep } from "../phases/etcd-peer.js";
 import { controlPlaneStep } from "../phases/control-plane.js";
@@ -20,8 +20,8 @@ export interface ConversionSteps {
   entryPoint: Step[];
   peerFix?: Step;
   apiserverCert: Step;
-  /** Per new master, in the inventory's order. */
-  masters: { pki: Step; etcd: Step; controlPlane: Step }[];
+  /** Per new master, in the inventory's order: what its etcd member needs, its other certificates, ... */
+  masters: { etcdPki: Step; pki: Step; etcd: Step; controlPlane: Step }[];
   externalLb?: Step;
   clients: Step[];
   workers?: Step;
@@ -32,11 +32,15 @@ export interface ConversionSteps {
  * - the entry point's steps each after the one before, beside etcd's growth: its new configuration was
  *   tested on a copy before the run's first change (Step.check), so nothing waits for it but what
  *   goes through it: the new control planes (their kubelets register through it), the clients, the workers;
- * - every new master's certificates at once, beside the primary's re-issued apiserver certificate;
+ * - every new master's certificates at once, beside the primary's re-issued apiserver certificate,
+ *   in two steps each: what its etcd member needs first, then the rest;
  * - etcd's membership one change at a time (the peer fix, then each join: learner added, started,
- *   promoted, the cluster healthy) under ETCD_MEMBERSHIP, each join after that master's certificates;
- * - a master's control plane after its own etcd member (its apiserver reads it), so it starts while
- *   the next learner catches up;
+ *   promoted, the cluster healthy) under ETCD_MEMBERSHIP, each join after that master's etcd
+ *   certificates: a member's join is listed before the rest of its certificates, so that when both
+ *   could start on that host the join goes first (etcd admits the next member only ~5 s after this
+ *   one started);
+ * - a master's control plane after its own etcd member (its apiserver reads it) and its certificates,
+ *   so it starts while the next learner catches up;
  * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
  *   with the LB's names in their certificates, the client steps all at once;
  * - the workers last: when one cannot be reached, every other step is done and a re-run finishes it.
@@ -51,14 +55,15 @@ export function conversionGraph(s: ConversionSteps): Step[] {
     ...(exclusive && { exclusive }),
   });
   const peerFix = s.peerFix && after(s.peerFix, [], [ETCD_MEMBERSHIP]);
-  const pki = s.masters.map((m) => after(m.pki, []));
+  const etcdPki = s.masters.map((m) => after(m.etcdPki, []));
+  const pki = s.masters.map((m, i) => after(m.pki, [etcdPki[i]!.id]));
   const cert = after(s.apiserverCert, []);
   const etcd: Step[] = [];
   s.masters.forEach((m, i) => {
     const previous = i === 0 ? peerFix?.id : etcd[i - 1]!.id;
-    etcd.push(after(m.etcd, [pki[i]!.id, ...(previous ? [previous] : [])], [ETCD_MEMBERSHIP]));
+    etcd.push(after(m.etcd, [etcdPki[i]!.id, ...(previous ? [previous] : [])], [ETCD_MEMBERSHIP]));
   });
-  const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [...served, etcd[i]!.id]));
+  const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [...served, etcd[i]!.id, pki[i]!.id]));
   const serving = [...controlPlanes.map((c) => c.id), cert.id];
   const externalLb = s.externalLb && after(s.externalLb, serving);
   const clients = s.clients.map((c) =>
@@ -70,14 +75,20 @@ export function conversionGraph(s: ConversionSteps): Step[] {
       s.workers,
       clients.map((c) => c.id),
     );
-  // Interleaved as they become ready: each join, then the control plane it lets start.
-  const joined = s.masters.flatMap((_, i) => [etcd[i]!, ...(i > 0 ? [controlPlanes[i - 1]!] : [])]);
+  // In the order they become ready (the runner prefers the earlier of two ready steps on one host,
+  // and the keys are made in this order): per master its etcd certificates, its join, the rest of its
+  // certificates, and the previous master's control plane.
+  const joined = s.masters.flatMap((_, i) => [
+    etcdPki[i]!,
+    etcd[i]!,
+    pki[i]!,
+    ...(i > 0 ? [controlPlanes[i - 1]!] : []),
+  ]);
   return [
     ...entry,
     ...(peerFix ? [peerFix] : []),
-    ...pki,
-    cert,
     ...joined,
+    cert,
     ...controlPlanes.slice(-1),
     ...(externalLb ? [externalLb] : []),
     ...clients,
@@ -91,7 +102,7 @@ export function conversionGraph(s: ConversionSteps): Step[] {
  */
 export async function buildPlan(ctx: RunContext): Promise<Step[]> {
   const master = async (m: InventoryHost) => ({
-    pki: await newMasterPkiStep(ctx, m),
+    ...(await newMasterPkiSteps(ctx, m).then((p) => ({ etcdPki: p.etcd, pki: p.rest }))),
     etcd: etcdJoinStep(ctx, m),
     controlPlane: await controlPlaneStep(ctx, m),
   });
@@ -101,7 +112,7 @@ export async function buildPlan(ctx: RunContext): Promise<Step[]> {
   return conversionGraph({
     entryPoint: await entryPointSteps(ctx),
     ...(peerFix && { peerFix }),
-    apiserverCert: await primaryApiserverCertStep(ctx),
+    apiserverCert: primaryApiserverCertStep(ctx),
     masters,
     ...(ctx.inventory.loadBalancer.mode === "external" && { externalLb: externalLbStep(ctx) }),
     clients: await clientSteps(ctx),

@@ -62,6 +62,12 @@ const SUMMARIES: { id: RegExp; what: string; why: string; time: string }[] = [
     why: "clients use the LB",
     time: "seconds",
   },
+  {
+    id: /^pki\/[^/]+\/etcd$/,
+    what: "CAs, etcd certs, kubelet",
+    why: "what its etcd member needs",
+    time: "1-5 s",
+  },
   { id: /^pki\//, what: "certificates, kubeconfigs", why: "from the primary's CAs", time: "2-10 s" },
   {
     id: /^etcd\/[^/]+\/peer-urls$/,

@@ -39,6 +39,7 @@ function conversion(opts: { peerFix?: boolean; external?: boolean } = {}): Conve
     ...(opts.peerFix && { peerFix: fake("etcd/master-1/peer-urls", "master-1") }),
     apiserverCert: fake("pki/master-1/apiserver", "master-1"),
     masters: masters.map((m) => ({
+      etcdPki: fake(`pki/${m}/etcd`, m),
       pki: fake(`pki/${m}`, m),
       etcd: fake(`etcd/${m}`, m),
       controlPlane: fake(`control-plane/${m}`, m),
@@ -100,8 +101,11 @@ describe("the conversion's graph", () => {
       ]);
       for (let i = 1; i < etcd.length; i++) assert.ok(ancestors(steps, etcd[i]!).has(etcd[i - 1]!));
       for (const m of ["master-2", "master-3"]) {
-        assert.ok(ancestors(steps, `etcd/${m}`).has(`pki/${m}`));
+        // The join needs only etcd's certificates and the kubelet; the control plane all of them.
+        assert.ok(ancestors(steps, `etcd/${m}`).has(`pki/${m}/etcd`));
+        assert.ok(!ancestors(steps, `etcd/${m}`).has(`pki/${m}`));
         assert.ok(ancestors(steps, `control-plane/${m}`).has(`etcd/${m}`));
+        assert.ok(ancestors(steps, `control-plane/${m}`).has(`pki/${m}`));
       }
       // Every client after every apiserver serves with the LB's names (and an external LB reaches them).
       for (const c of steps.filter((s) => s.id.startsWith("clients/"))) {
@@ -122,13 +126,13 @@ describe("the conversion's graph", () => {
     });
   }
 
-  test("waves: the LB beside the certificates, joins apart, a control plane while the next learner catches up", () => {
+  test("waves: the LB beside the certificates, a join before the rest of its master's certificates, joins apart", () => {
     const w = ids(waves(conversionGraph(conversion({ peerFix: true })), new Set()));
     assert.deepEqual(w, [
-      ["load-balancer/lb", "etcd/master-1/peer-urls", "pki/master-2", "pki/master-3"],
-      ["pki/master-1/apiserver", "etcd/master-2"],
-      ["etcd/master-3", "control-plane/master-2"],
-      ["control-plane/master-3"],
+      ["load-balancer/lb", "etcd/master-1/peer-urls", "pki/master-2/etcd", "pki/master-3/etcd"],
+      ["etcd/master-2", "pki/master-3", "pki/master-1/apiserver"],
+      ["pki/master-2", "etcd/master-3"],
+      ["control-plane/master-2", "control-plane/master-3"],
       [
         "clients/kube-proxy",
         "clients/cluster-info",
@@ -215,11 +219,11 @@ describe("the plan shows the graph", () => {
   test("the details in the run's order; JSON gives each step's needs and wave", () => {
     const planned = steps.map((step) => ({ step, done: false }));
     const text = planDetails(planned, { width: 80, elide: true });
-    assert.match(text, /^7\. \[master-3\] etcd\/master-3$/m);
-    assert.match(text, /^8\. \[master-2\] control-plane\/master-2$/m);
+    assert.match(text, /^9\. \[master-3\] etcd\/master-3$/m);
+    assert.match(text, /^10\. \[master-2\] control-plane\/master-2$/m);
     const json = planJson(planned, "/b");
     const m3 = json.steps.find((s) => s.id === "etcd/master-3")!;
-    assert.deepEqual(m3.needs, ["pki/master-3", "etcd/master-2"]);
+    assert.deepEqual(m3.needs, ["pki/master-3/etcd", "etcd/master-2"]);
     assert.equal(m3.wave, 3);
   });
 });
