@@ -28,6 +28,9 @@ export interface EtcdClientOptions {
 
 export const defaultCallTimeoutMs = 5000;
 
+/** Bytes etcd may send ahead of what was read, per connection and per stream. */
+const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
 type ServiceName = "KV" | "Maintenance" | "Cluster";
 
 /**
@@ -52,6 +55,9 @@ export class EtcdEndpointClient extends Etcd3 {
         "grpc.initial_reconnect_backoff_ms": 200,
         "grpc.max_reconnect_backoff_ms": 1000,
         "grpc.max_receive_message_length": 64 * 1024 * 1024,
+        // HTTP/2's default 64 KiB window makes a snapshot stream stall on every round trip and send
+        // thousands of WINDOW_UPDATEs through the SSH forward: 93 MB took 2.1-2.5 s, with 8 MiB 0.65 s.
+        "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
       },
     });
     this.endpoint = endpoint;

@@ -39,15 +39,19 @@ function rendered(ctx: RunContext, node: InventoryHost) {
   );
 }
 
+/** The first problem of the apiserver's /readyz and the other components' /healthz, asked at once. */
 async function ready(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
-  const notReady = await readyzProblem(ctx, node);
-  if (notReady) return notReady;
   const host = ctx.host(node.name);
-  for (const c of COMPONENTS) {
-    const port = HEALTH_PORTS[c];
-    if (port && !(await healthz(host, port))) return `${c} /healthz on port ${port} not answering ok`;
-  }
-  return undefined;
+  const problems = await Promise.all([
+    readyzProblem(ctx, node),
+    ...COMPONENTS.map(async (c) => {
+      const port = HEALTH_PORTS[c];
+      return port && !(await healthz(host, port))
+        ? `${c} /healthz on port ${port} not answering ok`
+        : undefined;
+    }),
+  ]);
+  return problems.find((p) => p !== undefined);
 }
 
 /**
