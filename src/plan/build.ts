@@ -36,9 +36,8 @@ export interface ConversionSteps {
  *   in two steps each: what its etcd member needs first, then the rest;
  * - etcd's membership one change at a time (the peer fix, then each join: learner added, started,
  *   promoted, the cluster healthy) under ETCD_MEMBERSHIP, each join after that master's etcd
- *   certificates: a member's join is listed before the rest of its certificates, so that when both
- *   could start on that host the join goes first (etcd admits the next member only ~5 s after this
- *   one started);
+ *   certificates; the first join goes before the rest of its master's certificates when both could
+ *   start (etcd admits the next member only ~5 s after this one started), a later one after them;
  * - a master's control plane after its own etcd member (its apiserver reads it) and its certificates,
  *   so it starts while the next learner catches up;
  * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
@@ -75,13 +74,13 @@ export function conversionGraph(s: ConversionSteps): Step[] {
       s.workers,
       clients.map((c) => c.id),
     );
-  // In the order they become ready (the runner prefers the earlier of two ready steps on one host,
-  // and the keys are made in this order): per master its etcd certificates, its join, the rest of its
-  // certificates, and the previous master's control plane.
+  // In the order they should start (the runner prefers the earlier of two ready steps on one host,
+  // and the keys are made in this order): per master its etcd certificates, then the first master's
+  // join before the rest of its certificates (its start starts etcd's clock), every later master's
+  // rest before its join (which waits for etcd's clock anyway), and the previous control plane.
   const joined = s.masters.flatMap((_, i) => [
     etcdPki[i]!,
-    etcd[i]!,
-    pki[i]!,
+    ...(i === 0 ? [etcd[i]!, pki[i]!] : [pki[i]!, etcd[i]!]),
     ...(i > 0 ? [controlPlanes[i - 1]!] : []),
   ]);
   return [

@@ -183,6 +183,14 @@ describe("the conversion's graph", () => {
     }
   });
 
+  test("the runner's preference on a host: the first join before its master's other certificates, a later join after them", () => {
+    const order = conversionGraph(conversion()).map((s) => s.id);
+    const at = (id: string) => order.indexOf(id);
+    assert.ok(at("pki/master-2/etcd") < at("etcd/master-2"));
+    assert.ok(at("etcd/master-2") < at("pki/master-2"));
+    assert.ok(at("pki/master-3") < at("etcd/master-3"));
+  });
+
   test("a procedure in sequence: each step needs the one before, one step per wave", () => {
     const steps = inSequence([fake("a", "x"), fake("b", "y"), fake("c", "z")]);
     assert.deepEqual(
