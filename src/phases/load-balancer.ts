@@ -58,8 +58,16 @@ async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
   const merge = await planStreamMerge(host, renderedStream(ctx, true), ctx.inventory.loadBalancer.port);
   if (merge) return merge;
   const after = renderedStream(ctx);
-  const streamBefore = await readText(host, STREAM_CONF_PATH);
-  const confBefore = (await readText(host, NGINX_CONF)) ?? "";
+  // The reads and probes at once: each is a round trip.
+  const [streamBefore, confRead, v, enabled] = await Promise.all([
+    readText(host, STREAM_CONF_PATH),
+    readText(host, NGINX_CONF),
+    host.exec("nginx -V 2>&1"),
+    host.exec(
+      "ls -l /etc/nginx/modules-enabled/ 2>/dev/null; grep -rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null; true",
+    ),
+  ]);
+  const confBefore = confRead ?? "";
   const plan: NginxPlan = {
     streamConf: { path: STREAM_CONF_PATH, before: streamBefore, after },
     nginxConf: { path: NGINX_CONF, before: confBefore, after: confBefore },
@@ -69,11 +77,7 @@ async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
     plan.problem = `${host.name}: ${NGINX_CONF} is missing or empty: is nginx installed?`;
     return plan;
   }
-  const v = await host.exec("nginx -V 2>&1");
   const modulesDir = /--modules-path=(\S+)/.exec(v.stdout)?.[1] ?? "/usr/lib/nginx/modules";
-  const enabled = await host.exec(
-    "ls -l /etc/nginx/modules-enabled/ 2>/dev/null; grep -rhs '^[^#]*load_module' /etc/nginx/nginx.conf /etc/nginx/modules-enabled/ 2>/dev/null; true",
-  );
   const dir = await host.exec(shellQuote(["ls", modulesDir]));
   const status = needsStreamLoadModule(v.stdout, enabled.stdout, dir.code === 0 ? dir.stdout : "");
   let conf = confBefore;

@@ -105,16 +105,21 @@ export async function buildPlan(ctx: RunContext): Promise<Step[]> {
     etcd: etcdJoinStep(ctx, m),
     controlPlane: await controlPlaneStep(ctx, m),
   });
-  const masters = [];
-  for (const m of ctx.inventory.masters) masters.push(await master(m));
+  // Each builder only reads: all at once.
+  const [masters, entryPoint, clients, workers] = await Promise.all([
+    Promise.all(ctx.inventory.masters.map(master)),
+    entryPointSteps(ctx),
+    clientSteps(ctx),
+    ctx.inventory.workers.length > 0 ? workersStep(ctx) : undefined,
+  ]);
   const peerFix = primaryEtcdPeerStep(ctx);
   return conversionGraph({
-    entryPoint: await entryPointSteps(ctx),
+    entryPoint,
     ...(peerFix && { peerFix }),
     apiserverCert: primaryApiserverCertStep(ctx),
     masters,
     ...(ctx.inventory.loadBalancer.mode === "external" && { externalLb: externalLbStep(ctx) }),
-    clients: await clientSteps(ctx),
-    ...(ctx.inventory.workers.length > 0 && { workers: await workersStep(ctx) }),
+    clients,
+    ...(workers && { workers }),
   });
 }
