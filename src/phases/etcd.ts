@@ -86,10 +86,13 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
     run: async (c) => {
       const r = c.reporter;
       // Voters are checked through their own tunnels: the operator's machine may not reach port 2379.
-      const tunnels = new Map<string, string>();
-      for (const m of c.masters) {
-        if (m.name !== node.name) tunnels.set(m.name, await c.etcdEndpoint(m.name));
-      }
+      const others = c.masters.filter((m) => m.name !== node.name);
+      const tunnels = new Map(
+        await Promise.all(others.map(async (m) => [m.name, await c.etcdEndpoint(m.name)] as const)),
+      );
+      // The new member's own tunnel (the promotion asks it) opens while it is added and started.
+      const ownTunnel = c.etcdEndpoint(node.name);
+      ownTunnel.catch(() => undefined);
       const added = await c.etcd.addLearner(peerUrl, {
         name: node.name,
         voterEndpoint: (m) => tunnels.get(m.name),
@@ -99,16 +102,22 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
         `etcd: ${added.existed ? "learner already present" : "learner added"} (member ${added.member.id})`,
       );
       if (!added.member.started) {
-        // A member that never started may find a stale data directory from an earlier attempt.
-        await c.host(node.name).run(shellQuote(["rm", "-rf", `${ETCD_DATA_DIR}/member`]), { changes: true });
+        // A member that never started may find a stale data directory from an earlier attempt; it is
+        // gone before the manifest that starts the member is written.
         const manifest = render(added.initialCluster);
-        const current = (await c.host(node.name).readFile(manifest.path))?.toString("utf8");
+        const [, current] = await Promise.all([
+          c.host(node.name).run(shellQuote(["rm", "-rf", `${ETCD_DATA_DIR}/member`]), { changes: true }),
+          c
+            .host(node.name)
+            .readFile(manifest.path)
+            .then((b) => b?.toString("utf8")),
+        ]);
         if (current !== manifest.text) {
           await c.host(node.name).writeFile(manifest.path, manifest.text, { mode: 0o600 });
           r.step(node.name, `etcd: wrote ${manifest.path}`);
         }
       }
-      const memberEndpoint = await c.etcdEndpoint(node.name);
+      const memberEndpoint = await ownTunnel;
       try {
         const result = await c.etcd.promote(added.member.id, {
           timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
