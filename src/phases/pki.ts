@@ -54,6 +54,7 @@ export function nodePkiInput(
     servers: { endpoint: serverUrl(lb.address, lb.port), local: serverUrl(node.address, c.securePort) },
     cas,
     only,
+    joins: node.name !== ctx.inventory.primary.name,
     newKey: (alg) => ctx.keys.take(alg, keyOwner(node, only)),
   };
 }

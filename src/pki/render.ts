@@ -40,6 +40,7 @@ export interface RenderedFile {
 export type FileSet = Map<string, RenderedFile>;
 
 export const PKI_DIR = "pki";
+const SUPER_ADMIN_CONF = "super-admin.conf";
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 
@@ -75,6 +76,12 @@ export interface NodePkiInput {
   organizationOverrides?: Readonly<Record<string, readonly string[]>>;
   /** Only these certificate names / kubeconfig files (e.g. ["apiserver"] to re-issue the primary's). */
   only?: readonly string[];
+  /**
+   * A node that joins (not the one `kubeadm init` made): no super-admin.conf. kubeadm writes that
+   * break-glass credential (system:masters, beyond RBAC) on the init node only
+   * (phases/kubeconfig CreateJoinControlPlaneKubeConfigFiles: admin, controller-manager, scheduler).
+   */
+  joins?: boolean;
   validityDays?: number;
   now?: Date;
 }
@@ -134,6 +141,7 @@ export function planNodePki(input: NodePkiInput): IssuePlanItem[] {
     output: { kind: "pair", baseName: s.baseName },
   }));
   const kubeconfigs = kubeconfigSpecsFor(version)
+    .filter((k: KubeconfigSpec) => !(input.joins && k.file === SUPER_ADMIN_CONF))
     .filter((k: KubeconfigSpec) => wanted(k.file))
     .map((k): IssuePlanItem => ({
       id: k.file,

@@ -438,6 +438,18 @@ describe("validity", () => {
 });
 
 describe("render options", () => {
+  it("a joining master, as kubeadm join: no super-admin.conf (the init node's break-glass credential)", () => {
+    const cas = opensslCas(join(work, "joins"), "rsa");
+    const files = (joins?: boolean) =>
+      planNodePki({ ...input(cas), ...(joins !== undefined && { joins }) }).map((i) => i.id);
+    assert.ok(files().includes("super-admin.conf"));
+    assert.ok(files(false).includes("super-admin.conf"));
+    assert.deepEqual(
+      files(true).filter((f) => f.endsWith(".conf")),
+      ["admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf"],
+    );
+  });
+
   it("before 1.29: system:masters for admin and the clients, no super-admin.conf", async () => {
     const cas = opensslCas(join(work, "v128"), "rsa");
     const files = await renderNodePki(input(cas, "v1.28.7"));
