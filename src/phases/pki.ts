@@ -259,7 +259,7 @@ export async function newMasterPkiSteps(
   return { etcd: etcdFirstStep(ctx, node), rest: pkiPartStep(ctx, node, rest) };
 }
 
-/** The fill of `node`'s keys for the certificates in `only`, when some are stale. */
+/** Asks the key pool for `node`'s keys of the certificates in `only`, when some of them are stale. */
 async function fillKeys(
   c: RunContext,
   node: InventoryHost,
