@@ -5,7 +5,10 @@ import { ExitCode, InputError } from "../errors.js";
 import { discoverCluster } from "../discover/index.js";
 import type { Inventory, InventoryHost } from "../inventory/types.js";
 import { RunContext } from "../engine/context.js";
-import { KUBERNETES_DIR, nodePkiInput, pkiFileChanges, stalePkiFiles } from "../phases/pki.js";
+import { certsPushStep, nodePkiInput, pkiFileChanges, stalePkiFiles } from "../phases/pki.js";
+import { deriveEffects } from "../plan/effects.js";
+import { FULL_LAYOUT, planDetails, type PlannedStep } from "../plan/format.js";
+import { terminalWidth } from "../ui/wrap.js";
 import { planNodePki, renderNodePki, sharedPki } from "../pki/render.js";
 import { checkKubeconfig, checkPair } from "../pki/check.js";
 import type { Host } from "../ssh/types.js";
@@ -62,7 +65,7 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
   const force = Boolean(ctx.values.force);
   const r = ctx.reporter;
   return withPrimaryContext(ctx, inv, push ? [node] : [], async (run) => {
-    if (!push) return render(run);
+    if (!push) return renderLocally(run);
     // Writing onto a master changes the cluster: not while another kubeha run changes it.
     const lock = await ClusterLock.acquire(lockClients(run), r, "certs render --push");
     const onSigint = () => {
@@ -71,14 +74,26 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
     };
     process.once("SIGINT", onSigint);
     try {
-      return await render(run);
+      return await pushToHost(run);
     } finally {
       process.removeListener("SIGINT", onSigint);
       await lock.release();
     }
   });
 
-  async function render(run: RunContext): Promise<ExitCode> {
+  /** What the push writes, shown from its own recorded run, then written. */
+  async function pushToHost(run: RunContext): Promise<ExitCode> {
+    const planned: PlannedStep[] = [{ step: certsPushStep(run, node, force), done: false }];
+    await deriveEffects(run, planned);
+    const width = terminalWidth();
+    r.print(planDetails(planned, { width, elide: true }), planDetails(planned, FULL_LAYOUT));
+    const step = planned[0]!.step;
+    await step.run(run);
+    r.info(`✓ ${node.name}: ${(await step.verify(run)) || step.title}`);
+    return ExitCode.ok;
+  }
+
+  async function renderLocally(run: RunContext): Promise<ExitCode> {
     const m = await run.material();
     const items = planNodePki(nodePkiInput(run, node, m.cas));
     r.print(
@@ -90,33 +105,18 @@ export async function runRender(ctx: CommandContext): Promise<ExitCode> {
       ].join("\n"),
     );
     const files = new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(run, node, m.cas)))]);
-    let keep = new Set<string>();
-    if (push) {
-      if (!force) {
-        const { stale } = await stalePkiFiles(run, node);
-        keep = new Set([...files.keys()].filter((rel) => !stale.includes(rel)));
-      }
-    } else if (!force) {
-      keep = await validLocalFiles(out!, files, items, m.cas);
-    }
+    const keep = force ? new Set<string>() : await validLocalFiles(out!, files, items, m.cas);
     const toWrite = [...files].filter(([rel]) => !keep.has(rel));
     if (!toWrite.length) {
       r.info(`every file is already there and valid: nothing written (use --force to re-issue)`);
       return ExitCode.ok;
     }
-    const host = push ? run.host(node.name) : undefined;
     for (const [rel, f] of toWrite) {
-      if (host) {
-        await host.writeFile(join(KUBERNETES_DIR, rel), f.content, { mode: f.mode, backup: true });
-      } else {
-        const path = join(out!, rel);
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-        await writeFile(`${path}.tmp`, f.content, { mode: f.mode });
-        await rename(`${path}.tmp`, path);
-      }
-      r.info(
-        `wrote ${push ? `${node.name}:${join(KUBERNETES_DIR, rel)}` : join(out!, rel)} (${f.mode.toString(8)})`,
-      );
+      const path = join(out!, rel);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFile(`${path}.tmp`, f.content, { mode: f.mode });
+      await rename(`${path}.tmp`, path);
+      r.info(`wrote ${path} (${f.mode.toString(8)})`);
     }
     if (keep.size) r.info(`kept ${plural(keep.size, "valid file")} (use --force to re-issue them)`);
     return ExitCode.ok;

@@ -20,6 +20,7 @@ import { KubehaError } from "../errors.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import { kubeletFileFor } from "../render/kubelet-flags.js";
 import { readyzProblem, servingNames, servingProblem } from "./serving.js";
+import { plural } from "../ui/plural.js";
 
 /** How long a running apiserver may take to pick up a re-issued certificate file. */
 const SERVING_TIMEOUT_MS = 90_000;
@@ -349,6 +350,46 @@ function pkiPartStep(ctx: RunContext, node: InventoryHost, only: string[]): Step
       if (problems.length)
         throw new KubehaError(`${node.name}: PKI incomplete after writing: ${problems.join("; ")}`);
       return "its own certificates and kubeconfigs in place";
+    },
+  };
+}
+
+/**
+ * `kubeha certs render --push`: one master's whole PKI (the shared files and its own) written to it,
+ * each replaced file kept beside it; only what is missing or invalid unless `force`. A step, so that
+ * what the command shows first is what its run then writes.
+ */
+export function certsPushStep(ctx: RunContext, node: InventoryHost, force: boolean): Step {
+  return {
+    id: `certs/${node.name}`,
+    phase: "pki",
+    host: node.name,
+    title: `${force ? "re-issue" : "complete"} the certificates and kubeconfigs of ${node.name}`,
+    why: force
+      ? "--force: every certificate and kubeconfig issued again from the cluster's CAs"
+      : "a certificate that is valid for this node and the LB is kept; what is missing or invalid is issued from the cluster's CAs",
+    files: [],
+    details: [],
+    rollback: `put back the .kubeha-<time>.bak files next to what was written on ${node.name}`,
+    isDone: async (c) => !force && (await stalePkiFiles(c, node)).stale.length === 0,
+    run: async (c) => {
+      const stale = force ? undefined : (await stalePkiFiles(c, node)).stale;
+      if (stale?.length === 0) {
+        c.reporter.info("every file is already there and valid: nothing written (use --force to re-issue)");
+        return;
+      }
+      // Keys are made only when something is written.
+      const rendered = await renderedPki(c, node);
+      const write = stale ?? [...rendered.keys()];
+      await c.host(node.name).writeFiles(pkiWrites(rendered, write));
+      for (const rel of write) c.reporter.info(`wrote ${node.name}:${absolute(rel)}`);
+      const kept = rendered.size - write.length;
+      if (kept) c.reporter.info(`kept ${plural(kept, "valid file")} (use --force to re-issue them)`);
+    },
+    verify: async (c) => {
+      const { problems } = await stalePkiFiles(c, node);
+      if (problems.length) throw new KubehaError(`${node.name}: ${problems.join("; ")}`);
+      return "its certificates and kubeconfigs complete and valid";
     },
   };
 }

@@ -59,8 +59,22 @@ describe("certs render and certs check", { skip }, () => {
 
   test("render --push: kubectl accepts the new master's apiserver by its address and the LB's name, not by another master's", async () => {
     const m2 = lab.host("master-2");
-    const r = await kubeha(lab, ["certs", "render", "--node", "master-2", "-i", lab.inventoryFile, "--push"]);
+    const push = () =>
+      kubeha(lab, ["certs", "render", "--node", "master-2", "-i", lab.inventoryFile, "--push"]);
+    const r = await push();
     assert.equal(r.code, 0, r.stderr);
+    // What it writes is shown first, from its own recorded run (keys described, never printed), then written.
+    const shown = r.stdout.indexOf("/etc/kubernetes/pki/apiserver.key (0600, secret)");
+    assert.ok(shown >= 0, r.stdout);
+    assert.ok(r.stdout.indexOf("wrote master-2:/etc/kubernetes/pki/apiserver.key") > shown, r.stdout);
+    assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY-----|client-key-data: [A-Za-z0-9+/]{20}/);
+    assert.match(r.stdout, /✓ master-2: its certificates and kubeconfigs complete and valid/);
+    // Again: nothing to write, and the plan says so.
+    const again = await push();
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing: the steps before it leave nothing for it to change/);
+    assert.match(again.stdout, /nothing written/);
+    assert.doesNotMatch(again.stdout, /^wrote /m);
     // An apiserver on master-2 with those files: the primary's manifest with master-2's address.
     const manifest = (
       await readFile(
