@@ -8,7 +8,8 @@ import type { KubeClient } from "../kube/client.js";
 import { KeyPool, StandInKeys } from "../pki/key-pool.js";
 import { readPrimaryMaterial, type PrimaryMaterial } from "./material.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
-import { withEndpoint } from "../etcd/client.js";
+import { withEndpoint, type EtcdClientOptions, type EtcdEndpointClient } from "../etcd/client.js";
+import type { StepContext } from "./step-context.js";
 import { etcdThrough, type Etcd } from "../etcd/ops.js";
 import { EffectView, type World } from "../effects/view.js";
 import { GuardedHost, guardedEtcd, guardedKube } from "../effects/guard.js";
@@ -30,10 +31,11 @@ export interface RunContextParts {
 }
 
 /**
- * What a step can reach while it runs: the hosts (one SSH connection each), the cluster's APIs
- * through forwarded ports (opened once and reused), and the primary's shared material.
+ * The run's engine context: the hosts (one SSH connection each), the cluster's APIs through forwarded
+ * ports (opened once and reused), and the primary's shared material. Steps see it as a StepContext,
+ * without the raw connections; the engine (plan, apply, verify, backup, the lock) uses the rest.
  */
-export class RunContext {
+export class RunContext implements StepContext {
   private materialPromise?: Promise<PrimaryMaterial>;
   private readonly etcdEndpoints = new Map<string, Promise<string>>();
   private readonly kubeClients = new Map<string, Promise<KubeClient>>();
@@ -195,6 +197,18 @@ export class RunContext {
       this.etcdEndpoints.set(name, p);
     }
     return p;
+  }
+
+  readEtcd<T>(
+    name: string,
+    fn: (client: EtcdEndpointClient) => Promise<T>,
+    options?: EtcdClientOptions,
+  ): Promise<T> {
+    return this.etcdEndpoint(name).then((ep) => withEndpoint(ep, this.access.etcdTls, fn, options));
+  }
+
+  get connectedHosts(): readonly string[] {
+    return [...this.hosts.keys()];
   }
 
   /** A client for the apiserver on master `name`, checked against that master's own address. */

@@ -1,4 +1,4 @@
-import type { RunContext } from "./context.js";
+import type { StepContext } from "./step-context.js";
 
 /** A file a step writes, as the plan shows it. Secrets are shown by description only. */
 export interface FileChange {
@@ -35,25 +35,25 @@ export interface Step {
    */
   exclusive?: string[];
   /** True when the live state already is what this step would make it. Reads only. */
-  isDone(ctx: RunContext): Promise<boolean>;
+  isDone(ctx: StepContext): Promise<boolean>;
   /**
    * Work with no effect on any host (generating keys) that may start early: started for every step
    * still to run with the backup (`startPreparing`), not awaited, so it runs while the backup streams.
    */
-  prepare?(ctx: RunContext): Promise<void>;
+  prepare?(ctx: StepContext): Promise<void>;
   /**
    * Checks that change nothing the cluster uses and must pass before the run's first change (the new
    * nginx configuration, tested on a copy): a failure refuses the whole run, nothing changed.
    */
-  check?(ctx: RunContext): Promise<void>;
-  run(ctx: RunContext): Promise<void>;
+  check?(ctx: StepContext): Promise<void>;
+  run(ctx: StepContext): Promise<void>;
   /**
    * Throws when the result is not what it should be; may say what it found (`kubeha verify` shows it).
    * `kubeha verify` is every step's verify, so this is the whole check of what the step makes.
    */
-  verify(ctx: RunContext): Promise<string | void>;
+  verify(ctx: StepContext): Promise<string | void>;
   /** What undoing this step by hand means, for the plan and the failure report. */
   rollback: string;
   /** The same, from the live state, for the failure report (when it depends on what happened). */
-  undo?(ctx: RunContext): Promise<string>;
+  undo?(ctx: StepContext): Promise<string>;
 }

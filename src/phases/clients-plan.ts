@@ -1,5 +1,5 @@
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { configMapSteps, masterKubeconfigsStep, nodeRoleStep } from "./clients.js";
 
 /**
@@ -7,7 +7,7 @@ import { configMapSteps, masterKubeconfigsStep, nodeRoleStep } from "./clients.j
  * new masters' label and taint, each master's kubeconfigs (its kubelet restarted). They need one
  * another in nothing: the runner starts them together once every apiserver serves.
  */
-export async function clientSteps(ctx: RunContext): Promise<Step[]> {
+export async function clientSteps(ctx: StepContext): Promise<Step[]> {
   const steps: Step[] = [...(await configMapSteps(ctx))];
   for (const m of ctx.inventory.masters) steps.push(await nodeRoleStep(ctx, m));
   for (const m of ctx.masters) steps.push(await masterKubeconfigsStep(ctx, m));

@@ -20,7 +20,7 @@ import {
 } from "../render/kubeadm-config.js";
 import { setServer } from "../pki/kubeconfig.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { retry } from "../poll.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import {
@@ -74,7 +74,7 @@ interface ConfigMapEdit {
   edit: (text: string) => { text: string; changed: boolean; diff: string };
 }
 
-function configMapEdits(ctx: RunContext, target: ClientTarget): ConfigMapEdit[] {
+function configMapEdits(ctx: StepContext, target: ClientTarget): ConfigMapEdit[] {
   const server = target.server;
   const lb = ctx.inventory.loadBalancer;
   const edits: ConfigMapEdit[] = [
@@ -108,7 +108,7 @@ const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 const KUBE_PROXY_SERVER = "kubeha.io/apiserver-endpoint";
 
 function configMapStep(
-  ctx: RunContext,
+  ctx: StepContext,
   e: ConfigMapEdit,
   before: string | undefined,
   target: ClientTarget,
@@ -174,7 +174,7 @@ function configMapStep(
 }
 
 /** `kubectl rollout restart ds/kube-proxy`, then wait for the rollout where a controller runs it. */
-async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: string): Promise<void> {
+async function restartKubeProxy(ctx: StepContext, kube: KubeClient, server: string): Promise<void> {
   const path = objectPath("daemonsets", "kube-proxy", "kube-system");
   // A controller that reports rollouts has reported on this DaemonSet before: told by the object as
   // read, which a plan reads too, not by what the API server answers to the change.
@@ -216,7 +216,7 @@ async function restartKubeProxy(ctx: RunContext, kube: KubeClient, server: strin
 }
 
 /** The API objects, as steps: kube-proxy, cluster-info, kubeadm-config (when the target goes there). */
-export async function configMapSteps(ctx: RunContext, target = lbTarget(ctx)): Promise<Step[]> {
+export async function configMapSteps(ctx: StepContext, target = lbTarget(ctx)): Promise<Step[]> {
   const kube = await primaryKube(ctx);
   return Promise.all(
     configMapEdits(ctx, target).map(async (e) => {
@@ -237,7 +237,7 @@ const ROLE_LABELS = [
 ];
 
 /** The labels and taints the primary carries as a control-plane node (at least the control-plane label). */
-async function primaryRole(ctx: RunContext): Promise<{ labels: Record<string, string>; taints: Taint[] }> {
+async function primaryRole(ctx: StepContext): Promise<{ labels: Record<string, string>; taints: Taint[] }> {
   const kube = await primaryKube(ctx);
   const p = await kube.get<NodeObject>(objectPath("nodes", ctx.inventory.primary.name));
   const labels: Record<string, string> = { "node-role.kubernetes.io/control-plane": "" };
@@ -264,7 +264,7 @@ function missingRole(node: NodeObject, want: { labels: Record<string, string>; t
 }
 
 /** What a new master lacks of the primary's control-plane label and taints (empty: has them all). */
-export async function nodeRoleProblems(ctx: RunContext, node: InventoryHost): Promise<string[]> {
+export async function nodeRoleProblems(ctx: StepContext, node: InventoryHost): Promise<string[]> {
   const want = await primaryRole(ctx);
   const kube = await primaryKube(ctx);
   const n = await kube.getOptional<NodeObject>(objectPath("nodes", node.name));
@@ -272,7 +272,7 @@ export async function nodeRoleProblems(ctx: RunContext, node: InventoryHost): Pr
   return missingRole(n, want);
 }
 
-export async function nodeRoleStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
+export async function nodeRoleStep(ctx: StepContext, node: InventoryHost): Promise<Step> {
   const want = await primaryRole(ctx).catch(() => ({
     labels: { "node-role.kubernetes.io/control-plane": "" },
     taints: [] as Taint[],
@@ -328,7 +328,7 @@ export const MASTER_LB_KUBECONFIGS = [
 
 /** Server of each present kubeconfig (the current context's cluster). */
 export async function kubeconfigServersOn(
-  ctx: RunContext,
+  ctx: StepContext,
   host: string,
   paths: string[],
 ): Promise<Map<string, { text: string; servers: string[] }>> {
@@ -351,7 +351,7 @@ const LOCAL_KUBECONFIGS = ["controller-manager.conf", "scheduler.conf"].map(
  * when present) must point at it; controller-manager.conf and scheduler.conf must exist and not go
  * through the LB.
  */
-async function kubeconfigProblems(ctx: RunContext, host: string, server: string): Promise<string[]> {
+async function kubeconfigProblems(ctx: StepContext, host: string, server: string): Promise<string[]> {
   const problems: string[] = [];
   const now = await kubeconfigServersOn(ctx, host, [...MASTER_LB_KUBECONFIGS, ...LOCAL_KUBECONFIGS]);
   const lb = lbServer(ctx);
@@ -380,7 +380,7 @@ function describeServerChange(path: string, servers: string[], to: string): stri
  * changed, the kubelet is restarted and must report Ready again before the run goes on.
  */
 export async function masterKubeconfigsStep(
-  ctx: RunContext,
+  ctx: StepContext,
   node: InventoryHost,
   target = lbTarget(ctx),
 ): Promise<Step> {
@@ -388,7 +388,7 @@ export async function masterKubeconfigsStep(
   const current = await kubeconfigServersOn(ctx, node.name, MASTER_LB_KUBECONFIGS).catch(
     () => new Map<string, { text: string; servers: string[] }>(),
   );
-  const pending = async (c: RunContext): Promise<string[]> => {
+  const pending = async (c: StepContext): Promise<string[]> => {
     const now = await kubeconfigServersOn(c, node.name, MASTER_LB_KUBECONFIGS);
     return [...now].filter(([, f]) => f.servers.some((s) => s !== server)).map(([p]) => p);
   };

@@ -10,7 +10,7 @@ import {
 
 import { healthz } from "../cluster/tls.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "../backup/manifests.js";
 import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 
@@ -29,7 +29,7 @@ const RENDERERS = {
   "kube-scheduler": renderSchedulerForNode,
 } as const;
 
-function rendered(ctx: RunContext, node: InventoryHost) {
+function rendered(ctx: StepContext, node: InventoryHost) {
   const primary = ctx.inventory.primary;
   return COMPONENTS.map((component) =>
     RENDERERS[component](ctx.cluster.manifests[component], {
@@ -40,7 +40,7 @@ function rendered(ctx: RunContext, node: InventoryHost) {
 }
 
 /** The first problem of the apiserver's /readyz and the other components' /healthz, asked at once. */
-async function ready(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
+async function ready(ctx: StepContext, node: InventoryHost): Promise<string | undefined> {
   const host = ctx.host(node.name);
   const problems = await Promise.all([
     readyzProblem(ctx, node),
@@ -58,7 +58,7 @@ async function ready(ctx: RunContext, node: InventoryHost): Promise<string | und
  * The apiserver, controller-manager and scheduler of a new master, rendered from the primary's own
  * manifests (every customised flag survives) with this node's addresses; then wait until they serve.
  */
-export async function controlPlaneStep(ctx: RunContext, node: InventoryHost): Promise<Step> {
+export async function controlPlaneStep(ctx: StepContext, node: InventoryHost): Promise<Step> {
   const host = ctx.host(node.name);
   const manifests = rendered(ctx, node);
   const current = await Promise.all(

@@ -4,11 +4,11 @@
  * (discovery checked it; externalLbStep waits for its backends later).
  */
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { nginxStep } from "./load-balancer.js";
 import { keepalivedStep, virtualAddressStep } from "./keepalived.js";
 
-export async function entryPointSteps(ctx: RunContext): Promise<Step[]> {
+export async function entryPointSteps(ctx: StepContext): Promise<Step[]> {
   const lb = ctx.inventory.loadBalancer;
   const steps: Step[] = [];
   for (const h of lb.hosts) steps.push(await nginxStep(ctx, h.name));

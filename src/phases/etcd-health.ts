@@ -1,26 +1,26 @@
 // etcd's health as the steps and verify see it, through the primary's member (always a voter).
-import { withEndpoint, type EtcdEndpointClient } from "../etcd/client.js";
+import type { EtcdEndpointClient } from "../etcd/client.js";
 import { memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 /** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
-export function withPrimary<T>(ctx: RunContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
-  return ctx.etcdEndpoint(ctx.inventory.primary.name).then((ep) => withEndpoint(ep, ctx.access.etcdTls, fn));
+export function withPrimary<T>(ctx: StepContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
+  return ctx.readEtcd(ctx.inventory.primary.name, fn);
 }
 
 /** The local endpoints of every voting member kubeha has a connection to (a master being retired too). */
-export async function voterEndpoints(ctx: RunContext, members: EtcdMember[]): Promise<string[]> {
+export async function voterEndpoints(ctx: StepContext, members: EtcdMember[]): Promise<string[]> {
   const voters = members.filter((m) => !m.isLearner);
   // The inventory's masters by peer URL, then any other connected host that is a voter by name (a master being retired).
   const masters = ctx.masters.filter((h) => memberOf(voters, memberHost(h))).map((h) => h.name);
-  const retiring = [...ctx.hosts.keys()].filter(
+  const retiring = ctx.connectedHosts.filter(
     (n) => !ctx.masters.some((h) => h.name === n) && voters.some((m) => m.name === n),
   );
   return Promise.all([...masters, ...retiring].map((n) => ctx.etcdEndpoint(n)));
 }
 
 /** Every member answers, one leader, raft indexes close, no alarms: polled, since a new voter settles. */
-export async function waitEtcdHealthy(ctx: RunContext, timeoutMs = 30_000): Promise<void> {
+export async function waitEtcdHealthy(ctx: StepContext, timeoutMs = 30_000): Promise<void> {
   let last: string[] = [];
   await ctx.until(
     async () => {

@@ -1,16 +1,15 @@
 import { KubehaError } from "../errors.js";
-import { withEndpoint } from "../etcd/client.js";
 import { listMembers, memberOf } from "../etcd/members.js";
 import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../render/control-plane.js";
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { MANIFEST_BACKUPS, manifestBackupDir } from "../backup/manifests.js";
 import { ETCD_SERVING_CERTS, stalePkiFiles, writePki } from "./pki.js";
 import { waitEtcdHealthy } from "./etcd-health.js";
 
 /** The primary's etcd manifest as peers need it: its own, or rewritten off localhost (pure). */
-export function primaryEtcdManifest(ctx: RunContext): string {
+export function primaryEtcdManifest(ctx: StepContext): string {
   const p = ctx.inventory.primary;
   return rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, { name: p.name, address: p.address }).text;
 }
@@ -25,7 +24,7 @@ function localPeer(urls: string[]): boolean {
  * gets certificates with its address, a manifest listening and advertising on it, and its member's
  * peer URL updated. Only in the plan when discovery found that layout.
  */
-export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
+export function primaryEtcdPeerStep(ctx: StepContext): Step | undefined {
   const p = ctx.inventory.primary;
   const node = { name: p.name, address: p.address };
   const problems = etcdPeerProblems(
@@ -35,9 +34,8 @@ export function primaryEtcdPeerStep(ctx: RunContext): Step | undefined {
   if (!problems.length && !localPeer(ctx.cluster.etcd.primaryPeerUrls)) return undefined;
   const rewrite = rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, node);
   const backupDir = manifestBackupDir(ctx.started);
-  const memberUpdated = async (c: RunContext) => {
-    const ep = await c.etcdEndpoint(p.name);
-    const members = await withEndpoint(ep, c.access.etcdTls, listMembers);
+  const memberUpdated = async (c: StepContext) => {
+    const members = await c.readEtcd(p.name, listMembers);
     const self = memberOf(members, { name: p.name, peerUrl: rewrite.peerURL });
     return Boolean(self && self.peerUrls.length === 1 && self.peerUrls[0] === rewrite.peerURL);
   };

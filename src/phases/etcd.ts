@@ -1,6 +1,5 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
-import { withEndpoint } from "../etcd/client.js";
 import { listMembers, memberOf } from "../etcd/members.js";
 import { endpointStatus } from "../etcd/health.js";
 import {
@@ -11,7 +10,7 @@ import {
 } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
 import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { etcdUndoAdvice } from "./etcd-undo.js";
@@ -23,7 +22,7 @@ function peerUrlOf(node: InventoryHost): string {
 }
 
 /** The last lines the etcd container logged on `node`, for an error message. */
-async function etcdLogs(ctx: RunContext, node: InventoryHost): Promise<string> {
+async function etcdLogs(ctx: StepContext, node: InventoryHost): Promise<string> {
   const res = await ctx
     .host(node.name)
     .exec(
@@ -37,7 +36,7 @@ async function etcdLogs(ctx: RunContext, node: InventoryHost): Promise<string> {
  * towards quorum), start it from its static pod manifest, promote it once in sync, check health.
  * A learner that does not come up is removed again, with its manifest.
  */
-export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
+export function etcdJoinStep(ctx: StepContext, node: InventoryHost): Step {
   const peerUrl = peerUrlOf(node);
   const primary = ctx.inventory.primary;
   const render = (initialCluster: string) =>
@@ -67,8 +66,7 @@ export function etcdJoinStep(ctx: RunContext, node: InventoryHost): Step {
       const healthy =
         m?.started === true &&
         (await c
-          .etcdEndpoint(node.name)
-          .then((ep) => withEndpoint(ep, c.access.etcdTls, endpointStatus, { timeoutMs: 3000 }))
+          .readEtcd(node.name, endpointStatus, { timeoutMs: 3000 })
           .then((st) => st.ok && st.leader !== undefined && st.leader !== "0")
           .catch(() => false));
       return etcdUndoAdvice(

@@ -6,13 +6,13 @@ import { KubehaError } from "../errors.js";
 import { backendsReached } from "../cluster/entry-point.js";
 import { backendList, reachProblem, servingCertificates } from "../discover/external.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 /** How long the operator has to add the new backends. */
 export const EXTERNAL_WAIT_MS = 600_000;
 
 /** The masters the external LB does not reach yet (every one of them must serve first). */
-async function unreached(ctx: RunContext): Promise<{ missing: string[]; why: string }> {
+async function unreached(ctx: StepContext): Promise<{ missing: string[]; why: string }> {
   const lb = ctx.inventory.loadBalancer;
   const masters = ctx.masters.map((m) => ({ name: m.name, address: m.address, host: ctx.host(m.name) }));
   const known = await servingCertificates(masters, ctx.cluster.securePort);
@@ -33,7 +33,7 @@ async function unreached(ctx: RunContext): Promise<{ missing: string[]; why: str
   return { missing, why };
 }
 
-export function externalLbStep(ctx: RunContext): Step {
+export function externalLbStep(ctx: StepContext): Step {
   const lb = ctx.inventory.loadBalancer;
   const port = ctx.cluster.securePort;
   const backends = backendList(ctx.masters, port);

@@ -5,12 +5,12 @@
  */
 import { InputError } from "../errors.js";
 import { shellQuote } from "../ssh/shell-quote.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 /** A pull of a large image over a slow link takes minutes; it is bounded all the same. */
 const PULL_TIMEOUT_MS = 15 * 60_000;
 
-export async function pullMissingImages(ctx: RunContext): Promise<void> {
+export async function pullMissingImages(ctx: StepContext): Promise<void> {
   const r = ctx.reporter;
   for (const facts of ctx.discovery.hosts) {
     for (const image of facts.runtime?.missingImages ?? []) {

@@ -10,7 +10,7 @@ import { timestamp } from "../ssh/files.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { vipHolders } from "./keepalived.js";
 
 /** kubeha's keepalived.conf names its VRRP router kubeha_<host> (templates/keepalived.conf.hbs). */
@@ -30,11 +30,11 @@ async function active(host: Host): Promise<boolean> {
   return (await host.exec("systemctl is-active --quiet keepalived")).code === 0;
 }
 
-export async function keepalivedRemoveStep(ctx: RunContext, name: string): Promise<Step> {
+export async function keepalivedRemoveStep(ctx: StepContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
   const kept = `${KEEPALIVED_CONF}.kubeha-${timestamp(ctx.started)}.bak`;
   const original = await operatorsConf(ctx.host(name));
-  const settled = async (c: RunContext): Promise<boolean> => {
+  const settled = async (c: StepContext): Promise<boolean> => {
     const host = c.host(name);
     const conf = text(await host.readFile(KEEPALIVED_CONF));
     const rest = original ? conf === original.text : conf === undefined && !(await active(host));

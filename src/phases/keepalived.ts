@@ -10,12 +10,12 @@ import { servingCertificates } from "../discover/external.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 const VIP_TIMEOUT_MS = 30_000;
 
 /** The keepalived.conf of LB host `name`, from the inventory and what discovery found there. */
-export function keepalivedConf(ctx: RunContext, name: string): string {
+export function keepalivedConf(ctx: StepContext, name: string): string {
   const lb = ctx.inventory.loadBalancer;
   const rank = lb.hosts.findIndex((h) => h.name === name);
   const self = lb.hosts[rank];
@@ -41,7 +41,7 @@ async function active(host: Host): Promise<boolean> {
 }
 
 /** The LB hosts whose interfaces hold the virtual address now. */
-export async function vipHolders(ctx: RunContext): Promise<string[]> {
+export async function vipHolders(ctx: StepContext): Promise<string[]> {
   const lb = ctx.inventory.loadBalancer;
   const held = await Promise.all(
     lb.hosts.map(async (h) => {
@@ -52,7 +52,7 @@ export async function vipHolders(ctx: RunContext): Promise<string[]> {
   return held.filter(Boolean);
 }
 
-export async function keepalivedStep(ctx: RunContext, name: string): Promise<Step> {
+export async function keepalivedStep(ctx: StepContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
   let after = "";
   let problem = "";
@@ -61,7 +61,7 @@ export async function keepalivedStep(ctx: RunContext, name: string): Promise<Ste
   } catch (err) {
     problem = (err as Error).message;
   }
-  const read = async (c: RunContext) => (await c.host(name).readFile(KEEPALIVED_CONF))?.toString("utf8");
+  const read = async (c: StepContext) => (await c.host(name).readFile(KEEPALIVED_CONF))?.toString("utf8");
   return {
     id: `keepalived/${name}`,
     phase: "load-balancer",
@@ -105,7 +105,7 @@ export async function keepalivedStep(ctx: RunContext, name: string): Promise<Ste
 }
 
 /** Exactly one host holds the address, and a TLS handshake through it reaches an apiserver. */
-async function vipProblem(ctx: RunContext): Promise<string | undefined> {
+async function vipProblem(ctx: StepContext): Promise<string | undefined> {
   const lb = ctx.inventory.loadBalancer;
   const holders = await vipHolders(ctx);
   if (holders.length !== 1)
@@ -120,7 +120,7 @@ async function vipProblem(ctx: RunContext): Promise<string | undefined> {
   return undefined;
 }
 
-export function virtualAddressStep(ctx: RunContext): Step {
+export function virtualAddressStep(ctx: StepContext): Step {
   const lb = ctx.inventory.loadBalancer;
   const names = lb.hosts.map((h) => h.name);
   let last: string | undefined;

@@ -7,7 +7,7 @@ import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js"
 import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
 
@@ -23,7 +23,7 @@ export interface NodeObject extends KubeObject {
 }
 
 /** Where every kubeconfig that goes through the LB points: the address clients use (nodes may not resolve the name). */
-export function lbServer(ctx: RunContext): string {
+export function lbServer(ctx: StepContext): string {
   const lb = ctx.inventory.loadBalancer;
   return serverUrl(lb.address, lb.port);
 }
@@ -41,11 +41,11 @@ export interface ClientTarget {
   kubeadmConfig: boolean;
 }
 
-export function lbTarget(ctx: RunContext): ClientTarget {
+export function lbTarget(ctx: StepContext): ClientTarget {
   return { server: lbServer(ctx), phrase: "through the load balancer", id: "clients", kubeadmConfig: true };
 }
 
-export function primaryTarget(ctx: RunContext): ClientTarget {
+export function primaryTarget(ctx: StepContext): ClientTarget {
   const p = ctx.inventory.primary;
   return {
     server: serverUrl(p.address, ctx.cluster.securePort),
@@ -56,7 +56,7 @@ export function primaryTarget(ctx: RunContext): ClientTarget {
 }
 
 /** The client all API edits go through: the primary's apiserver, over its SSH connection. */
-export function primaryKube(ctx: RunContext): Promise<KubeClient> {
+export function primaryKube(ctx: StepContext): Promise<KubeClient> {
   return ctx.kube(ctx.inventory.primary.name);
 }
 
@@ -74,14 +74,14 @@ export interface NodeKubeletState {
   kubeconfig?: string;
 }
 
-async function readyCondition(ctx: RunContext, nodeName: string) {
+async function readyCondition(ctx: StepContext, nodeName: string) {
   const kube = await primaryKube(ctx);
   const n = await kube.getOptional<NodeObject>(objectPath("nodes", nodeName));
   return n?.status?.conditions?.find((c) => c.type === "Ready");
 }
 
 /** The Node's Ready condition and whether its kubelet has reported since kubelet.conf last changed. */
-export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promise<NodeKubeletState> {
+export async function nodeKubeletState(ctx: StepContext, nodeName: string): Promise<NodeKubeletState> {
   const host = ctx.host(nodeName);
   const [text, mtime, cond] = await Promise.all([
     host.readFile(KUBELET_CONF),
@@ -105,7 +105,7 @@ export async function nodeKubeletState(ctx: RunContext, nodeName: string): Promi
 
 /** `systemctl restart kubelet`, then wait for Ready with a heartbeat no older than the restart. */
 export async function restartKubeletAndWait(
-  ctx: RunContext,
+  ctx: StepContext,
   nodeName: string,
   timeoutMs = READY_TIMEOUT_MS,
 ): Promise<number> {

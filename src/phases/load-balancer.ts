@@ -26,7 +26,7 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import { portsListening } from "../ssh/ports.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { planStreamMerge, type StreamFiles } from "./lb-merge.js";
 import { masterOf } from "../inventory/types.js";
 
@@ -43,7 +43,7 @@ async function readText(host: Host, path: string): Promise<string | undefined> {
 }
 
 /** The whole stream {} block (or only its inside) for the three apiservers, as the inventory describes them. */
-export function renderedStream(ctx: RunContext, serversOnly = false): string {
+export function renderedStream(ctx: StepContext, serversOnly = false): string {
   return renderNginxStream({
     serversOnly,
     masters: ctx.masters.map((m) => m.address),
@@ -53,7 +53,7 @@ export function renderedStream(ctx: RunContext, serversOnly = false): string {
   });
 }
 
-async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
+async function planNginx(ctx: StepContext, name: string): Promise<NginxPlan> {
   const host = ctx.host(name);
   const merge = await planStreamMerge(host, renderedStream(ctx, true), ctx.inventory.loadBalancer.port);
   if (merge) return merge;
@@ -98,7 +98,7 @@ async function planNginx(ctx: RunContext, name: string): Promise<NginxPlan> {
 }
 
 /** `nginx -T` on `name` names kubeha's upstream with every apiserver, and nginx listens on the LB port. */
-export async function nginxServes(ctx: RunContext, name: string): Promise<string | undefined> {
+export async function nginxServes(ctx: StepContext, name: string): Promise<string | undefined> {
   const lb = ctx.inventory.loadBalancer;
   const host = ctx.host(name);
   const t = await host.exec("nginx -T 2>&1");
@@ -134,7 +134,7 @@ export async function reloadNginx(host: Host): Promise<string> {
  * Install the stream configuration on one LB host. The first change of a run: a broken nginx stops
  * the run before anything on the cluster has changed.
  */
-export async function nginxStep(ctx: RunContext, name: string): Promise<Step> {
+export async function nginxStep(ctx: StepContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
   const master = masterOf(ctx.inventory, name);
   const plan = await planNginx(ctx, name);

@@ -14,7 +14,7 @@ import { serverUrl } from "../pki/kubeconfig.js";
 import { checkKubeconfig, checkPair } from "../pki/check.js";
 import type { CaMaterial } from "../pki/issue.js";
 import type { FileChange, Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { KUBELET_FILES } from "../engine/material.js";
 import { KubehaError } from "../errors.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
@@ -29,7 +29,7 @@ export const KUBERNETES_DIR = KUBEADM_LAYOUT.root;
 
 /** The inputs of a node's PKI: cluster facts, the LB, and the SANs the primary's certificate already has. */
 export function nodePkiInput(
-  ctx: RunContext,
+  ctx: StepContext,
   node: InventoryHost,
   cas: Record<CaName, CaMaterial>,
   only?: string[],
@@ -153,7 +153,7 @@ async function readMany(host: Host, paths: string[]): Promise<Map<string, string
  * key not matching, or a kubeconfig pointing elsewhere. Empty when the node's PKI is complete.
  */
 export async function stalePkiFiles(
-  ctx: RunContext,
+  ctx: StepContext,
   node: InventoryHost,
   only?: string[],
   withShared = true,
@@ -206,14 +206,14 @@ export async function stalePkiFiles(
 }
 
 /** The shared files and `node`'s own (only those named in `only`, when given), freshly rendered. */
-async function renderedPki(ctx: RunContext, node: InventoryHost, only?: string[]) {
+async function renderedPki(ctx: StepContext, node: InventoryHost, only?: string[]) {
   const m = await ctx.material();
   return new Map([...sharedPki(m), ...(await renderNodePki(nodePkiInput(ctx, node, m.cas, only)))]);
 }
 
 /** Writes the given relative paths of a freshly rendered set (keys 0600), keeping backups of what they replace. */
 export async function writePki(
-  ctx: RunContext,
+  ctx: StepContext,
   node: InventoryHost,
   stale: string[],
   only?: string[],
@@ -250,7 +250,7 @@ const ETCD_FIRST = [...ETCD_SERVING_CERTS, "etcd-healthcheck-client", "kubelet.c
  * - `pki/<node>`: the apiserver's certificates and the other kubeconfigs.
  */
 export async function newMasterPkiSteps(
-  ctx: RunContext,
+  ctx: StepContext,
   node: InventoryHost,
 ): Promise<{ etcd: Step; rest: Step }> {
   const m = await ctx.material();
@@ -262,7 +262,7 @@ export async function newMasterPkiSteps(
 
 /** Asks the key pool for `node`'s keys of the certificates in `only`, when some of them are stale. */
 async function fillKeys(
-  c: RunContext,
+  c: StepContext,
   node: InventoryHost,
   only: string[],
   withShared: boolean,
@@ -273,7 +273,7 @@ async function fillKeys(
     c.keys.fill(alg, 1, keyOwner(node, only));
 }
 
-function etcdFirstStep(ctx: RunContext, node: InventoryHost): Step {
+function etcdFirstStep(ctx: StepContext, node: InventoryHost): Step {
   const primary = ctx.inventory.primary;
   const only = ETCD_FIRST;
   return {
@@ -329,7 +329,7 @@ function etcdFirstStep(ctx: RunContext, node: InventoryHost): Step {
 }
 
 /** `node`'s certificates and kubeconfigs named in `only` (the shared files are the etcd step's). */
-function pkiPartStep(ctx: RunContext, node: InventoryHost, only: string[]): Step {
+function pkiPartStep(ctx: StepContext, node: InventoryHost, only: string[]): Step {
   return {
     id: `pki/${node.name}`,
     phase: "pki",
@@ -359,7 +359,7 @@ function pkiPartStep(ctx: RunContext, node: InventoryHost, only: string[]): Step
  * each replaced file kept beside it; only what is missing or invalid unless `force`. A step, so that
  * what the command shows first is what its run then writes.
  */
-export function certsPushStep(ctx: RunContext, node: InventoryHost, force: boolean): Step {
+export function certsPushStep(ctx: StepContext, node: InventoryHost, force: boolean): Step {
   return {
     id: `certs/${node.name}`,
     phase: "pki",
@@ -394,7 +394,7 @@ export function certsPushStep(ctx: RunContext, node: InventoryHost, force: boole
   };
 }
 
-async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promise<string[]> {
+async function kubeletFilesMissing(ctx: StepContext, node: InventoryHost): Promise<string[]> {
   const m = await ctx.material();
   const host = ctx.host(node.name);
   const present = await Promise.all(
@@ -408,7 +408,7 @@ async function kubeletFilesMissing(ctx: RunContext, node: InventoryHost): Promis
  * name (clients reaching it through the LB check those). The apiserver reloads its serving certificate
  * when the file changes.
  */
-export function primaryApiserverCertStep(ctx: RunContext): Step {
+export function primaryApiserverCertStep(ctx: StepContext): Step {
   const node = ctx.inventory.primary;
   return {
     id: `pki/${node.name}/apiserver`,

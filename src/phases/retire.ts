@@ -5,7 +5,6 @@
  * `rollback` (every new master) and by `remove`/`replace` (the retired one).
  */
 import { KubehaError } from "../errors.js";
-import { withEndpoint } from "../etcd/client.js";
 import { endpointStatus } from "../etcd/health.js";
 import { listMembers, type EtcdMember } from "../etcd/members.js";
 import { removalProblem, type MemberState } from "../etcd/quorum.js";
@@ -13,7 +12,7 @@ import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
 import { KUBELET_CONF, primaryKube } from "./kubelet.js";
 import { manifestBackupDir } from "../backup/manifests.js";
@@ -38,20 +37,19 @@ export function memberOf(members: EtcdMember[], node: Retiree): EtcdMember | und
  * Every member with its health, asked through the tunnel of the master it runs on; a member on a host
  * kubeha has no connection to (a dead master) counts as unhealthy.
  */
-export async function memberStates(ctx: RunContext, members: EtcdMember[]): Promise<MemberState[]> {
+export async function memberStates(ctx: StepContext, members: EtcdMember[]): Promise<MemberState[]> {
   return Promise.all(
     members.map(async (m) => {
       // An inventory master, or a retired one kubeha is connected to.
       const host =
         ctx.masters.find((h) => memberOf([m], h) !== undefined)?.name ??
-        (ctx.hosts.has(m.name) ? m.name : undefined);
+        (ctx.connectedHosts.includes(m.name) ? m.name : undefined);
       const healthy =
         m.started &&
         host !== undefined &&
-        ctx.hosts.has(host) &&
+        ctx.connectedHosts.includes(host) &&
         (await ctx
-          .etcdEndpoint(host)
-          .then((ep) => withEndpoint(ep, ctx.access.etcdTls, endpointStatus, { timeoutMs: 3000 }))
+          .readEtcd(host, endpointStatus, { timeoutMs: 3000 })
           .then((st) => st.ok && st.memberId === m.id && st.leader !== undefined && st.leader !== "0")
           .catch(() => false));
       return { id: m.id, name: m.name, isLearner: m.isLearner, started: m.started, healthy };
@@ -64,7 +62,7 @@ export async function memberStates(ctx: RunContext, members: EtcdMember[]): Prom
  * src/etcd/quorum.ts says the removal is safe; then wait for the smaller cluster to be healthy.
  */
 export function etcdRemoveStep(
-  ctx: RunContext,
+  ctx: StepContext,
   node: Retiree,
   options: { idPrefix: string; othersHealthy?: boolean },
 ): Step {
@@ -106,7 +104,7 @@ export function etcdRemoveStep(
   };
 }
 
-async function leftovers(ctx: RunContext, node: Retiree): Promise<string[]> {
+async function leftovers(ctx: StepContext, node: Retiree): Promise<string[]> {
   const host = ctx.host(node.name);
   const out: string[] = [];
   const ls = await host.exec(shellQuote(["ls", "-A", MANIFESTS_DIR]));
@@ -127,7 +125,7 @@ async function leftovers(ctx: RunContext, node: Retiree): Promise<string[]> {
  * the manifests directory, where the kubelet runs every file), the pods waited out, the kubelet
  * restarted without credentials (it registers no Node until it is joined again).
  */
-export function retireHostStep(ctx: RunContext, node: Retiree, idPrefix: string): Step {
+export function retireHostStep(ctx: StepContext, node: Retiree, idPrefix: string): Step {
   const dir = manifestBackupDir(ctx.started);
   return {
     id: `${idPrefix}/host/${node.name}`,
@@ -171,7 +169,7 @@ export function retireHostStep(ctx: RunContext, node: Retiree, idPrefix: string)
 }
 
 /** Delete `node`'s Node object (after its kubelet lost its credentials: it cannot register it again). */
-export function nodeDeleteStep(ctx: RunContext, node: Retiree, idPrefix: string): Step {
+export function nodeDeleteStep(ctx: StepContext, node: Retiree, idPrefix: string): Step {
   const path = objectPath("nodes", node.name);
   return {
     id: `${idPrefix}/node/${node.name}`,

@@ -22,7 +22,7 @@ import { timestamp } from "../ssh/files.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../engine/step.js";
 import { updateObject } from "./clients.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import { primaryKube } from "./kubelet.js";
 import { planStreamUnmerge } from "./lb-merge.js";
 import { reloadNginx } from "./load-balancer.js";
@@ -32,7 +32,7 @@ type ConfigMap = KubeObject & { data?: Record<string, string> };
 const KUBEADM_CONFIG = objectPath("configmaps", "kubeadm-config", "kube-system");
 
 /** controlPlaneEndpoint and apiServer.certSANs as the backup has them; nothing else changes. */
-export async function kubeadmConfigRestoreStep(ctx: RunContext, original: OriginalState): Promise<Step> {
+export async function kubeadmConfigRestoreStep(ctx: StepContext, original: OriginalState): Promise<Step> {
   const edit = (cm: ConfigMap) =>
     kubeadmConfigRestore(cm.data?.ClusterConfiguration ?? "", original.clusterConfiguration);
   const now = await (await primaryKube(ctx)).getOptional<ConfigMap>(KUBEADM_CONFIG).catch(() => undefined);
@@ -76,7 +76,7 @@ export async function kubeadmConfigRestoreStep(ctx: RunContext, original: Origin
  * the include and its comment are taken out of the operator's file too (every other line as it is now).
  * In kubeha's own layout the include line in nginx.conf stays and matches nothing.
  */
-export async function loadBalancerRemoveStep(ctx: RunContext, name: string): Promise<Step> {
+export async function loadBalancerRemoveStep(ctx: StepContext, name: string): Promise<Step> {
   const lb = ctx.inventory.loadBalancer;
   const stamp = timestamp(ctx.started);
   const keptDir = `${MERGED_BACKUP_DIR}/rollback-${stamp}`;
@@ -169,17 +169,17 @@ function sameCert(served: X509Certificate, pem: string): boolean {
 }
 
 /** The primary's apiserver.crt and .key from the backup; the apiserver reloads them from disk. */
-export function primaryCertRestoreStep(ctx: RunContext, original: OriginalState): Step {
+export function primaryCertRestoreStep(ctx: StepContext, original: OriginalState): Step {
   const node = ctx.inventory.primary;
   const dir = ctx.cluster.certificatesDir;
   const crt = posix.join(dir, "apiserver.crt");
   const key = posix.join(dir, "apiserver.key");
-  const onDisk = async (c: RunContext): Promise<boolean> => {
+  const onDisk = async (c: StepContext): Promise<boolean> => {
     const host = c.host(node.name);
     const [a, b] = await Promise.all([host.readFile(crt), host.readFile(key)]);
     return a?.toString("utf8") === original.apiserverCrt && b?.toString("utf8") === original.apiserverKey;
   };
-  const served = async (c: RunContext): Promise<boolean> =>
+  const served = async (c: StepContext): Promise<boolean> =>
     sameCert(await servedCertificate(c.host(node.name), c.cluster.securePort), original.apiserverCrt);
   const subject = new X509Certificate(original.apiserverCrt);
   // After a `replace` of the primary, the oldest backup is another host's: never put it on this one.

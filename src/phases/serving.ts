@@ -5,10 +5,10 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { servedCertificate } from "../cluster/tls.js";
 import { servingProblems } from "../pki/check.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 
 /** Why `node`'s apiserver is not ready (undefined: /readyz answers 200). */
-export async function readyzProblem(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
+export async function readyzProblem(ctx: StepContext, node: InventoryHost): Promise<string | undefined> {
   const kube = await ctx.kube(node.name);
   const r = await kube.raw("/readyz").catch((err: unknown) => ({ status: 0, body: (err as Error).message }));
   if (r.status === 200) return undefined;
@@ -16,7 +16,7 @@ export async function readyzProblem(ctx: RunContext, node: InventoryHost): Promi
 }
 
 /** The names `node`'s serving certificate must be valid for, and those it must not be. */
-export function servingNames(ctx: RunContext, node: InventoryHost): { valid: string[]; invalid: string[] } {
+export function servingNames(ctx: StepContext, node: InventoryHost): { valid: string[]; invalid: string[] } {
   const lb = ctx.inventory.loadBalancer;
   // An LB on a master has that master's address, which every apiserver's certificate must then name.
   const invalid = ctx.masters
@@ -26,7 +26,7 @@ export function servingNames(ctx: RunContext, node: InventoryHost): { valid: str
 }
 
 /** Why the certificate `node`'s apiserver serves is not what its clients accept (undefined: it is). */
-export async function servingProblem(ctx: RunContext, node: InventoryHost): Promise<string | undefined> {
+export async function servingProblem(ctx: StepContext, node: InventoryHost): Promise<string | undefined> {
   const cert = await servedCertificate(ctx.host(node.name), ctx.cluster.securePort).catch(
     (err: unknown) => err as Error,
   );

@@ -10,7 +10,7 @@ import { setServer } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { settleAll } from "../ssh/limit.js";
 import type { Step } from "../engine/step.js";
-import type { RunContext } from "../engine/context.js";
+import type { StepContext } from "../engine/step-context.js";
 import {
   KUBELET_CONF,
   lbTarget,
@@ -32,7 +32,7 @@ type WorkerOutcome =
   | { kind: "not-started" };
 
 /** Points one worker's kubelet at `server`; throws KubehaError only for "the kubelet did not come back". */
-async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Promise<WorkerOutcome> {
+async function rollWorker(ctx: StepContext, w: InventoryHost, server: string): Promise<WorkerOutcome> {
   let text: string;
   let state: NodeKubeletState;
   try {
@@ -72,7 +72,7 @@ async function rollWorker(ctx: RunContext, w: InventoryHost, server: string): Pr
 }
 
 /** All workers, `options.workerConcurrency` at a time; after the control plane, the last step of the run. */
-export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Promise<Step> {
+export async function workersStep(ctx: StepContext, target = lbTarget(ctx)): Promise<Step> {
   const server = target.server;
   const workers = ctx.inventory.workers;
   const concurrency = Math.max(1, ctx.inventory.options.workerConcurrency);
@@ -88,7 +88,7 @@ export async function workersStep(ctx: RunContext, target = lbTarget(ctx)): Prom
     return r.status === "rejected" ? [`${w.name} cannot be read now: ${(r.reason as Error).message}`] : [];
   });
   // Reads only: many workers at once (a hundred one after the other would take seconds).
-  const workerStates = async (c: RunContext) =>
+  const workerStates = async (c: StepContext) =>
     (
       await settleAll(
         workers.map((w) => () => nodeKubeletState(c, w.name)),

@@ -135,3 +135,15 @@ test("no import circle in src/", () => {
 test("no import circle between the folders of src/", () => {
   assert.deepEqual(folderCycles(importGraph()), []);
 });
+
+// A step reaches hosts, etcd and the API only through StepContext's recorded interfaces: the engine's
+// RunContext (with the raw connections behind them) is not imported where steps are made.
+test("the steps see StepContext, not the engine's RunContext", () => {
+  const graph = importGraph();
+  const reaching = [...graph]
+    .filter(([file]) => folderOf(file) === "phases" || file === "engine/step.ts")
+    .filter(([, imports]) => imports.includes("engine/context.ts"))
+    .map(([file]) => file);
+  assert.deepEqual(reaching, []);
+  assert.ok(graph.get("engine/step.ts")?.includes("engine/step-context.ts"));
+});
