@@ -8,7 +8,9 @@ import type { KubeClient } from "../kube/client.js";
 import { KeyPool, StandInKeys } from "../pki/key-pool.js";
 import { readPrimaryMaterial, type PrimaryMaterial } from "./material.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
-import { withEndpoint, type EtcdClientOptions, type EtcdEndpointClient } from "../etcd/client.js";
+import { withEndpoint } from "../etcd/client.js";
+import { listMembers, type EtcdMember } from "../etcd/members.js";
+import { endpointStatus, type EndpointStatus } from "../etcd/health.js";
 import type { StepContext } from "./step-context.js";
 import { etcdThrough, type Etcd } from "../etcd/ops.js";
 import { EffectView, type World } from "../effects/view.js";
@@ -199,12 +201,14 @@ export class RunContext implements StepContext {
     return p;
   }
 
-  readEtcd<T>(
-    name: string,
-    fn: (client: EtcdEndpointClient) => Promise<T>,
-    options?: EtcdClientOptions,
-  ): Promise<T> {
-    return this.etcdEndpoint(name).then((ep) => withEndpoint(ep, this.access.etcdTls, fn, options));
+  etcdMembers(at = this.inventory.primary.name): Promise<EtcdMember[]> {
+    return this.etcdEndpoint(at).then((ep) => withEndpoint(ep, this.access.etcdTls, listMembers));
+  }
+
+  etcdStatus(name: string, timeoutMs: number): Promise<EndpointStatus> {
+    return this.etcdEndpoint(name).then((ep) =>
+      withEndpoint(ep, this.access.etcdTls, endpointStatus, { timeoutMs }),
+    );
   }
 
   get connectedHosts(): readonly string[] {

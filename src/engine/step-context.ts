@@ -4,7 +4,8 @@ import type { Host } from "../ssh/types.js";
 import type { Reporter } from "../ui/reporter.js";
 import type { KubeClient } from "../kube/client.js";
 import type { KeyPool } from "../pki/key-pool.js";
-import type { EtcdClientOptions, EtcdEndpointClient } from "../etcd/client.js";
+import type { EtcdMember } from "../etcd/members.js";
+import type { EndpointStatus } from "../etcd/health.js";
 import type { Etcd } from "../etcd/ops.js";
 import type { PollOptions } from "../poll.js";
 import type { PrimaryMaterial } from "./material.js";
@@ -33,12 +34,10 @@ export interface StepContext {
   readonly etcd: Etcd;
   /** A local URL reaching `name`'s etcd member. */
   etcdEndpoint(name: string): Promise<string>;
-  /** Reads `name`'s own etcd member (its status, the members it knows): never a change. */
-  readEtcd<T>(
-    name: string,
-    fn: (client: EtcdEndpointClient) => Promise<T>,
-    options?: EtcdClientOptions,
-  ): Promise<T>;
+  /** The members as `at`'s etcd member lists them (default: the primary's, a voter from the start). */
+  etcdMembers(at?: string): Promise<EtcdMember[]>;
+  /** `name`'s own etcd member's status (leader, raft index, learner or not), within `timeoutMs`. */
+  etcdStatus(name: string, timeoutMs: number): Promise<EndpointStatus>;
   kube(name: string): Promise<KubeClient>;
   material(): Promise<PrimaryMaterial>;
   /** Waits until `check` holds; a plan records the wait instead. */

@@ -1,12 +1,6 @@
 // etcd's health as the steps and verify see it, through the primary's member (always a voter).
-import type { EtcdEndpointClient } from "../etcd/client.js";
 import { memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
 import type { StepContext } from "../engine/step-context.js";
-
-/** Talks to the primary's member: a voter from the start, so membership changes always go to one. */
-export function withPrimary<T>(ctx: StepContext, fn: (client: EtcdEndpointClient) => Promise<T>): Promise<T> {
-  return ctx.readEtcd(ctx.inventory.primary.name, fn);
-}
 
 /** The local endpoints of every voting member kubeha has a connection to (a master being retired too). */
 export async function voterEndpoints(ctx: StepContext, members: EtcdMember[]): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { KubehaError } from "../errors.js";
-import { listMembers, memberOf } from "../etcd/members.js";
+import { memberOf } from "../etcd/members.js";
 import { etcdPeerProblems, manifestPath, rewritePrimaryEtcdForPeers } from "../render/control-plane.js";
 import { parseManifest } from "../render/manifest.js";
 import type { Step } from "../engine/step.js";
@@ -35,7 +35,7 @@ export function primaryEtcdPeerStep(ctx: StepContext): Step | undefined {
   const rewrite = rewritePrimaryEtcdForPeers(ctx.cluster.manifests.etcd, node);
   const backupDir = manifestBackupDir(ctx.started);
   const memberUpdated = async (c: StepContext) => {
-    const members = await c.readEtcd(p.name, listMembers);
+    const members = await c.etcdMembers(p.name);
     const self = memberOf(members, { name: p.name, peerUrl: rewrite.peerURL });
     return Boolean(self && self.peerUrls.length === 1 && self.peerUrls[0] === rewrite.peerURL);
   };

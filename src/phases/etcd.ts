@@ -1,7 +1,6 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
-import { listMembers, memberOf } from "../etcd/members.js";
-import { endpointStatus } from "../etcd/health.js";
+import { memberOf } from "../etcd/members.js";
 import {
   etcdPeerURL,
   manifestPath,
@@ -12,7 +11,7 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../engine/step.js";
 import type { StepContext } from "../engine/step-context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
-import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
+import { waitEtcdHealthy } from "./etcd-health.js";
 import { etcdUndoAdvice } from "./etcd-undo.js";
 
 const ETCD_DATA_DIR = "/var/lib/etcd";
@@ -61,12 +60,12 @@ export function etcdJoinStep(ctx: StepContext, node: InventoryHost): Step {
     ],
     rollback: `if ${node.name}'s member is a learner or has not started: etcdctl member remove <its id>; never remove it once it is a started, healthy voter; then move ${manifestPath("etcd")} away on ${node.name} and clear ${ETCD_DATA_DIR}`,
     undo: async (c) => {
-      const members = await withPrimary(c, listMembers).catch(() => undefined);
+      const members = await c.etcdMembers().catch(() => undefined);
       const m = members && memberOf(members, { name: node.name, peerUrl });
       const healthy =
         m?.started === true &&
         (await c
-          .readEtcd(node.name, endpointStatus, { timeoutMs: 3000 })
+          .etcdStatus(node.name, 3000)
           .then((st) => st.ok && st.leader !== undefined && st.leader !== "0")
           .catch(() => false));
       return etcdUndoAdvice(
@@ -77,7 +76,7 @@ export function etcdJoinStep(ctx: StepContext, node: InventoryHost): Step {
       );
     },
     isDone: async (c) => {
-      const members = await withPrimary(c, listMembers);
+      const members = await c.etcdMembers();
       const m = memberOf(members, { name: node.name, peerUrl });
       return Boolean(m && !m.isLearner && m.started);
     },
@@ -161,7 +160,7 @@ export function etcdJoinStep(ctx: StepContext, node: InventoryHost): Step {
       await waitEtcdHealthy(c);
     },
     verify: async (c) => {
-      const members = await withPrimary(c, listMembers);
+      const members = await c.etcdMembers();
       const m = memberOf(members, { name: node.name, peerUrl });
       if (!m || m.isLearner || !m.started) {
         throw new KubehaError(`${node.name}: etcd member is not a started voter`);

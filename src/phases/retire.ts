@@ -5,15 +5,14 @@
  * `rollback` (every new master) and by `remove`/`replace` (the retired one).
  */
 import { KubehaError } from "../errors.js";
-import { endpointStatus } from "../etcd/health.js";
-import { listMembers, type EtcdMember } from "../etcd/members.js";
+import type { EtcdMember } from "../etcd/members.js";
 import { removalProblem, type MemberState } from "../etcd/quorum.js";
 import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Step } from "../engine/step.js";
 import type { StepContext } from "../engine/step-context.js";
-import { waitEtcdHealthy, withPrimary } from "./etcd-health.js";
+import { waitEtcdHealthy } from "./etcd-health.js";
 import { KUBELET_CONF, primaryKube } from "./kubelet.js";
 import { manifestBackupDir } from "../backup/manifests.js";
 
@@ -49,7 +48,7 @@ export async function memberStates(ctx: StepContext, members: EtcdMember[]): Pro
         host !== undefined &&
         ctx.connectedHosts.includes(host) &&
         (await ctx
-          .readEtcd(host, endpointStatus, { timeoutMs: 3000 })
+          .etcdStatus(host, 3000)
           .then((st) => st.ok && st.memberId === m.id && st.leader !== undefined && st.leader !== "0")
           .catch(() => false));
       return { id: m.id, name: m.name, isLearner: m.isLearner, started: m.started, healthy };
@@ -82,7 +81,7 @@ export function etcdRemoveStep(
       "then: every remaining member answers, one leader, no alarms",
     ],
     rollback: `etcd members are not added back by hand: run \`kubeha apply\` with ${node.name} in the inventory to join it again as a learner`,
-    isDone: async (c) => memberOf(await withPrimary(c, listMembers), node) === undefined,
+    isDone: async (c) => memberOf(await c.etcdMembers(), node) === undefined,
     run: async (c) => {
       // Through c.etcd: a plan records the removal, and the steps after it see the smaller cluster.
       const members = await c.etcd.members();
@@ -98,7 +97,7 @@ export function etcdRemoveStep(
       await waitEtcdHealthy(c);
     },
     verify: async (c) => {
-      const left = memberOf(await withPrimary(c, listMembers), node);
+      const left = memberOf(await c.etcdMembers(), node);
       if (left) throw new KubehaError(`${node.name}: etcd member ${left.id} is still listed`);
     },
   };

@@ -1,10 +1,8 @@
 import { InputError } from "../errors.js";
-import { listMembers } from "../etcd/members.js";
 import { quorumWithout, removalOrder } from "../etcd/quorum.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../engine/context.js";
-import { withPrimary } from "../phases/etcd-health.js";
 import { primaryKube, type NodeObject } from "../phases/kubelet.js";
 import {
   etcdRemoveStep,
@@ -65,7 +63,7 @@ type NodeWithAddresses = NodeObject & { status?: { addresses?: { type: string; a
  */
 async function resolve(ctx: RunContext, name: string, address?: string): Promise<Retiree | undefined> {
   if (address) return { name, address };
-  const members = await withPrimary(ctx, listMembers);
+  const members = await ctx.etcdMembers();
   const fromMember = members
     .find((m) => m.name === name)
     ?.peerUrls.map((u) => parseURL(u)?.host)
@@ -116,7 +114,7 @@ export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Prom
   const like = ctx.masters.find((m) => m.name === req.replacement) ?? ctx.masters[1] ?? ctx.masters[0]!;
   const reachable = new Set<string>();
   for (const r of retirees) if (await reach(ctx, r, like)) reachable.add(r.name);
-  const members = await withPrimary(ctx, listMembers);
+  const members = await ctx.etcdMembers();
   const states = await memberStates(ctx, members);
   for (const r of retirees) {
     const q = quorumWithout(states, { id: memberOf(members, r)?.id, name: r.name });

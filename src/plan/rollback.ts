@@ -1,9 +1,7 @@
 import { readOriginal } from "../backup/original.js";
-import { listMembers } from "../etcd/members.js";
 import { removalOrder } from "../etcd/quorum.js";
 import { configMapSteps, masterKubeconfigsStep } from "../phases/clients.js";
 import type { RunContext } from "../engine/context.js";
-import { withPrimary } from "../phases/etcd-health.js";
 import { primaryTarget } from "../phases/kubelet.js";
 import { etcdRemoveStep, memberOf, memberStates, nodeDeleteStep, retireHostStep } from "../phases/retire.js";
 import {
@@ -24,7 +22,7 @@ const ID = "rollback";
  * voters, healthy voters (src/etcd/quorum.ts), the newest first; masters without a member last.
  */
 async function retireOrder(ctx: RunContext): Promise<InventoryHost[]> {
-  const members = await withPrimary(ctx, listMembers);
+  const members = await ctx.etcdMembers();
   const states = await memberStates(ctx, members);
   const withMember = ctx.inventory.masters.flatMap((h) => {
     const m = memberOf(members, h);
