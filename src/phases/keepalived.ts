@@ -7,6 +7,7 @@ import { KubehaError } from "../errors.js";
 import { KEEPALIVED_CONF, renderKeepalived } from "../render/keepalived.js";
 import { backendsReached } from "../cluster/entry-point.js";
 import { servingCertificates } from "../discover/external.js";
+import { interfaceHolding } from "../discover/keepalived.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import type { Host } from "../ssh/types.js";
 import type { Step } from "../engine/step.js";
@@ -46,7 +47,7 @@ export async function vipHolders(ctx: StepContext): Promise<string[]> {
   const held = await Promise.all(
     lb.hosts.map(async (h) => {
       const r = await ctx.host(h.name).exec("ip -o addr show");
-      return r.stdout.split("\n").some((l) => l.split(/\s+/)[3]?.split("/")[0] === lb.address) ? h.name : "";
+      return interfaceHolding(r.stdout, lb.address) !== undefined ? h.name : "";
     }),
   );
   return held.filter(Boolean);

@@ -10,6 +10,7 @@ import { removalProblem, type MemberState } from "../etcd/quorum.js";
 import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
+import { portsListening } from "../ssh/ports.js";
 import type { Step } from "../engine/step.js";
 import type { StepContext } from "../engine/step-context.js";
 import { waitEtcdHealthy } from "./etcd-health.js";
@@ -110,10 +111,8 @@ async function leftovers(ctx: StepContext, node: Retiree): Promise<string[]> {
   const files = ls.code === 0 ? ls.stdout.split("\n").filter((f) => f && !f.startsWith(".")) : [];
   if (files.length) out.push(`${MANIFESTS_DIR} holds ${files.join(", ")}`);
   if (await host.readFile(KUBELET_CONF)) out.push(`${KUBELET_CONF} is there`);
-  const ss = await host.exec("ss -Htln 2>/dev/null || netstat -tln 2>/dev/null");
-  const busy = CONTROL_PLANE_PORTS.filter((p) =>
-    ss.stdout.split("\n").some((l) => l.split(/\s+/).some((f) => f.endsWith(`:${p}`))),
-  );
+  const listening = await portsListening(host);
+  const busy = CONTROL_PLANE_PORTS.filter((p) => listening.has(p));
   if (busy.length) out.push(`ports ${busy.join(", ")} still listened on`);
   return out;
 }
