@@ -1,7 +1,8 @@
 /**
  * Waiting and retrying, written once: a loop that asks again until something holds goes through
- * `pollUntil`, one that repeats a call after a known transient refusal goes through `retry`; both
- * back off and stop at a deadline or a number of attempts.
+ * `pollUntil`, one that repeats a call after a known transient refusal goes through `retry`, one that
+ * keeps its own last result or gives up in its own words through `attemptWithBackoff`; all back off
+ * and stop at a deadline or a number of attempts.
  */
 import { KubehaError } from "./errors.js";
 
@@ -81,8 +82,12 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
   throw lastError;
 }
 
-/** Runs `once` until it returns true, a next attempt would pass the deadline, or attempts run out. */
-async function attemptWithBackoff(
+/**
+ * Runs `once` until it returns true (then true), or a next attempt would pass the deadline or
+ * attempts run out (then false); what `once` throws ends it. For a loop that must keep its own last
+ * result or give up in its own words; pollUntil and retry are this with a timeout message.
+ */
+export async function attemptWithBackoff(
   once: () => Promise<boolean>,
   options: Backoff & { deadline: number; attempts?: number },
 ): Promise<boolean> {

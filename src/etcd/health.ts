@@ -3,7 +3,7 @@
  * Every endpoint is asked on its own client: one answer per member, never a random one.
  */
 import { type EtcdEndpointClient, type EtcdTls, closeAll, connectEndpoint, errorMessage } from "./client.js";
-import { retry, sleep } from "../poll.js";
+import { attemptWithBackoff, retry } from "../poll.js";
 import { type EtcdMember, listMembers, memberIdToHex } from "./members.js";
 
 /** What one endpoint says about itself (`etcdctl endpoint status`). Numbers are decimal strings (uint64). */
@@ -179,8 +179,7 @@ export async function hashKvAll(
     // others, or one that overtakes the chosen revision, makes them differ or fail. Look again a few
     // times before calling that a mismatch (etcd's own corruption check does the same).
     let result: HashKvResult | undefined;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      if (attempt > 0) await sleep(250 * attempt);
+    const once = async (): Promise<boolean> => {
       let rev = revision === undefined ? undefined : BigInt(revision);
       if (rev === undefined) {
         const revs = await Promise.all(
@@ -207,8 +206,9 @@ export async function hashKvAll(
       const transient =
         new Set(hashes.map((h) => h.compactRevision)).size > 1 ||
         hashes.some((h) => h.error !== undefined && /compacted/i.test(h.error));
-      if (equal || !transient) break;
-    }
+      return equal || !transient;
+    };
+    await attemptWithBackoff(once, { attempts: 4, minDelayMs: 250, maxDelayMs: 1000, deadline: Infinity });
     return result!;
   } finally {
     closeAll(clients);

@@ -5,7 +5,7 @@
 import type { IMember, IStatusResponse } from "etcd3";
 import { KubehaError } from "../errors.js";
 import { type EtcdEndpointClient, errorMessage, etcdError } from "./client.js";
-import { pollUntil, retry, sleep } from "../poll.js";
+import { attemptWithBackoff, pollUntil, retry } from "../poll.js";
 import { parseURL, sameHost } from "../render/net.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { plural } from "../ui/plural.js";
@@ -295,7 +295,6 @@ export async function promoteWhenInSync(
   const minDelay = options.minDelayMs ?? 100;
   const maxDelay = options.maxDelayMs ?? 2000;
   const elapsed = () => Date.now() - start;
-  let delay = minDelay;
   let attempts = 0;
   let lastReason = "not tried yet";
   let member: EtcdMember | undefined;
@@ -313,75 +312,77 @@ export async function promoteWhenInSync(
       .catch(() => undefined);
   };
 
+  /** One look at the member list and, for a started learner, one promotion: true once it is a voter. */
+  const promoteOnce = async (): Promise<boolean> => {
+    let members: EtcdMember[];
+    try {
+      members = await listMembers(client);
+    } catch (err) {
+      lastReason = errorMessage(err);
+      return false;
+    }
+    member = members.find((m) => m.id === id);
+    if (!member) {
+      throw new KubehaError(`etcd ${client.endpoint}: member ${id} is not in the member list (removed?)`);
+    }
+    if (!member.isLearner) return true;
+    if (!member.started) {
+      lastReason = `learner ${id} has not started (no name in the member list yet)`;
+      progress({ phase: "waiting-start", memberId: id, elapsedMs: elapsed() });
+      return false;
+    }
+    attempts++;
+    try {
+      await client.cluster.memberPromote({ ID: memberIdToDecimal(id) });
+      promotedNow = true;
+      member = { ...member, isLearner: false };
+      return true;
+    } catch (err) {
+      const msg = errorMessage(err);
+      lastReason = msg;
+      if (notLearner.test(msg)) {
+        // Already a voter: an earlier promotion's answer was lost.
+        member = { ...member, isLearner: false };
+        return true;
+      }
+      if (notInSync.test(msg)) {
+        const [st, own] = await Promise.all([
+          statusOf(member),
+          client.maintenance.status().catch(() => undefined),
+        ]);
+        progress({
+          phase: "not-in-sync",
+          memberId: id,
+          elapsedMs: elapsed(),
+          attempt: attempts,
+          learnerApplied: st?.raftAppliedIndex,
+          leaderCommitted: own?.raftIndex,
+        });
+      } else {
+        progress({ phase: "retrying", memberId: id, elapsedMs: elapsed(), attempt: attempts, error: msg });
+      }
+      return false;
+    }
+  };
+
   try {
-    for (;;) {
-      let members: EtcdMember[] | undefined;
-      try {
-        members = await listMembers(client);
-      } catch (err) {
-        lastReason = errorMessage(err);
-      }
-      if (members) {
-        member = members.find((m) => m.id === id);
-        if (!member) {
-          throw new KubehaError(`etcd ${client.endpoint}: member ${id} is not in the member list (removed?)`);
-        }
-        if (!member.isLearner) break;
-        if (!member.started) {
-          lastReason = `learner ${id} has not started (no name in the member list yet)`;
-          progress({ phase: "waiting-start", memberId: id, elapsedMs: elapsed() });
-        } else {
-          attempts++;
-          try {
-            await client.cluster.memberPromote({ ID: memberIdToDecimal(id) });
-            promotedNow = true;
-            member = { ...member, isLearner: false };
-            break;
-          } catch (err) {
-            const msg = errorMessage(err);
-            lastReason = msg;
-            if (notInSync.test(msg)) {
-              const [st, own] = await Promise.all([
-                statusOf(member),
-                client.maintenance.status().catch(() => undefined),
-              ]);
-              progress({
-                phase: "not-in-sync",
-                memberId: id,
-                elapsedMs: elapsed(),
-                attempt: attempts,
-                learnerApplied: st?.raftAppliedIndex,
-                leaderCommitted: own?.raftIndex,
-              });
-            } else if (notLearner.test(msg)) {
-              continue; // already promoted: the next list shows it as a voter
-            } else {
-              progress({
-                phase: "retrying",
-                memberId: id,
-                elapsedMs: elapsed(),
-                attempt: attempts,
-                error: msg,
-              });
-            }
-          }
-        }
-      }
-      if (Date.now() + delay > deadline) {
-        // Last look: a promotion whose answer was lost shows up here.
-        const final = await listMembers(client).catch(() => undefined);
-        const m = final?.find((x) => x.id === id);
-        if (m && !m.isLearner) {
-          member = m;
-          break;
-        }
+    const promoted = await attemptWithBackoff(promoteOnce, {
+      minDelayMs: options.minDelayMs,
+      maxDelayMs: options.maxDelayMs,
+      deadline,
+    });
+    if (!promoted) {
+      // Last look: a promotion whose answer was lost shows up here.
+      const last = (await listMembers(client).catch(() => undefined))?.find((x) => x.id === id);
+      if (!last || last.isLearner) {
         throw new KubehaError(
           `etcd ${client.endpoint}: learner ${id}${member?.name ? ` (${member.name})` : ""} not promoted within ${Math.round(options.timeoutMs / 1000)}s after ${plural(attempts, "attempt")}: ${lastReason}`,
         );
       }
-      await sleep(delay);
-      delay = Math.min(maxDelay, delay * 2);
+      member = last;
     }
+    const voter = member;
+    if (!voter) throw new Error(`internal: member ${id} a voter but never read`);
     const promotedAfterMs = elapsed();
     progress({ phase: "promoted", memberId: id, elapsedMs: promotedAfterMs });
 
@@ -390,7 +391,6 @@ export async function promoteWhenInSync(
       throw etcdError(client.endpoint, "status after promotion", err);
     });
     const target = BigInt(ref.raftIndex);
-    const voter = member;
     await pollUntil(
       async () => {
         const st = await statusOf(voter);
@@ -420,7 +420,7 @@ export async function promoteWhenInSync(
     );
     const inSyncAfterMs = elapsed();
     progress({ phase: "in-sync", memberId: id, elapsedMs: inSyncAfterMs });
-    return { member, promotedNow, attempts, promotedAfterMs, inSyncAfterMs };
+    return { member: voter, promotedNow, attempts, promotedAfterMs, inSyncAfterMs };
   } finally {
     statusClient?.close();
   }
