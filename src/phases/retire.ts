@@ -5,7 +5,7 @@
  * `rollback` (every new master) and by `remove`/`replace` (the retired one).
  */
 import { KubehaError } from "../errors.js";
-import type { EtcdMember } from "../etcd/members.js";
+import { memberHost, memberOf, type EtcdMember } from "../etcd/members.js";
 import { removalProblem, type MemberState } from "../etcd/quorum.js";
 import { objectPath } from "../kube/client.js";
 import { etcdPeerURL } from "../render/control-plane.js";
@@ -27,12 +27,6 @@ const MANIFESTS_DIR = "/etc/kubernetes/manifests";
 /** etcd (client, peer), apiserver, controller-manager, scheduler: free once the static pods stopped. */
 const CONTROL_PLANE_PORTS = [2379, 2380, 6443, 10257, 10259];
 
-/** The member of `node`: the one whose peer URLs include its peer URL exactly, or named after it. */
-export function memberOf(members: EtcdMember[], node: Retiree): EtcdMember | undefined {
-  const peer = etcdPeerURL(node.address);
-  return members.find((m) => m.peerUrls.includes(peer)) ?? members.find((m) => m.name === node.name);
-}
-
 /**
  * Every member with its health, asked through the tunnel of the master it runs on; a member on a host
  * kubeha has no connection to (a dead master) counts as unhealthy.
@@ -42,7 +36,7 @@ export async function memberStates(ctx: StepContext, members: EtcdMember[]): Pro
     members.map(async (m) => {
       // An inventory master, or a retired one kubeha is connected to.
       const host =
-        ctx.masters.find((h) => memberOf([m], h) !== undefined)?.name ??
+        ctx.masters.find((h) => memberOf([m], memberHost(h)) !== undefined)?.name ??
         (ctx.connectedHosts.includes(m.name) ? m.name : undefined);
       const healthy =
         m.started &&
@@ -82,11 +76,11 @@ export function etcdRemoveStep(
       "then: every remaining member answers, one leader, no alarms",
     ],
     rollback: `etcd members are not added back by hand: run \`kubeha apply\` with ${node.name} in the inventory to join it again as a learner`,
-    isDone: async (c) => memberOf(await c.etcdMembers(), node) === undefined,
+    isDone: async (c) => memberOf(await c.etcdMembers(), memberHost(node)) === undefined,
     run: async (c) => {
       // Through c.etcd: a plan records the removal, and the steps after it see the smaller cluster.
       const members = await c.etcd.members();
-      const target = memberOf(members, node);
+      const target = memberOf(members, memberHost(node));
       if (!target) return;
       const problem = removalProblem(await memberStates(c, members), target.id, options);
       if (problem) throw new KubehaError(`etcd: ${problem}; nothing was removed`);
@@ -98,7 +92,7 @@ export function etcdRemoveStep(
       await waitEtcdHealthy(c);
     },
     verify: async (c) => {
-      const left = memberOf(await c.etcdMembers(), node);
+      const left = memberOf(await c.etcdMembers(), memberHost(node));
       if (left) throw new KubehaError(`${node.name}: etcd member ${left.id} is still listed`);
     },
   };

@@ -4,9 +4,9 @@ import type { InventoryHost } from "../inventory/types.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../engine/context.js";
 import { primaryKube, type NodeObject } from "../phases/kubelet.js";
+import { memberHost, memberOf } from "../etcd/members.js";
 import {
   etcdRemoveStep,
-  memberOf,
   memberStates,
   nodeDeleteStep,
   retireHostStep,
@@ -72,7 +72,7 @@ async function resolve(ctx: RunContext, name: string, address?: string): Promise
   const node = await (await primaryKube(ctx)).getOptional<NodeWithAddresses>(objectPath("nodes", name));
   const ip = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
   if (ip) return { name, address: ip };
-  const outside = members.filter((m) => !ctx.masters.some((h) => memberOf([m], h)));
+  const outside = members.filter((m) => !ctx.masters.some((h) => memberOf([m], memberHost(h))));
   if (outside.length === 0) {
     ctx.reporter.info(`${name}: no etcd member and no Node any more: already out of the control plane`);
     return undefined;
@@ -117,12 +117,12 @@ export async function buildRetirePlan(ctx: RunContext, req: RetireRequest): Prom
   const members = await ctx.etcdMembers();
   const states = await memberStates(ctx, members);
   for (const r of retirees) {
-    const q = quorumWithout(states, { id: memberOf(members, r)?.id, name: r.name });
+    const q = quorumWithout(states, { id: memberOf(members, memberHost(r))?.id, name: r.name });
     if (!q.ok) throw new InputError(`refusing to retire ${r.name}: ${q.message}; nothing was changed`);
   }
   const ranked = removalOrder(
     retirees.map((r, i) => {
-      const s = states.find((x) => x.id === memberOf(members, r)?.id);
+      const s = states.find((x) => x.id === memberOf(members, memberHost(r))?.id);
       return {
         ...(s ?? { id: `none-${i}`, name: r.name, isLearner: true, started: false, healthy: false }),
         r,

@@ -3,7 +3,8 @@ import { removalOrder } from "../etcd/quorum.js";
 import { configMapSteps, masterKubeconfigsStep } from "../phases/clients.js";
 import type { RunContext } from "../engine/context.js";
 import { primaryTarget } from "../phases/kubelet.js";
-import { etcdRemoveStep, memberOf, memberStates, nodeDeleteStep, retireHostStep } from "../phases/retire.js";
+import { memberHost, memberOf } from "../etcd/members.js";
+import { etcdRemoveStep, memberStates, nodeDeleteStep, retireHostStep } from "../phases/retire.js";
 import {
   kubeadmConfigRestoreStep,
   loadBalancerRemoveStep,
@@ -25,7 +26,7 @@ async function retireOrder(ctx: RunContext): Promise<InventoryHost[]> {
   const members = await ctx.etcdMembers();
   const states = await memberStates(ctx, members);
   const withMember = ctx.inventory.masters.flatMap((h) => {
-    const m = memberOf(members, h);
+    const m = memberOf(members, memberHost(h));
     const s = m && states.find((x) => x.id === m.id);
     return s ? [{ ...s, host: h }] : [];
   });
