@@ -7,6 +7,7 @@ import { listMembers, memberHost, memberOf } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import { withEndpoint } from "../etcd/client.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
+import type { ConfigMap } from "../kube/types.js";
 import {
   PROBE_PORTS,
   identityScript,
@@ -156,13 +157,9 @@ export async function discoverCluster(
     const kube = await access.kube(primary, m.securePort, m.advertiseAddress);
     const endpoint = await access.etcdEndpoint(primary);
     const [kubeadmConfig, nodes, etcd] = await Promise.all([
-      kube
-        .get<KubeObject & { data?: Record<string, string> }>(
-          objectPath("configmaps", "kubeadm-config", "kube-system"),
-        )
-        .catch((err: unknown) => {
-          throw wrap(`${inv.primary.name}: read kube-system/kubeadm-config`, err);
-        }),
+      kube.get<ConfigMap>(objectPath("configmaps", "kubeadm-config", "kube-system")).catch((err: unknown) => {
+        throw wrap(`${inv.primary.name}: read kube-system/kubeadm-config`, err);
+      }),
       kube.get<{ items: KubeObject[] }>("/api/v1/nodes"),
       withEndpoint(endpoint, access.etcdTls, async (client) => {
         const members = await listMembers(client);

@@ -2,19 +2,11 @@
  * The cluster lock's pure part: who holds the Lease, until when, and whether this run may take it.
  * The Lease itself is read and written by ./lease.ts.
  */
+import type { LeaseSpec } from "../kube/types.js";
 
 /** Where the lock lives: one Lease for the whole cluster. */
 export const LEASE_NAMESPACE = "kube-system";
 export const LEASE_NAME = "kubeha-lock";
-
-/** The Lease's fields kubeha reads and writes (coordination.k8s.io/v1 LeaseSpec). */
-export interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  /** MicroTime strings, as the API keeps them. */
-  acquireTime?: string;
-  renewTime?: string;
-}
 
 /** One kubeha run: user@machine pid N; how other operators see the holder. */
 export interface Holder {

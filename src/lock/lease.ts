@@ -7,7 +7,8 @@
  */
 import { hostname, userInfo } from "node:os";
 import { ExitCode, InputError, KubehaError } from "../errors.js";
-import { KubeApiError, type KubeClient, type KubeObject } from "../kube/client.js";
+import { KubeApiError, type KubeClient } from "../kube/client.js";
+import type { Lease, LeaseSpec } from "../kube/types.js";
 import type { RunContext } from "../engine/context.js";
 import type { Reporter } from "../ui/reporter.js";
 import {
@@ -19,7 +20,6 @@ import {
   LEASE_NAMESPACE,
   microTime,
   serverOffsetMs,
-  type LeaseSpec,
   type Self,
 } from "./decide.js";
 
@@ -28,8 +28,6 @@ const PATH = `${COLLECTION}/${LEASE_NAME}`;
 /** Long enough to ride out an apiserver restart during a step; short enough that a dead run's lock clears soon. */
 export const LEASE_SECONDS = 60;
 const COMMAND_ANNOTATION = "kubeha.io/command";
-
-type Lease = KubeObject & { spec?: LeaseSpec };
 
 /** This process, as a lock holder. */
 function self(): Self {

@@ -10,6 +10,7 @@
 import type { InventoryHost } from "../inventory/types.js";
 import { KubehaError } from "../errors.js";
 import { KubeApiError, objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
+import type { ConfigMap, DaemonSet, NodeObject, Taint } from "../kube/types.js";
 import {
   clusterInfoSetServer,
   kubeadmConfigSetEndpoint,
@@ -31,21 +32,8 @@ import {
   primaryKube,
   restartKubeletAndWait,
   type ClientTarget,
-  type NodeObject,
-  type Taint,
 } from "./kubelet.js";
 
-type ConfigMap = KubeObject & { data?: Record<string, string> };
-interface DaemonSet extends KubeObject {
-  metadata: KubeObject["metadata"] & { generation?: number };
-  spec: { template: { metadata?: { annotations?: Record<string, string> } } };
-  status?: {
-    observedGeneration?: number;
-    desiredNumberScheduled?: number;
-    updatedNumberScheduled?: number;
-    numberAvailable?: number;
-  };
-}
 /**
  * get → change only what must change → update with the resourceVersion read; a 409 (someone else
  * changed it in between) reads again. Returns whether anything was written.

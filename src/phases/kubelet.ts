@@ -3,24 +3,14 @@
  * kubelet restart that waits for a heartbeat newer than the restart. Used by the masters' and the
  * workers' kubeconfig steps and by verify.
  */
-import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
+import { objectPath, type KubeClient } from "../kube/client.js";
+import type { NodeObject } from "../kube/types.js";
 import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import type { StepContext } from "../engine/step-context.js";
 
 export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
-export interface NodeObject extends KubeObject {
-  metadata: KubeObject["metadata"] & { labels?: Record<string, string> };
-  spec?: { taints?: Taint[] };
-  status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string; reason?: string }[] };
-}
 
 /** Where every kubeconfig that goes through the LB points: the address clients use (nodes may not resolve the name). */
 export function lbServer(ctx: StepContext): string {

@@ -8,7 +8,8 @@ import { basename, posix } from "node:path";
 import { InputError, KubehaError } from "../errors.js";
 import type { OriginalState } from "../backup/original.js";
 import { servedCertificate } from "../cluster/tls.js";
-import { objectPath, type KubeObject } from "../kube/client.js";
+import { objectPath } from "../kube/client.js";
+import type { ConfigMap } from "../kube/types.js";
 import { kubeadmConfigRestore } from "../render/kubeadm-config-restore.js";
 import { STREAM_CONF_PATH } from "../render/nginx.js";
 import {
@@ -28,7 +29,6 @@ import { planStreamUnmerge } from "./lb-merge.js";
 import { reloadNginx } from "./load-balancer.js";
 import { portsListening } from "../ssh/ports.js";
 
-type ConfigMap = KubeObject & { data?: Record<string, string> };
 const KUBEADM_CONFIG = objectPath("configmaps", "kubeadm-config", "kube-system");
 
 /** controlPlaneEndpoint and apiServer.certSANs as the backup has them; nothing else changes. */

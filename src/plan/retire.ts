@@ -3,7 +3,8 @@ import { quorumWithout, removalOrder } from "../etcd/quorum.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { objectPath } from "../kube/client.js";
 import type { RunContext } from "../engine/context.js";
-import { primaryKube, type NodeObject } from "../phases/kubelet.js";
+import { primaryKube } from "../phases/kubelet.js";
+import type { NodeObject } from "../kube/types.js";
 import { memberHost, memberOf } from "../etcd/members.js";
 import {
   etcdRemoveStep,

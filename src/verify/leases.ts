@@ -3,7 +3,8 @@
  * holder `<hostname>_<uuid>`, as client-go's leader election writes it). `verify --failover` checks
  * that, with the primary's control plane stopped, a live component on another master holds each.
  */
-import type { KubeClient, KubeObject } from "../kube/client.js";
+import type { KubeClient } from "../kube/client.js";
+import type { Lease } from "../kube/types.js";
 import { pollUntil } from "../poll.js";
 import type { Check } from "./check.js";
 
@@ -15,8 +16,6 @@ export interface Leader {
   holder: string;
   renewTime: string;
 }
-
-type Lease = KubeObject & { spec?: { holderIdentity?: string; renewTime?: string } };
 
 const leasePath = (name: string): string =>
   `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${name}`;

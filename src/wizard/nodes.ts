@@ -1,6 +1,6 @@
 import { ClusterAccess } from "../discover/access.js";
 import { CONTROL_PLANE_LABELS } from "../discover/index.js";
-import type { KubeObject } from "../kube/client.js";
+import type { NodeObject } from "../kube/types.js";
 import type { Host } from "../ssh/types.js";
 
 /** A Node as the cluster lists it: what the wizard offers as a worker. */
@@ -9,13 +9,6 @@ export interface NodeEntry {
   internalIP?: string;
   controlPlane: boolean;
   ready: boolean;
-}
-
-interface NodeObject extends KubeObject {
-  status?: {
-    addresses?: { type: string; address: string }[];
-    conditions?: { type: string; status: string }[];
-  };
 }
 
 /** Name, InternalIP, role and readiness of each Node in an API list. */

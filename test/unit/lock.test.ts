@@ -1,6 +1,7 @@
 // The cluster lock's decision (free, held until T, taken over) and the etcd undo advice after a failed join.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import type { LeaseSpec } from "../../src/kube/types.js";
 import {
   decide,
   heldMessage,
@@ -8,7 +9,6 @@ import {
   microTime,
   parseHolder,
   serverOffsetMs,
-  type LeaseSpec,
   type Self,
 } from "../../src/lock/decide.js";
 import { etcdUndoAdvice, type JoinedMember } from "../../src/phases/etcd-undo.js";
