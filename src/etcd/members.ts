@@ -367,8 +367,8 @@ export async function promoteWhenInSync(
 
   try {
     const promoted = await attemptWithBackoff(promoteOnce, {
-      minDelayMs: options.minDelayMs,
-      maxDelayMs: options.maxDelayMs,
+      minDelayMs: minDelay,
+      maxDelayMs: maxDelay,
       deadline,
     });
     if (!promoted) {
