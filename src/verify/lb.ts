@@ -54,8 +54,9 @@ export async function lbClient(ctx: RunContext, fwd: Forward): Promise<KubeClien
 export async function lbChecks(ctx: RunContext): Promise<Check[]> {
   const lb = ctx.inventory.loadBalancer;
   const via = lbVantage(ctx);
-  return [
-    await check("API through the LB with admin.conf", async () => {
+  // Both only read: at once.
+  return Promise.all([
+    check("API through the LB with admin.conf", async () => {
       const fwd = await lbForward(ctx, via).catch((err: unknown) =>
         fail(`cannot reach ${lb.address}:${lb.port} from ${via}: ${(err as Error).message}`),
       );
@@ -66,7 +67,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
         await fwd.close();
       }
     }),
-    await check("LB reaches every apiserver", async () => {
+    check("LB reaches every apiserver", async () => {
       const masters = ctx.masters.map((m) => ({ ...m, host: ctx.host(m.name) }));
       const known = await servingCertificates(masters, ctx.cluster.securePort);
       const r = await backendsReached(ctx.host(via), lb.address, lb.port, known);
@@ -78,5 +79,5 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
         );
       return `${plural(r.seen.length, "apiserver")} seen in ${plural(r.tries, "connection")}`;
     }),
-  ];
+  ]);
 }
