@@ -8,7 +8,7 @@ import type { KubeClient } from "../kube/client.js";
 import { KeyPool, StandInKeys } from "../pki/key-pool.js";
 import { readPrimaryMaterial, type PrimaryMaterial } from "./material.js";
 import { objectPath, type KubeObject } from "../kube/client.js";
-import { withEndpoint } from "../etcd/client.js";
+import { withEndpoint, type EtcdClientOptions, type EtcdEndpointClient } from "../etcd/client.js";
 import { listMembers, type EtcdMember } from "../etcd/members.js";
 import { endpointStatus, type EndpointStatus } from "../etcd/health.js";
 import type { StepContext } from "./step-context.js";
@@ -123,14 +123,7 @@ export class RunContext implements StepContext {
   /** etcd membership, through the primary's member (a voter from the start). */
   get etcd(): Etcd {
     const real =
-      this.etcdOf ??
-      etcdThrough(
-        (fn) =>
-          this.etcdEndpoint(this.inventory.primary.name).then((ep) =>
-            withEndpoint(ep, this.access.etcdTls, fn),
-          ),
-        this.access.etcdTls,
-      );
+      this.etcdOf ?? etcdThrough((fn) => this.atMember(this.inventory.primary.name, fn), this.access.etcdTls);
     return this.view ? this.view.etcd(real) : guardedEtcd(real, this.planning);
   }
 
@@ -201,14 +194,21 @@ export class RunContext implements StepContext {
     return p;
   }
 
-  etcdMembers(at = this.inventory.primary.name): Promise<EtcdMember[]> {
-    return this.etcdEndpoint(at).then((ep) => withEndpoint(ep, this.access.etcdTls, listMembers));
+  /** `fn` on a client of `name`'s own etcd member, through its tunnel. */
+  private atMember<T>(
+    name: string,
+    fn: (client: EtcdEndpointClient) => Promise<T>,
+    options?: EtcdClientOptions,
+  ): Promise<T> {
+    return this.etcdEndpoint(name).then((ep) => withEndpoint(ep, this.access.etcdTls, fn, options));
+  }
+
+  etcdMembers(at = this.inventory.primary.name, timeoutMs?: number): Promise<EtcdMember[]> {
+    return this.atMember(at, listMembers, timeoutMs === undefined ? {} : { timeoutMs });
   }
 
   etcdStatus(name: string, timeoutMs: number): Promise<EndpointStatus> {
-    return this.etcdEndpoint(name).then((ep) =>
-      withEndpoint(ep, this.access.etcdTls, endpointStatus, { timeoutMs }),
-    );
+    return this.atMember(name, endpointStatus, { timeoutMs });
   }
 
   get connectedHosts(): readonly string[] {

@@ -35,7 +35,7 @@ export interface StepContext {
   /** A local URL reaching `name`'s etcd member. */
   etcdEndpoint(name: string): Promise<string>;
   /** The members as `at`'s etcd member lists them (default: the primary's, a voter from the start). */
-  etcdMembers(at?: string): Promise<EtcdMember[]>;
+  etcdMembers(at?: string, timeoutMs?: number): Promise<EtcdMember[]>;
   /** `name`'s own etcd member's status (leader, raft index, learner or not), within `timeoutMs`. */
   etcdStatus(name: string, timeoutMs: number): Promise<EndpointStatus>;
   kube(name: string): Promise<KubeClient>;

@@ -8,8 +8,6 @@
 import { posix } from "node:path";
 import { objectPath, type KubeClient, type KubeObject } from "../kube/client.js";
 import { clusterHealth } from "../etcd/health.js";
-import { listMembers } from "../etcd/members.js";
-import { withEndpoint } from "../etcd/client.js";
 import { manifestPath } from "../render/control-plane.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { waitEtcdHealthy } from "../phases/etcd-health.js";
@@ -75,9 +73,7 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
   const moved: { from: string; to: string }[] = [];
   const ports = [ctx.cluster.securePort, 2379];
   const probeName = `kubeha-failover-${Date.now().toString(36)}`;
-  const primaryId = (
-    await withEndpoint(await ctx.etcdEndpoint(primary.name), ctx.access.etcdTls, listMembers)
-  ).find((m) => m.name === primary.name)?.id;
+  const primaryId = (await ctx.etcdMembers(primary.name)).find((m) => m.name === primary.name)?.id;
 
   const restore = async (): Promise<void> => {
     for (const m of moved.splice(0)) await host.run(shellQuote(["mv", "-f", m.to, m.from]));

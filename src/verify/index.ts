@@ -1,5 +1,4 @@
-import { withEndpoint } from "../etcd/client.js";
-import { listMembers, memberHost, memberOf } from "../etcd/members.js";
+import { memberHost, memberOf } from "../etcd/members.js";
 import { hashKvAll } from "../etcd/health.js";
 import type { RunContext } from "../engine/context.js";
 import type { Step } from "../engine/step.js";
@@ -27,7 +26,7 @@ async function etcdChecks(ctx: RunContext): Promise<Check[]> {
   const tls = ctx.access.etcdTls;
   const [members, hashes] = await Promise.all([
     check("etcd members", async () => {
-      const members = await withEndpoint(endpoints[0]!, tls, listMembers);
+      const members = await ctx.etcdMembers();
       const voters = members.filter((m) => !m.isLearner && m.started);
       const missing = masters.filter((h) => !memberOf(voters, memberHost(h))).map((h) => h.name);
       if (missing.length)

@@ -1,5 +1,3 @@
-import { withEndpoint } from "../etcd/client.js";
-import { listMembers } from "../etcd/members.js";
 import { clusterHealth } from "../etcd/health.js";
 import type { RunContext } from "../engine/context.js";
 import { plural } from "../ui/plural.js";
@@ -11,8 +9,7 @@ import { plural } from "../ui/plural.js";
 export async function clusterState(ctx: RunContext): Promise<string> {
   const parts: string[] = [];
   try {
-    const ep = await ctx.etcdEndpoint(ctx.inventory.primary.name);
-    const members = await withEndpoint(ep, ctx.access.etcdTls, listMembers, { timeoutMs: 3000 });
+    const members = await ctx.etcdMembers(undefined, 3000);
     const voters = members.filter((m) => !m.isLearner).map((m) => m.name || m.id);
     const learners = members.filter((m) => m.isLearner).map((m) => m.name || m.id);
     const names = new Set(voters);
