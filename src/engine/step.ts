@@ -34,6 +34,11 @@ export interface Step {
    * resource never run at once, whatever their order in the graph.
    */
   exclusive?: string[];
+  /**
+   * The step only waits for something to hold and changes nothing: it takes no slot on its host, so
+   * the host's next change need not wait for it (the per-host limit keeps changes apart).
+   */
+  waitsOnly?: boolean;
   /** True when the live state already is what this step would make it. Reads only. */
   isDone(ctx: StepContext): Promise<boolean>;
   /**

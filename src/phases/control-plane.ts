@@ -16,11 +16,7 @@ import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 /** Where kubeadm's controller-manager and scheduler serve /healthz. */
-const HEALTH_PORTS: Record<(typeof COMPONENTS)[number], number | undefined> = {
-  "kube-apiserver": undefined,
-  "kube-controller-manager": 10257,
-  "kube-scheduler": 10259,
-};
+const HEALTH_PORTS = { "kube-controller-manager": 10257, "kube-scheduler": 10259 } as const;
 const READY_TIMEOUT_MS = 120_000;
 
 const RENDERERS = {
@@ -39,24 +35,22 @@ function rendered(ctx: StepContext, node: InventoryHost) {
   );
 }
 
-/** The first problem of the apiserver's /readyz and the other components' /healthz, asked at once. */
-async function ready(ctx: StepContext, node: InventoryHost): Promise<string | undefined> {
+/** Why the controller-manager or the scheduler on `node` is not healthy (undefined: both answer ok). */
+async function componentsProblem(ctx: StepContext, node: InventoryHost): Promise<string | undefined> {
   const host = ctx.host(node.name);
-  const problems = await Promise.all([
-    readyzProblem(ctx, node),
-    ...COMPONENTS.map(async (c) => {
-      const port = HEALTH_PORTS[c];
-      return port && !(await healthz(host, port))
-        ? `${c} /healthz on port ${port} not answering ok`
-        : undefined;
-    }),
-  ]);
+  const problems = await Promise.all(
+    Object.entries(HEALTH_PORTS).map(async ([c, port]) =>
+      (await healthz(host, port)) ? undefined : `${c} /healthz on port ${port} not answering ok`,
+    ),
+  );
   return problems.find((p) => p !== undefined);
 }
 
 /**
  * The apiserver, controller-manager and scheduler of a new master, rendered from the primary's own
- * manifests (every customised flag survives) with this node's addresses; then wait until they serve.
+ * manifests (every customised flag survives) with this node's addresses; then wait until the
+ * apiserver is ready. The other two are waited for by `controlPlaneHealthStep`: the clients use only
+ * the apiserver, and need not wait for them.
  */
 export async function controlPlaneStep(ctx: StepContext, node: InventoryHost): Promise<Step> {
   const host = ctx.host(node.name);
@@ -86,13 +80,13 @@ export async function controlPlaneStep(ctx: StepContext, node: InventoryHost): P
     details: [
       ...manifests.flatMap((m) => m.changes.map((c) => `${m.component}: ${c}`)),
       ...(replaced.length ? [`the manifests it replaces are kept in ${backupDir}/ on ${node.name}`] : []),
-      `ready: /readyz of the apiserver on ${node.name} and /healthz of its controller-manager and scheduler`,
+      `ready: /readyz of the apiserver on ${node.name}`,
     ],
     rollback:
       `on ${node.name}: move ${COMPONENTS.map((c) => manifestPath(c as Component)).join(", ")} out of ` +
       `/etc/kubernetes/manifests (under another name there the kubelet still runs them)` +
       (replaced.length ? `; the ones they replaced are in the newest ${MANIFEST_BACKUPS}/` : ""),
-    isDone: async (c) => (await isWritten()) && (await ready(c, node)) === undefined,
+    isDone: async (c) => (await isWritten()) && (await readyzProblem(c, node)) === undefined,
     run: async (c) => {
       const host = c.host(node.name);
       for (const m of manifests) {
@@ -102,12 +96,12 @@ export async function controlPlaneStep(ctx: StepContext, node: InventoryHost): P
         if (old !== undefined)
           c.reporter.step(node.name, `control-plane: the old ${m.path} is kept in ${backupDir}/`);
       }
-      c.reporter.step(node.name, "control-plane: manifests written; waiting for the components to serve");
+      c.reporter.step(node.name, "control-plane: manifests written; waiting for the apiserver to be ready");
       await c.until(
-        async () => (lastProblem = await ready(c, node)) === undefined,
+        async () => (lastProblem = await readyzProblem(c, node)) === undefined,
         {
           timeoutMs: READY_TIMEOUT_MS,
-          what: `the control plane on ${node.name}`,
+          what: `the apiserver on ${node.name}`,
           lastError: () => lastProblem ?? "",
         },
         node.name,
@@ -118,9 +112,47 @@ export async function controlPlaneStep(ctx: StepContext, node: InventoryHost): P
       for (const m of manifests) if (!(await c.host(node.name).readFile(m.path))) missing.push(m.path);
       const problem = missing.length
         ? `missing ${missing.join(", ")}`
-        : ((await ready(c, node)) ?? (await servingProblem(c, node)));
+        : ((await readyzProblem(c, node)) ?? (await servingProblem(c, node)));
       if (problem) throw new KubehaError(`${node.name}: ${problem}`);
       return `ready; serving certificate valid for ${servingNames(c, node).valid.join(", ")}`;
+    },
+  };
+}
+
+/**
+ * The new master's controller-manager and scheduler answer /healthz (on a new master they stand by:
+ * the primary's hold the leader leases). Only waits, so it takes no slot on the host and runs beside
+ * the clients' steps.
+ */
+export function controlPlaneHealthStep(node: InventoryHost): Step {
+  let lastProblem: string | undefined;
+  return {
+    id: `control-plane/${node.name}/healthz`,
+    phase: "control-plane",
+    host: node.name,
+    title: `kube-controller-manager and kube-scheduler on ${node.name} answer /healthz`,
+    why: "started with the apiserver from the primary's manifests; a master whose controller-manager or scheduler never comes up cannot take over when the primary's fail",
+    files: [],
+    details: [
+      `waits for /healthz on ports ${Object.values(HEALTH_PORTS).join(" and ")} of ${node.name}; changes nothing`,
+    ],
+    waitsOnly: true,
+    rollback: "nothing to undo: this step only waits",
+    isDone: async (c) => (await componentsProblem(c, node)) === undefined,
+    run: (c) =>
+      c.until(
+        async () => (lastProblem = await componentsProblem(c, node)) === undefined,
+        {
+          timeoutMs: READY_TIMEOUT_MS,
+          what: `the controller-manager and scheduler on ${node.name}`,
+          lastError: () => lastProblem ?? "",
+        },
+        node.name,
+      ),
+    verify: async (c) => {
+      const problem = await componentsProblem(c, node);
+      if (problem) throw new KubehaError(`${node.name}: ${problem}`);
+      return `/healthz ok on ports ${Object.values(HEALTH_PORTS).join(" and ")}`;
     },
   };
 }

@@ -2,7 +2,7 @@ import type { RunContext } from "../engine/context.js";
 import { newMasterPkiSteps, primaryApiserverCertStep } from "../phases/pki.js";
 import { etcdJoinStep } from "../phases/etcd.js";
 import { primaryEtcdPeerStep } from "../phases/etcd-peer.js";
-import { controlPlaneStep } from "../phases/control-plane.js";
+import { controlPlaneHealthStep, controlPlaneStep } from "../phases/control-plane.js";
 import { entryPointSteps } from "../phases/entry-point.js";
 import { externalLbStep } from "../phases/external-lb.js";
 import { clientSteps } from "../phases/clients-plan.js";
@@ -21,7 +21,7 @@ export interface ConversionSteps {
   peerFix?: Step;
   apiserverCert: Step;
   /** Per new master, in the inventory's order: what its etcd member needs, its other certificates, ... */
-  masters: { etcdPki: Step; pki: Step; etcd: Step; controlPlane: Step }[];
+  masters: { etcdPki: Step; pki: Step; etcd: Step; controlPlane: Step; controlPlaneHealth: Step }[];
   externalLb?: Step;
   clients: Step[];
   workers?: Step;
@@ -39,7 +39,8 @@ export interface ConversionSteps {
  *   certificates; the first join goes before the rest of its master's certificates when both could
  *   start (etcd admits the next member only ~5 s after this one started), a later one after them;
  * - a master's control plane after its own etcd member (its apiserver reads it) and its certificates,
- *   so it starts while the next learner catches up;
+ *   so it starts while the next learner catches up; the wait for its controller-manager and scheduler
+ *   after it, beside the clients (which use only the apiservers);
  * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
  *   with the LB's names in their certificates, the client steps all at once;
  * - the workers last: when one cannot be reached, every other step is done and a re-run finishes it.
@@ -63,17 +64,13 @@ export function conversionGraph(s: ConversionSteps): Step[] {
     etcd.push(after(m.etcd, [etcdPki[i]!.id, ...(previous ? [previous] : [])], [ETCD_MEMBERSHIP]));
   });
   const controlPlanes = s.masters.map((m, i) => after(m.controlPlane, [...served, etcd[i]!.id, pki[i]!.id]));
+  const health = s.masters.map((m, i) => after(m.controlPlaneHealth, [controlPlanes[i]!.id]));
   const serving = [...controlPlanes.map((c) => c.id), cert.id];
   const externalLb = s.externalLb && after(s.externalLb, serving);
   const clients = s.clients.map((c) =>
     after(c, externalLb ? [externalLb.id, ...served, ...serving] : [...served, ...serving]),
   );
-  const workers =
-    s.workers &&
-    after(
-      s.workers,
-      clients.map((c) => c.id),
-    );
+  const workers = s.workers && after(s.workers, [...clients.map((c) => c.id), ...health.map((h) => h.id)]);
   // In the order they should start (the runner prefers the earlier of two ready steps on one host,
   // and the keys are made in this order): per master its etcd certificates, then the first master's
   // join before the rest of its certificates (its start starts etcd's clock), every later master's
@@ -91,6 +88,7 @@ export function conversionGraph(s: ConversionSteps): Step[] {
     ...controlPlanes.slice(-1),
     ...(externalLb ? [externalLb] : []),
     ...clients,
+    ...health,
     ...(workers ? [workers] : []),
   ];
 }
@@ -104,6 +102,7 @@ export async function buildPlan(ctx: RunContext): Promise<Step[]> {
     ...(await newMasterPkiSteps(ctx, m).then((p) => ({ etcdPki: p.etcd, pki: p.rest }))),
     etcd: etcdJoinStep(ctx, m),
     controlPlane: await controlPlaneStep(ctx, m),
+    controlPlaneHealth: controlPlaneHealthStep(m),
   });
   // Each builder only reads: all at once.
   const [masters, entryPoint, clients, workers] = await Promise.all([

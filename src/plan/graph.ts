@@ -16,7 +16,8 @@ export interface Limits {
 /**
  * One step per machine at a time: the steps on one host mostly depend on each other anyway, and those
  * that do not (the primary's certificate and its etcd peer fix) restart a component the other relies
- * on. Eight in all: more than any wave of the conversion with two new masters holds.
+ * on; a step that only waits (`Step.waitsOnly`) takes no host slot. Eight in all: more than any wave of
+ * the conversion with two new masters holds.
  */
 export const DEFAULT_LIMITS: Limits = { perHost: 1, global: 8, shared: new Set(["cluster", "workers"]) };
 
@@ -57,7 +58,7 @@ export class Slots {
   constructor(private readonly limits: Limits) {}
 
   private machine(step: Step): boolean {
-    return !this.limits.shared.has(step.host);
+    return !this.limits.shared.has(step.host) && !step.waitsOnly;
   }
 
   admits(step: Step): boolean {

@@ -43,6 +43,7 @@ function conversion(opts: { peerFix?: boolean; external?: boolean } = {}): Conve
       pki: fake(`pki/${m}`, m),
       etcd: fake(`etcd/${m}`, m),
       controlPlane: fake(`control-plane/${m}`, m),
+      controlPlaneHealth: fake(`control-plane/${m}/healthz`, m, { waitsOnly: true }),
     })),
     ...(opts.external && { externalLb: fake("external-lb/backends", "master-1") }),
     clients: [
@@ -140,10 +141,23 @@ describe("the conversion's graph", () => {
         "clients/node-role/master-2",
         "clients/node-role/master-3",
         "clients/kubeconfigs/master-1",
+        // Waits only: no host slot, so beside the node-role steps on the same masters.
+        "control-plane/master-2/healthz",
+        "control-plane/master-3/healthz",
       ],
       ["clients/kubeconfigs/master-2", "clients/kubeconfigs/master-3"],
       ["clients/workers"],
     ]);
+  });
+
+  test("the controller-manager and scheduler are waited for after their control plane, beside the clients, before the workers", () => {
+    const steps = conversionGraph(conversion());
+    for (const m of ["master-2", "master-3"]) {
+      assert.ok(ancestors(steps, `control-plane/${m}/healthz`).has(`control-plane/${m}`));
+      for (const c of steps.filter((s) => s.id.startsWith("clients/") && s.id !== "clients/workers"))
+        assert.ok(!ancestors(steps, c.id).has(`control-plane/${m}/healthz`), `${c.id} does not wait for it`);
+      assert.ok(ancestors(steps, "clients/workers").has(`control-plane/${m}/healthz`));
+    }
   });
 
   test("run for real by the runner: etcd's changes never overlap, one step per machine", async () => {
@@ -161,11 +175,13 @@ describe("the conversion's graph", () => {
           const etcd = s.exclusive?.includes(ETCD_MEMBERSHIP);
           if (etcd) etcdMax = Math.max(etcdMax, ++etcdNow);
           maxAll = Math.max(maxAll, ++all);
-          const h = (perHost.get(s.host) ?? 0) + 1;
+          // A step that only waits takes no host slot.
+          const slot = !DEFAULT_LIMITS.shared.has(s.host) && !s.waitsOnly;
+          const h = (perHost.get(s.host) ?? 0) + (slot ? 1 : 0);
           perHost.set(s.host, h);
-          if (!DEFAULT_LIMITS.shared.has(s.host)) hostMax = Math.max(hostMax, h);
+          hostMax = Math.max(hostMax, h);
           await sleep(10);
-          perHost.set(s.host, h - 1);
+          perHost.set(s.host, perHost.get(s.host)! - (slot ? 1 : 0));
           all--;
           if (etcd) etcdNow--;
         },
