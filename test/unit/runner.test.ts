@@ -207,6 +207,33 @@ describe("runPlan", () => {
     });
   });
 
+  test(
+    "a step that only waits takes no host slot: it runs beside a change on its host, which still run one at a time",
+    { timeout: 5000 },
+    async () => {
+      await withJournal(async (journal) => {
+        const m = new Meter();
+        // The wait holds until the first change on its host has started: with a host slot it would never.
+        const changed = gate();
+        const steps = [
+          step("wait", [], {
+            host: "h",
+            waitsOnly: true,
+            run: async () => {
+              await changed.promise;
+            },
+            verify: async () => {},
+          }),
+          timed("change/1", "h", m, { run: async () => (changed.open(), m.run("change/1", "h")()) }),
+          timed("change/2", "h", m),
+        ];
+        const r = await run(steps, journal);
+        assert.equal(r.ran, 3);
+        assert.equal(m.maxHost.get("h"), 1, "the two changes never overlap");
+      });
+    },
+  );
+
   test("a failure starts nothing more, lets the running steps finish, and names what was done and running", async () => {
     await withJournal(async (journal, dir) => {
       warnings.length = 0;
