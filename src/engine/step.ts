@@ -36,7 +36,8 @@ export interface Step {
   exclusive?: string[];
   /**
    * The step only waits for something to hold and changes nothing: it takes no slot on its host, so
-   * the host's next change need not wait for it (the per-host limit keeps changes apart).
+   * the host's next change need not wait for it (the per-host limit keeps changes apart), and once a
+   * run reaches it, it runs even if `isDone` would now say yes (waiting for what holds is one look).
    */
   waitsOnly?: boolean;
   /** True when the live state already is what this step would make it. Reads only. */

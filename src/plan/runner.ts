@@ -115,7 +115,9 @@ export async function runPlan(
     }
     let began = false;
     try {
-      if (await step.isDone(ctx).catch(() => false)) {
+      // A wait is carried out even when its condition already holds (one look): what the plan showed
+      // is what apply does, whichever finished first, the wait or the run reaching it.
+      if (!step.waitsOnly && (await step.isDone(ctx).catch(() => false))) {
         r.step(step.host, `${step.title}: already done`);
         journal.record(step.id, "already-done");
         finished.add(step.id);

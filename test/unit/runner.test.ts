@@ -234,6 +234,21 @@ describe("runPlan", () => {
     },
   );
 
+  test("a step that only waits is carried out even when its condition already holds", async () => {
+    await withJournal(async (journal, dir) => {
+      const log: string[] = [];
+      const steps = [
+        step("change", log, { isDone: async () => true }),
+        step("wait", log, { waitsOnly: true, isDone: async () => true }),
+      ];
+      const r = await run(steps, journal);
+      assert.deepEqual(log, ["run wait", "verify wait"]);
+      assert.deepEqual([r.ran, r.skipped], [1, 1]);
+      const outcomes = (await journalSteps(dir)).filter((l) => !l.startsWith("started")).sort();
+      assert.deepEqual(outcomes, ["already-done change", "done wait"]);
+    });
+  });
+
   test("a failure starts nothing more, lets the running steps finish, and names what was done and running", async () => {
     await withJournal(async (journal, dir) => {
       warnings.length = 0;
