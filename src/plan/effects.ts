@@ -6,7 +6,7 @@ import { EffectLog, effectOnly, type Effect } from "../effects/types.js";
 import { World } from "../effects/view.js";
 import type { PlannedStep } from "./format.js";
 import type { Step } from "../engine/step.js";
-import { waves } from "./graph.js";
+import { checkGraph } from "./graph.js";
 
 /**
  * Runs every step still to do, in order, against the recording interfaces in dry mode: what each
@@ -26,15 +26,23 @@ export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Pr
     }
     p.effects = log.effects;
   };
-  // Wave by wave, as the runner would start them: the steps of one wave need nothing of each other
-  // (other hosts, other objects, one etcd change at most), so they are recorded at once.
-  await ctx.planningOnly(async () => {
-    for (const wave of waves(
-      planned.map((p) => p.step),
-      done,
-    ))
-      await Promise.all(wave.map((s) => derive(byId.get(s.id)!)));
-  });
+  // Each step once the steps it needs are recorded, as the runner would start it: a step reads what
+  // the steps it needs would have written, and nothing that a step it does not need writes (the
+  // graph says so), so steps that need nothing of each other are recorded at once. Host limits do
+  // not apply: nothing runs for real.
+  const steps = planned.map((p) => p.step);
+  checkGraph(steps);
+  const recorded = new Map<string, Promise<void>>();
+  const record = (s: Step): Promise<void> => {
+    let r = recorded.get(s.id);
+    if (!r) {
+      const needs = (s.needs ?? []).filter((n) => !done.has(n)).map((n) => record(byId.get(n)!.step));
+      r = Promise.all(needs).then(() => derive(byId.get(s.id)!));
+      recorded.set(s.id, r);
+    }
+    return r;
+  };
+  await ctx.planningOnly(() => Promise.all(steps.filter((s) => !done.has(s.id)).map(record)).then(() => {}));
 }
 
 /** The same steps, each recording what it carries out into `record` under its id. */
