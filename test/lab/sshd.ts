@@ -47,6 +47,10 @@ export async function prepareSshd(h: LabHost, authorizedKeys: string): Promise<v
     "UsePAM no",
     "PrintMotd no",
     "AcceptEnv LANG LC_*",
+    // bash run by sshd reads ~/.bashrc as a top-level shell; the lab's hosts share this machine's /root,
+    // whose .bashrc may be anything (a pyenv init cost 100 ms of CPU per command). SHLVL=1 makes every
+    // session's shell a nested one that skips it, as on a host whose root has no .bashrc of note.
+    "SetEnv SHLVL=1",
     "Subsystem sftp /usr/lib/openssh/sftp-server",
   ];
   await writeFile(join(dir, "sshd_config"), config.join("\n") + "\n");
