@@ -40,7 +40,7 @@ export interface ConversionSteps {
  *   start (etcd admits the next member only ~5 s after this one started), a later one after them;
  * - a master's control plane after its own etcd member (its apiserver reads it) and its certificates,
  *   so it starts while the next learner catches up; the wait for its controller-manager and scheduler
- *   after it, beside the clients (which use only the apiservers);
+ *   after it, beside the clients and the workers (which use only the apiservers);
  * - an external LB checked once every apiserver serves; every client moved once all apiservers serve
  *   with the LB's names in their certificates, the client steps all at once;
  * - the workers last: when one cannot be reached, every other step is done and a re-run finishes it.
@@ -70,7 +70,12 @@ export function conversionGraph(s: ConversionSteps): Step[] {
   const clients = s.clients.map((c) =>
     after(c, externalLb ? [externalLb.id, ...served, ...serving] : [...served, ...serving]),
   );
-  const workers = s.workers && after(s.workers, [...clients.map((c) => c.id), ...health.map((h) => h.id)]);
+  const workers =
+    s.workers &&
+    after(
+      s.workers,
+      clients.map((c) => c.id),
+    );
   // In the order they should start (the runner prefers the earlier of two ready steps on one host,
   // and the keys are made in this order): per master its etcd certificates, then the first master's
   // join before the rest of its certificates (its start starts etcd's clock), every later master's
