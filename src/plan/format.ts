@@ -76,6 +76,12 @@ const SUMMARIES: { id: RegExp; what: string; why: string; time: string }[] = [
     time: "< 1 min",
   },
   { id: /^etcd\//, what: "etcd learner, then voter", why: "quorum never at risk", time: "< 2 min" },
+  {
+    id: /^control-plane\/[^/]+\/healthz$/,
+    what: "controller-manager, scheduler",
+    why: "wait for /healthz",
+    time: "< 2 min",
+  },
   { id: /^control-plane\//, what: "start the control plane", why: "the primary's flags", time: "< 2 min" },
   {
     id: /^clients\/kube-proxy$/,

@@ -230,6 +230,9 @@ describe("the plan shows the graph", () => {
     assert.ok(at(/^wave 1:$/) < at(/^ 2\. master-1 +etcd peer URL off localhost/));
     assert.ok(at(/^ 4\. master-3 /) < at(/^wave 2:$/));
     assert.equal(lines.filter((l) => /^wave \d+:$/.test(l)).length, 7);
+    // A wait of its own says what it waits for, not what the step before it did.
+    assert.match(text, /\d\. master-3 +controller-manager, scheduler — wait for \/healthz/);
+    assert.equal(lines.filter((l) => /start the control plane/.test(l)).length, 2);
     // A sequence (a rollback) is listed as it always was: no waves.
     const serial = planSummary(
       inSequence(steps).map((step) => ({ step, done: false })),
