@@ -16,8 +16,8 @@ export interface Limits {
 /**
  * One step per machine at a time: the steps on one host mostly depend on each other anyway, and those
  * that do not (the primary's certificate and its etcd peer fix) restart a component the other relies
- * on; a step that only waits (`Step.waitsOnly`) takes no host slot. Eight in all: more than any wave of
- * the conversion with two new masters holds.
+ * on; a step that only waits (`Step.waitsOnly`) takes no host slot. Eight in all: as many as the
+ * largest wave of the conversion with two new masters holds.
  */
 export const DEFAULT_LIMITS: Limits = { perHost: 1, global: 8, shared: new Set(["cluster", "workers"]) };
 
