@@ -14,7 +14,7 @@ import { waitEtcdHealthy } from "../phases/etcd-health.js";
 import { pollUntil } from "../poll.js";
 import type { RunContext } from "../engine/context.js";
 import { portsListening } from "../ssh/ports.js";
-import { lbClient, lbForward } from "./lb.js";
+import { lbClient, lbForward, lbRoundRobin } from "./lb.js";
 import { leadersElsewhere, readLeaders } from "./leases.js";
 import type { Check } from "./check.js";
 
@@ -182,11 +182,26 @@ export async function failoverChecks(ctx: RunContext): Promise<Check[]> {
       },
     );
     await waitEtcdHealthy(ctx, RECOVER_TIMEOUT_MS);
+    // nginx keeps a backend that failed out of its rotation for a while (fail_timeout, 10 s): the
+    // cluster is back as it was once the LB sends to the primary again.
+    let lastLb = "";
+    await pollUntil(
+      async () => {
+        const r = await lbRoundRobin(ctx);
+        lastLb = `after ${r.tries} connections it reached ${r.seen.join(", ") || "none"}${r.error ? ` (${r.error})` : ""}`;
+        return r.seen.includes(primary.name);
+      },
+      {
+        timeoutMs: RECOVER_TIMEOUT_MS,
+        what: `the load balancer to reach ${primary.name}'s apiserver again`,
+        lastError: () => lastLb,
+      },
+    );
     await kube.delete(objectPath("configmaps", probeName, "kube-system"));
     checks.push({
       name: "failover: restored",
       ok: true,
-      detail: `${primary.name}'s manifests back; apiserver ready and etcd healthy with every member after ${((Date.now() - t1) / 1000).toFixed(1)}s`,
+      detail: `${primary.name}'s manifests back; apiserver ready, etcd healthy with every member and the LB reaching it again after ${((Date.now() - t1) / 1000).toFixed(1)}s`,
     });
   } catch (err) {
     checks.push({

@@ -46,6 +46,14 @@ export async function lbClient(ctx: RunContext, fwd: Forward): Promise<KubeClien
   });
 }
 
+/** Which apiservers a round robin of connections through the LB meets, each told apart by its certificate. */
+export async function lbRoundRobin(ctx: RunContext): Promise<Awaited<ReturnType<typeof backendsReached>>> {
+  const lb = ctx.inventory.loadBalancer;
+  const masters = ctx.masters.map((m) => ({ ...m, host: ctx.host(m.name) }));
+  const known = await servingCertificates(masters, ctx.cluster.securePort);
+  return backendsReached(ctx.host(lbVantage(ctx)), lb.address, lb.port, known);
+}
+
 /**
  * The checks of the entry point as a whole, which no step owns: the API answers through it with the
  * primary's admin.conf credentials, and a round robin of connections meets every apiserver (each
@@ -68,9 +76,7 @@ export async function lbChecks(ctx: RunContext): Promise<Check[]> {
       }
     }),
     check("LB reaches every apiserver", async () => {
-      const masters = ctx.masters.map((m) => ({ ...m, host: ctx.host(m.name) }));
-      const known = await servingCertificates(masters, ctx.cluster.securePort);
-      const r = await backendsReached(ctx.host(via), lb.address, lb.port, known);
+      const r = await lbRoundRobin(ctx);
       if (r.foreign) fail(`the LB presented a certificate of no master (${r.foreign})`);
       const missing = ctx.masters.filter((m) => !r.seen.includes(m.name)).map((m) => m.name);
       if (missing.length)
