@@ -17,6 +17,7 @@ import { readyzProblem, servingNames, servingProblem } from "./serving.js";
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 /** Where kubeadm's controller-manager and scheduler serve /healthz. */
 const HEALTH_PORTS = { "kube-controller-manager": 10257, "kube-scheduler": 10259 } as const;
+const HEALTH_PORTS_TEXT = `ports ${Object.values(HEALTH_PORTS).join(" and ")}`;
 const READY_TIMEOUT_MS = 120_000;
 
 const RENDERERS = {
@@ -133,9 +134,7 @@ export function controlPlaneHealthStep(node: InventoryHost): Step {
     title: `kube-controller-manager and kube-scheduler on ${node.name} answer /healthz`,
     why: "started with the apiserver from the primary's manifests; a master whose controller-manager or scheduler never comes up cannot take over when the primary's fail",
     files: [],
-    details: [
-      `waits for /healthz on ports ${Object.values(HEALTH_PORTS).join(" and ")} of ${node.name}; changes nothing`,
-    ],
+    details: [`waits for /healthz on ${HEALTH_PORTS_TEXT} of ${node.name}; changes nothing`],
     waitsOnly: true,
     rollback: "nothing to undo: this step only waits",
     isDone: async (c) => (await componentsProblem(c, node)) === undefined,
@@ -152,7 +151,7 @@ export function controlPlaneHealthStep(node: InventoryHost): Step {
     verify: async (c) => {
       const problem = await componentsProblem(c, node);
       if (problem) throw new KubehaError(`${node.name}: ${problem}`);
-      return `/healthz ok on ports ${Object.values(HEALTH_PORTS).join(" and ")}`;
+      return `/healthz ok on ${HEALTH_PORTS_TEXT}`;
     },
   };
 }

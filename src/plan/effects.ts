@@ -9,9 +9,9 @@ import type { Step } from "../engine/step.js";
 import { checkGraph } from "./graph.js";
 
 /**
- * Runs every step still to do, in order, against the recording interfaces in dry mode: what each
- * would write, run, ask etcd and the API, and wait for. A later step reads what the earlier ones would
- * have written; answers only a real change gives (a new member's ID) are predicted.
+ * Runs every step still to do, each after the steps it needs, against the recording interfaces in dry
+ * mode: what each would write, run, ask etcd and the API, and wait for. A step reads what the steps it
+ * needs would have written; answers only a real change gives (a new member's ID) are predicted.
  */
 export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Promise<void> {
   const world = new World();
