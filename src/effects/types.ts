@@ -71,6 +71,23 @@ export class EffectLog implements EffectSink {
   }
 }
 
+/**
+ * A step's effects with those on hosts listed host by host, in `hosts`' order, each host's own in the
+ * order asked; effects on no host (etcd, the API) keep their places. A step that works on several
+ * hosts at once (the worker roll) interleaves them by timing; this makes its record the same each run.
+ */
+export function hostByHost(effects: Effect[], hosts: string[]): Effect[] {
+  const hostOf = (e: Effect): string | undefined => ("host" in e ? e.host : undefined);
+  const rank = (e: Effect): number => {
+    const i = hosts.indexOf(hostOf(e)!);
+    return i < 0 ? hosts.length : i;
+  };
+  // Array.prototype.sort is stable: a host's effects keep their order.
+  const onHosts = effects.filter((e) => hostOf(e) !== undefined).sort((a, b) => rank(a) - rank(b));
+  let next = 0;
+  return effects.map((e) => (hostOf(e) === undefined ? e : onHosts[next++]!));
+}
+
 /** The effect itself, without what only the plan's printout uses (a file's former content). */
 export function effectOnly(e: Effect): Effect {
   if (e.kind !== "file" || !("before" in e)) return e;

@@ -2,7 +2,8 @@
 // against interfaces that record and change nothing (plan), once against the real ones, recorded.
 import { writeFile } from "node:fs/promises";
 import type { RunContext } from "../engine/context.js";
-import { EffectLog, effectOnly, type Effect } from "../effects/types.js";
+import { EffectLog, effectOnly, hostByHost, type Effect } from "../effects/types.js";
+import { controlHosts } from "../inventory/types.js";
 import { World } from "../effects/view.js";
 import type { PlannedStep } from "./format.js";
 import type { Step } from "../engine/step.js";
@@ -15,6 +16,7 @@ import { checkGraph } from "./graph.js";
  */
 export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Promise<void> {
   const world = new World();
+  const hostOrder = hostNames(ctx);
   const byId = new Map(planned.map((p) => [p.step.id, p]));
   const done = new Set(planned.filter((p) => p.done).map((p) => p.step.id));
   const derive = async (p: PlannedStep): Promise<void> => {
@@ -24,7 +26,7 @@ export async function deriveEffects(ctx: RunContext, planned: PlannedStep[]): Pr
     } catch (err) {
       p.effectsError = err instanceof Error ? err.message : String(err);
     }
-    p.effects = log.effects;
+    p.effects = hostByHost(log.effects, hostOrder);
   };
   // Each step once the steps it needs are recorded, as the runner would start it: a step reads what
   // the steps it needs would have written, and nothing that a step it does not need writes (the
@@ -50,12 +52,22 @@ export function recordingSteps(steps: Step[], record: Map<string, Effect[]>): St
   const world = new World();
   return steps.map((step) => ({
     ...step,
-    run: (c: RunContext) => {
+    run: async (c: RunContext) => {
       const log = new EffectLog(false);
+      // Set first: a step that fails leaves what it did carry out.
       record.set(step.id, log.effects);
-      return step.run(c.recording(log, world));
+      try {
+        await step.run(c.recording(log, world));
+      } finally {
+        record.set(step.id, hostByHost(log.effects, hostNames(c)));
+      }
     },
   }));
+}
+
+/** Every host in the inventory's order: the order a step's effects are listed in. */
+function hostNames(ctx: RunContext): string[] {
+  return [...controlHosts(ctx.inventory), ...ctx.inventory.workers].map((h) => h.name);
 }
 
 /** For a test harness (the hidden --effects-json): each step's effects, without what the plan only shows. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { EffectLog, type Effect } from "../../src/effects/types.js";
+import { EffectLog, hostByHost, type Effect } from "../../src/effects/types.js";
 import { World } from "../../src/effects/view.js";
 import { nginxStep } from "../../src/phases/load-balancer.js";
 import { etcdJoinStep } from "../../src/phases/etcd.js";
@@ -278,5 +278,47 @@ describe("apply records what the API took", () => {
       log.effects.map((e) => (e.kind === "api" ? `${e.verb} ${e.object} rv ${e.resourceVersion}` : e.kind)),
       [`update ${path} rv 2`],
     );
+  });
+});
+
+describe("a step's effects, host by host", () => {
+  const cmd = (host: string, command: string): Effect => ({ kind: "command", host, command });
+  const etcd = (op: "add-learner" | "promote"): Effect => ({ kind: "etcd", op, member: "m", id: "1" });
+
+  test("concurrent hosts come out the same whatever the timing; each host's own order and the etcd effects stay", () => {
+    const hosts = ["lb", "worker-1", "worker-2"];
+    const a = [
+      cmd("worker-2", "write"),
+      cmd("worker-1", "write"),
+      cmd("worker-2", "restart"),
+      cmd("worker-1", "restart"),
+    ];
+    const b = [
+      cmd("worker-1", "write"),
+      cmd("worker-2", "write"),
+      cmd("worker-1", "restart"),
+      cmd("worker-2", "restart"),
+    ];
+    const want = [
+      cmd("worker-1", "write"),
+      cmd("worker-1", "restart"),
+      cmd("worker-2", "write"),
+      cmd("worker-2", "restart"),
+    ];
+    assert.deepEqual(hostByHost(a, hosts), want);
+    assert.deepEqual(hostByHost(b, hosts), want);
+    const joined = [etcd("add-learner"), cmd("worker-2", "x"), cmd("lb", "y"), etcd("promote")];
+    assert.deepEqual(hostByHost(joined, hosts), [
+      etcd("add-learner"),
+      cmd("lb", "y"),
+      cmd("worker-2", "x"),
+      etcd("promote"),
+    ]);
+    // A host the list does not name goes last, still in its own order.
+    assert.deepEqual(hostByHost([cmd("other", "1"), cmd("lb", "2"), cmd("other", "3")], hosts), [
+      cmd("lb", "2"),
+      cmd("other", "1"),
+      cmd("other", "3"),
+    ]);
   });
 });
