@@ -2,7 +2,8 @@
 //   node dist/bench/convert.js [sizes]      sizes: comma-separated, default "default,100MB"
 // For each data size, one lab: first the unavoidable waits W, measured without kubeha with the real
 // tools on the lab's own data, then T, the wall time of `kubeha apply --yes` from start to verified
-// (its checks' summary line; the references report printed after it is timed apart).
+// (its checks' summary line; the references report printed after it is timed apart). Each begins
+// once the machine's CPU is idle (below 15% over half a second; the share is reported).
 // W = streaming the etcd snapshot to the workstation (etcdctl snapshot save)
 //   + for each new member, serially: etcdctl member add --learner, start it, member promote once
 //     etcd accepts it (etcd members on this machine, the first filled with the lab's own data by the
@@ -11,7 +12,7 @@
 //   + one kubelet restart until its Node is Ready again.
 // One line per size: `<size>: conversion T s, unavoidable W s, overhead R`, R = (T - W) / W.
 import { execFile } from "node:child_process";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { rm, writeFile } from "node:fs/promises";
@@ -20,13 +21,14 @@ import { kubehaActingAt } from "../test/lab/kubeha.js";
 import { EtcdTestCluster, type EtcdNode } from "../test/helpers/etcd-cluster.js";
 import { REPO } from "../test/lab/hosts.js";
 import { pollUntil, retry } from "../src/poll.js";
-import { kubectl, kubeletWait, timed } from "./lab-waits.js";
+import { kubectl, kubeletWait, timed, untilIdle } from "./lab-waits.js";
 
 const execFileP = promisify(execFile);
 const SIZES: Record<string, number> = { default: 3000, "100MB": 45_000 };
 const NEW_MEMBERS = 2;
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
 
 function etcdctlArgs(lab: Lab): string[] {
   const pki = join(lab.dir, "h", lab.primary.name, "etc-kubernetes", "pki", "etcd");
@@ -155,6 +157,9 @@ async function measure(size: string, bulkKeys: number): Promise<string> {
   const lab = await startLab({ workers: 1, bulkKeys });
   try {
     const snap = join(lab.dir, "bench-snapshot.db");
+    // Each side measured on an idle machine: the lab's own start and the apiserver restart below
+    // leave seconds of work behind them.
+    const idleW = await untilIdle();
     const w = {
       snapshot: await snapshotWait(lab, snap),
       members: await membershipWaits(lab.dir, bulkKeys),
@@ -163,7 +168,7 @@ async function measure(size: string, bulkKeys: number): Promise<string> {
     };
     await rm(snap, { force: true });
     const W = w.snapshot + w.members.reduce((a, b) => a + b, 0) + w.apiserver + w.kubelet;
-    const load = loadavg()[0]!.toFixed(1);
+    const idleT = await untilIdle();
     // T ends when the verification says so; the references report printed after it is timed apart.
     const started = Date.now();
     let verifiedAt = 0;
@@ -178,7 +183,7 @@ async function measure(size: string, bulkKeys: number): Promise<string> {
     const T = verifiedAt - started;
     return [
       `${size}: conversion ${seconds(T)} s, unavoidable ${seconds(W)} s, overhead ${((T - W) / W).toFixed(2)}`,
-      `  data: ${lab.fixture.filledKeys} keys, ${(lab.fixture.filledBytes / 1e6).toFixed(1)} MB put into etcd; load average before apply ${load}`,
+      `  data: ${lab.fixture.filledKeys} keys, ${(lab.fixture.filledBytes / 1e6).toFixed(1)} MB put into etcd; CPU busy before W ${pct(idleW)}, before T ${pct(idleT)}`,
       `  the whole command, with the references report after the verification: ${seconds(t.ms)} s`,
       `  W: snapshot ${seconds(w.snapshot)} s, members ${w.members.map(seconds).join(" + ")} s, apiserver ready ${seconds(w.apiserver)} s, kubelet restart ${seconds(w.kubelet)} s`,
       "  kubeha's steps:",

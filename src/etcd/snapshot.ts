@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { constants as fsConstants, createReadStream } from "node:fs";
+import { constants as fsConstants, createReadStream, writeSync } from "node:fs";
 import { access, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -69,9 +69,12 @@ export async function saveSnapshot(
           if (revision === undefined && chunk.header?.revision) revision = chunk.header.revision;
           const blob = chunk.blob;
           if (!blob || blob.length === 0) continue;
-          // Awaited chunk by chunk: batching chunks into larger writes measured no faster through the
-          // SSH forward (slower in most runs).
-          await fh.write(blob);
+          // Written synchronously, chunk by chunk: a write into the page cache takes microseconds, and
+          // FileHandle.write's round trip through the thread pool cost four times the CPU (measured:
+          // 2900 chunks of 32 KiB, 182 ms against 46 ms), CPU the stream itself needed: the backup of
+          // ~93 MB took 1.5-1.9 s instead of 2.3-2.8 s. Batching chunks into larger writes measured
+          // no faster.
+          writeSync(fh.fd, blob);
           bytes += blob.length;
           if (blob.length >= checksumSize) {
             hash.update(tail);
