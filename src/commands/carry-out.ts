@@ -155,6 +155,9 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       let before: Promise<void> | undefined;
       if (pending.length && ctx.values.yes) {
         await takeLock();
+        // The first keys the run needs (the first new etcd member's) now: with a small snapshot they
+        // were the critical path's longest wait. The rest once the plan is made (below).
+        startPreparing(runCtx, pending.filter((s) => s.prepare).slice(0, 1));
         before = beforeChange();
         // Awaited below; a failure meanwhile must not be an unhandled rejection.
         before.catch(() => undefined);

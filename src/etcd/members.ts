@@ -186,10 +186,11 @@ export async function addLearner(
     const res = await retry(() => client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true }), {
       retryIf: (err) => /unhealthy cluster/i.test(errorMessage(err)),
       timeoutMs: options.unhealthyRetryMs ?? 15_000,
-      // etcd's refusal is a local check that lifts ~5 s after the last member started: asked again
-      // within a quarter second (a 1 s back-off added up to 0.8 s to every join after the first).
-      minDelayMs: 100,
-      maxDelayMs: 250,
+      // etcd's refusal is a local check on the member asked that lifts ~5 s after the last member
+      // connected: asked again every tenth of a second (a 1 s back-off added up to 0.8 s to every join
+      // after the first, a quarter second still 0.1-0.25 s).
+      minDelayMs: 50,
+      maxDelayMs: 100,
     });
     added = toMember(res.member);
     members = res.members.map(toMember);

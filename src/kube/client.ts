@@ -1,5 +1,11 @@
-import { request, type Agent } from "node:https";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { request, type Agent, type RequestOptions } from "node:https";
+import {
+  checkServerIdentity,
+  createSecureContext,
+  type ConnectionOptions,
+  type PeerCertificate,
+  type SecureContext,
+} from "node:tls";
 import { isIP } from "node:net";
 import { KubehaError } from "../errors.js";
 
@@ -43,6 +49,16 @@ export function objectPath(
 ): string {
   const group = resource === "daemonsets" ? "/apis/apps/v1" : "/api/v1";
   return ns ? `${group}/namespaces/${ns}/${resource}/${name}` : `${group}/${resource}/${name}`;
+}
+
+// One TLS context per set of credentials: every request opens its own connection (through a forward
+// that may close), and parsing the PEM key and CA again for each cost more CPU than the handshake.
+const contexts = new Map<string, SecureContext>();
+function secureContextOf(e: KubeEndpoint): SecureContext {
+  const id = `${e.ca}\0${e.cert}\0${e.key}`;
+  let c = contexts.get(id);
+  if (!c) contexts.set(id, (c = createSecureContext({ ca: e.ca, cert: e.cert, key: e.key })));
+  return c;
 }
 
 /**
@@ -136,38 +152,34 @@ export class KubeClient {
   ): Promise<{ status: number; body: string }> {
     const e = this.endpoint;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    // https passes the TLS options on to tls.connect, secureContext among them (not in its type).
+    const options: RequestOptions & Pick<ConnectionOptions, "secureContext"> = {
+      host: e.connectHost,
+      port: e.connectPort,
+      method,
+      path,
+      secureContext: secureContextOf(e),
+      agent: this.agent ?? false,
+      // The TCP peer is a forwarded port; the certificate must still hold the real name.
+      servername: isIP(e.serverName) ? undefined : e.serverName,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(e.serverName, cert),
+      headers: {
+        accept: "application/json",
+        ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
+      },
+      timeout: this.timeoutMs,
+    };
     return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: e.connectHost,
-          port: e.connectPort,
-          method,
-          path,
-          ca: e.ca,
-          cert: e.cert,
-          key: e.key,
-          agent: this.agent ?? false,
-          // The TCP peer is a forwarded port; the certificate must still hold the real name.
-          servername: isIP(e.serverName) ? undefined : e.serverName,
-          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-            checkServerIdentity(e.serverName, cert),
-          headers: {
-            accept: "application/json",
-            ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
-          },
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const date = Date.parse(res.headers.date ?? "");
-            if (!Number.isNaN(date)) this.serverDate = new Date(date);
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-          });
-          res.on("error", reject);
-        },
-      );
+      const req = request(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const date = Date.parse(res.headers.date ?? "");
+          if (!Number.isNaN(date)) this.serverDate = new Date(date);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        });
+        res.on("error", reject);
+      });
       req.on("timeout", () => req.destroy(new Error(`timed out after ${this.timeoutMs} ms`)));
       req.on("error", (err) =>
         reject(new KubehaError(`${e.label}: ${method} ${path}: ${err.message}`, undefined, { cause: err })),

@@ -20,10 +20,17 @@ export async function evaluatePlan(ctx: RunContext, steps: Step[]): Promise<Plan
   );
 }
 
-/** Starts every step's `prepare` (keys), not awaited: only a head start, the step does the work itself when it runs. */
+const prepared = new WeakSet<Step>();
+
+/**
+ * Starts each step's `prepare` (keys) once, not awaited: only a head start, the step does the work
+ * itself when it runs.
+ */
 export function startPreparing(ctx: RunContext, steps: Step[]): void {
   for (const s of steps) {
-    s.prepare?.(ctx).catch((err: unknown) => {
+    if (!s.prepare || prepared.has(s)) continue;
+    prepared.add(s);
+    s.prepare(ctx).catch((err: unknown) => {
       ctx.reporter.debug(`[${s.host}] ${s.id}: prepare: ${(err as Error).message}`);
     });
   }
