@@ -1,6 +1,6 @@
 import { checkServerIdentity } from "node:tls";
 import type { X509Certificate } from "node:crypto";
-import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "./inspect.js";
+import { inspectCertificate, keyMatchesCert, parseCertificate, sansCover, verifyChain } from "./inspect.js";
 import { parseKubeconfig } from "./kubeconfig.js";
 import type { Sans } from "./sans.js";
 
@@ -27,12 +27,15 @@ export function checkPair(
   if (!certPem) return { problems: [`${what}: certificate missing`], warnings };
   if (!keyPem) return { problems: [`${what}: key missing`], warnings };
   try {
-    const chain = verifyChain(certPem, caPem, now);
+    // Parsed once for the four checks below.
+    const cert = parseCertificate(certPem);
+    const info = inspectCertificate(cert);
+    const chain = verifyChain(cert, caPem, now);
     if (!chain.ok) problems.push(`${what}: ${chain.reason}`);
-    const missing = sansCover(certPem, [...sans.dns, ...sans.ips]);
+    const missing = sansCover(info, [...sans.dns, ...sans.ips]);
     if (missing.length) problems.push(`${what}: SANs missing: ${missing.join(", ")}`);
-    if (!keyMatchesCert(keyPem, certPem)) problems.push(`${what}: the key does not match the certificate`);
-    const days = (inspectCertificate(certPem).notAfter.getTime() - now.getTime()) / 86_400_000;
+    if (!keyMatchesCert(keyPem, cert)) problems.push(`${what}: the key does not match the certificate`);
+    const days = (info.notAfter.getTime() - now.getTime()) / 86_400_000;
     if (days > 0 && days < EXPIRY_WARNING_DAYS) warnings.push(`${what}: expires in ${Math.floor(days)} days`);
   } catch (err) {
     problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);

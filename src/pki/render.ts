@@ -3,7 +3,7 @@
  * cluster's CAs and facts. No I/O: inputs are PEM text, the output is a map of files that the
  * caller writes (or shows, for `plan`).
  */
-import { InputError, wrap } from "../errors.js";
+import { InputError, KubehaError, wrap } from "../errors.js";
 import {
   generateKey,
   loadCa,
@@ -164,13 +164,26 @@ export function planNodePki(input: NodePkiInput): IssuePlanItem[] {
 }
 
 /** Loads the three CAs once (parse, check key, expiry). */
-export function loadCas(cas: Readonly<Record<CaName, CaMaterial>>, now?: Date): Record<CaName, LoadedCa> {
-  const out = {} as Record<CaName, LoadedCa>;
-  for (const name of Object.keys(CA_FILES) as CaName[]) {
-    const material = cas[name];
-    if (!material) throw new InputError(`cas: CA ${name} is missing`);
-    out[name] = loadCa(name, material, now);
+// Parsed once per set of CAs (read once per run, never changed after: every node's certificates are
+// rendered and checked with it).
+const loaded = new WeakMap<object, Record<CaName, LoadedCa>>();
+
+export function loadCas(
+  cas: Readonly<Record<CaName, CaMaterial>>,
+  now = new Date(),
+): Record<CaName, LoadedCa> {
+  let out = loaded.get(cas);
+  if (!out) {
+    out = {} as Record<CaName, LoadedCa>;
+    for (const name of Object.keys(CA_FILES) as CaName[]) {
+      const material = cas[name];
+      if (!material) throw new InputError(`cas: CA ${name} is missing`);
+      out[name] = loadCa(name, material, now);
+    }
+    loaded.set(cas, out);
   }
+  for (const ca of Object.values(out))
+    if (ca.notAfter <= now) throw new KubehaError(`CA ${ca.name}: expired on ${ca.notAfter.toISOString()}`);
   return out;
 }
 
