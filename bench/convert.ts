@@ -20,7 +20,7 @@ import { startLab, type Lab } from "../test/lab/lab.js";
 import { kubehaActingAt } from "../test/lab/kubeha.js";
 import { EtcdTestCluster, type EtcdNode } from "../test/helpers/etcd-cluster.js";
 import { REPO } from "../test/lab/hosts.js";
-import { pollUntil, retry } from "../src/poll.js";
+import { CLOSE_POLL, pollUntil, retry } from "../src/poll.js";
 import { kubectl, kubeletWait, timed, untilIdle } from "./lab-waits.js";
 
 const execFileP = promisify(execFile);
@@ -93,8 +93,8 @@ async function membershipWaits(dir: string, bulkKeys: number): Promise<number[]>
           {
             retryIf: (e) => /unhealthy cluster/i.test(String(e)),
             timeoutMs: 60_000,
-            minDelayMs: 100,
-            maxDelayMs: 500,
+            // As closely as kubeha asks: W is the bound, not a slower tool.
+            ...CLOSE_POLL,
           },
         );
         const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added)?.[1];
@@ -112,7 +112,7 @@ async function membershipWaits(dir: string, bulkKeys: number): Promise<number[]>
                   return false;
                 throw e;
               }),
-          { timeoutMs: 300_000, what: `promotion of ${spec.name}`, minDelayMs: 100, maxDelayMs: 500 },
+          { timeoutMs: 300_000, what: `promotion of ${spec.name}`, ...CLOSE_POLL },
         );
       });
       out.push(ms);

@@ -16,7 +16,7 @@ import { etcdThrough, type Etcd } from "../etcd/ops.js";
 import { EffectView, type World } from "../effects/view.js";
 import { GuardedHost, guardedEtcd, guardedKube } from "../effects/guard.js";
 import type { EffectSink } from "../effects/types.js";
-import { pollUntil, type PollOptions } from "../poll.js";
+import { CLOSE_POLL, pollUntil, type PollOptions } from "../poll.js";
 
 /** How a run reaches the cluster's APIs: ports forwarded over SSH (ClusterAccess), or a test's stand-ins. */
 export type ClusterConnections = Pick<ClusterAccess, "etcdTls" | "etcdEndpoint" | "kube" | "close">;
@@ -153,9 +153,9 @@ export class RunContext implements StepContext {
   async until(check: () => Promise<boolean>, options: PollOptions, host?: string): Promise<void> {
     this.view?.wait(options.what, host);
     if (this.dry) return;
-    // A step's wait holds up the steps after it: asked again within a quarter second (not backed off
-    // to 2 s), unless the step says otherwise.
-    await pollUntil(check, { maxDelayMs: 250, ...options });
+    // A step's wait holds up the steps after it: asked again closely (not backed off to 2 s), unless
+    // the step says otherwise.
+    await pollUntil(check, { ...CLOSE_POLL, ...options });
   }
 
   /**

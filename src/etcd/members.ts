@@ -5,7 +5,7 @@
 import type { IMember, IStatusResponse } from "etcd3";
 import { KubehaError } from "../errors.js";
 import { type EtcdEndpointClient, errorMessage, etcdError } from "./client.js";
-import { attemptWithBackoff, pollUntil, retry } from "../poll.js";
+import { attemptWithBackoff, CLOSE_POLL, pollUntil, retry } from "../poll.js";
 import { parseURL, sameHost } from "../render/net.js";
 import { etcdPeerURL } from "../render/control-plane.js";
 import { plural } from "../ui/plural.js";
@@ -187,10 +187,8 @@ export async function addLearner(
       retryIf: (err) => /unhealthy cluster/i.test(errorMessage(err)),
       timeoutMs: options.unhealthyRetryMs ?? 15_000,
       // etcd's refusal is a local check on the member asked that lifts ~5 s after the last member
-      // connected: asked again every tenth of a second (a 1 s back-off added up to 0.8 s to every join
-      // after the first, a quarter second still 0.1-0.25 s).
-      minDelayMs: 50,
-      maxDelayMs: 100,
+      // connected (a 1 s back-off added up to 0.8 s to every join after the first).
+      ...CLOSE_POLL,
     });
     added = toMember(res.member);
     members = res.members.map(toMember);

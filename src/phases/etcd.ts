@@ -13,6 +13,7 @@ import type { StepContext } from "../engine/step-context.js";
 import { primaryEtcdManifest } from "./etcd-peer.js";
 import { waitEtcdHealthy } from "./etcd-health.js";
 import { etcdUndoAdvice } from "./etcd-undo.js";
+import { CLOSE_POLL } from "../poll.js";
 
 const ETCD_DATA_DIR = "/var/lib/etcd";
 
@@ -118,8 +119,8 @@ export function etcdJoinStep(ctx: StepContext, node: InventoryHost): Step {
       try {
         const result = await c.etcd.promote(added.member.id, {
           timeoutMs: c.inventory.options.etcdLearnerTimeoutSeconds * 1000,
-          // The next member's add waits for this one: asked again within a quarter second.
-          maxDelayMs: 250,
+          // The next member's add waits for this one.
+          ...CLOSE_POLL,
           memberEndpoint,
           onProgress: (p) => {
             if (p.phase === "waiting-start") r.progress(node.name, "etcd: waiting for the learner to start");

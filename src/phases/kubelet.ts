@@ -9,6 +9,7 @@ import { serverUrl } from "../pki/kubeconfig.js";
 import { kubeconfigServers } from "../render/kubeadm-config.js";
 import { KUBEADM_LAYOUT } from "../discover/layout.js";
 import type { StepContext } from "../engine/step-context.js";
+import { CLOSE_POLL } from "../poll.js";
 
 export const KUBELET_CONF = KUBEADM_LAYOUT.kubeletConf;
 
@@ -120,7 +121,7 @@ export async function restartKubeletAndWait(
       what: `Node ${nodeName} to report Ready after the kubelet restart`,
       lastError: () => last,
       // A kubelet is back within a second or so: polled closely, a worker's turn ends as soon as it is.
-      maxDelayMs: 250,
+      ...CLOSE_POLL,
     },
     nodeName,
   );
