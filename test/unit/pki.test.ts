@@ -17,6 +17,7 @@ import { inspectCertificate, keyMatchesCert, sansCover, verifyChain } from "../.
 import { generateKey, issue, loadCa, tbsFields, type CaMaterial } from "../../src/pki/issue.js";
 import { parseKubeconfig } from "../../src/pki/kubeconfig.js";
 import {
+  loadCas,
   planNodePki,
   renderNodePki,
   sharedPki,
@@ -113,6 +114,14 @@ for (const kind of ["rsa", "ec"] as const) {
       cas = opensslCas(join(dir, "cas"), kind);
       files = await renderNodePki(input(cas));
       writeFiles(out, files);
+    });
+
+    it("parses a set of CAs once, and still refuses it once one has expired", () => {
+      const now = new Date();
+      const first = loadCas(cas, now);
+      assert.equal(loadCas(cas, now), first);
+      assert.notEqual(loadCas({ ...cas }, now), first);
+      assert.throws(() => loadCas(cas, new Date(Date.now() + 20 * 365 * 86_400_000)), /CA \S+: expired/);
     });
 
     it("renders the full set: 7 pairs and 5 kubeconfigs, keys 0600, certs 0644", () => {

@@ -302,6 +302,16 @@ describe("runPlan", () => {
     assert.deepEqual(log, ["prepare b", "prepared c"]);
   });
 
+  test("startPreparing starts a step's prepare once, however often it is asked", async () => {
+    const log: string[] = [];
+    const a = step("a", log, { prepare: async () => void log.push("prepare a") });
+    const b = step("b", log, { prepare: async () => void log.push("prepare b") });
+    // apply --yes: the first step's keys at the lock, then every pending step's after the plan.
+    startPreparing(ctx, [a]);
+    startPreparing(ctx, [a, b]);
+    assert.deepEqual(log, ["prepare a", "prepare b"]);
+  });
+
   test("a failing step stops the run, naming what was done", async () => {
     await withJournal(async (journal) => {
       const log: string[] = [];
