@@ -1,16 +1,28 @@
-import { connect } from "node:tls";
-import { X509Certificate } from "node:crypto";
+import { connect, createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
+import type { RequestOptions } from "node:https";
+import type { X509Certificate } from "node:crypto";
 import type { Host } from "../ssh/types.js";
+
+// Nothing verified, so one context for every such connection: made anew per connection (with the
+// system's CAs) it cost more CPU than the handshake.
+let unverified: SecureContext | undefined;
+const unverifiedContext = (): SecureContext => (unverified ??= createSecureContext());
 
 /** The certificate presented on a local (forwarded) port; not verified. */
 export function peerCertificate(port: number, timeoutMs = 5000): Promise<X509Certificate> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, timeout: timeoutMs });
+    const socket = connect({
+      host: "127.0.0.1",
+      port,
+      rejectUnauthorized: false,
+      secureContext: unverifiedContext(),
+      timeout: timeoutMs,
+    });
     socket.once("secureConnect", () => {
-      const raw = socket.getPeerCertificate(false)?.raw;
+      const cert = socket.getPeerX509Certificate();
       socket.end();
-      if (!raw) reject(new Error("no certificate presented"));
-      else resolve(new X509Certificate(raw));
+      if (!cert) reject(new Error("no certificate presented"));
+      else resolve(cert);
     });
     socket.once("timeout", () => socket.destroy(new Error("TLS handshake timed out")));
     socket.once("error", reject);
@@ -45,22 +57,22 @@ export async function healthz(
 ): Promise<boolean> {
   const { request } = await import("node:https");
   const fwd = await host.forward(port);
+  // https passes secureContext on to tls.connect (not in its type).
+  const options: RequestOptions & Pick<ConnectionOptions, "secureContext"> = {
+    host: "127.0.0.1",
+    port: fwd.localPort,
+    path,
+    rejectUnauthorized: false,
+    secureContext: unverifiedContext(),
+    timeout: timeoutMs,
+    agent: false,
+  };
   try {
     return await new Promise<boolean>((resolve) => {
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port: fwd.localPort,
-          path,
-          rejectUnauthorized: false,
-          timeout: timeoutMs,
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode === 200));
-        },
-      );
+      const req = request(options, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode === 200));
+      });
       req.on("timeout", () => req.destroy());
       req.on("error", () => resolve(false));
       req.end();

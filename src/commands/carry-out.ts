@@ -143,6 +143,9 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
         Promise.all([backup(), checkBeforeChange(runCtx, pending)]).then(() => undefined);
       const takeLock = async (): Promise<ClusterLock> => {
         const held = (lock = await ClusterLock.acquire(lockClients(runCtx), r, p.lockName));
+        // The first keys the run needs (the first new etcd member's) now: with a small snapshot they
+        // were the critical path's longest wait. The rest once the backup is checked (below).
+        startPreparing(runCtx, pending.filter((s) => s.prepare).slice(0, 1));
         // Under the lock (two runs would pull twice) but before the backup.
         await p.prepare?.(runCtx).catch(async (err: unknown) => {
           await held.release();
@@ -155,9 +158,6 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       let before: Promise<void> | undefined;
       if (pending.length && ctx.values.yes) {
         await takeLock();
-        // The first keys the run needs (the first new etcd member's) now: with a small snapshot they
-        // were the critical path's longest wait. The rest once the plan is made (below).
-        startPreparing(runCtx, pending.filter((s) => s.prepare).slice(0, 1));
         before = beforeChange();
         // Awaited below; a failure meanwhile must not be an unhandled rejection.
         before.catch(() => undefined);
@@ -195,8 +195,6 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
       if (pending.length) {
         // Without --yes: taken after the answer (no one waits on a prompt), before the backup.
         const held = lock ?? (await takeLock());
-        // The keys (CPU-heavy) once the plan is made: beside its making they slow it more than they gain.
-        startPreparing(runCtx, pending);
         // A refused check (exit 2) or a failed backup ends the run here: before any change, and
         // before the journal records a run.
         const ready = (before ??= beforeChange());
@@ -204,6 +202,9 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           await held.release();
           throw err;
         });
+        // The other keys (CPU-heavy) once the plan is made and the backup checked: beside the plan's
+        // making or the snapshot's check (hashed, walked by etcd's tool) they slow them more than they gain.
+        startPreparing(runCtx, pending);
         const journal = new Journal(inv.options.stateDir);
         r.info(`journal: ${journal.path}`);
         // The steps' own time: not the wizard's questions or the confirmation before them.
