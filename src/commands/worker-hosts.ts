@@ -29,6 +29,9 @@ export class UnreachableHost implements Host {
   readFile(): never {
     return this.fail();
   }
+  readFiles(): never {
+    return this.fail();
+  }
   writeFile(): never {
     return this.fail();
   }

@@ -21,6 +21,9 @@ export class DelegatingHost implements Host {
   readFile(path: string): Promise<Buffer | undefined> {
     return this.real.readFile(path);
   }
+  readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    return this.real.readFiles(paths);
+  }
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     return this.real.writeFile(path, data, options);
   }

@@ -56,6 +56,15 @@ export class RecordingHost extends DelegatingHost {
     return this.real.readFile(path);
   }
 
+  override async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    const real = await this.real.readFiles(paths.filter((p) => !(this.sink.dry && this.overlay.has(p))));
+    return new Map(
+      await Promise.all(
+        paths.map(async (p) => [p, real.has(p) ? real.get(p) : await this.readFile(p)] as const),
+      ),
+    );
+  }
+
   override async writeFile(path: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
     const effect = this.recordWrite(path, data, options);
     if (!this.sink.dry) return this.real.writeFile(path, data, options);

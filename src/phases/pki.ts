@@ -142,10 +142,8 @@ export function pkiFileChanges(host: string, items: IssuePlanItem[], shared: boo
 }
 
 async function readMany(host: Host, paths: string[]): Promise<Map<string, string | undefined>> {
-  const entries = await Promise.all(
-    paths.map(async (p) => [p, (await host.readFile(p))?.toString("utf8")] as const),
-  );
-  return new Map(entries);
+  const files = await host.readFiles(paths);
+  return new Map(paths.map((p) => [p, files.get(p)?.toString("utf8")]));
 }
 
 /**

@@ -38,6 +38,42 @@ export async function readRemoteFile(ch: FileChannel, path: string): Promise<Buf
   );
 }
 
+// Any number of files in one command: per file "-" when missing, else "+", its base64 (wrapped, so
+// any base64 will do) and "." (not in base64's alphabet). The first unreadable file ends it (set -e).
+const readManyScript = `set -e
+for f; do
+  if [ -e "$f" ]; then echo +; base64 < "$f"; echo .; else echo -; fi
+done`;
+
+/**
+ * Several files, each as readRemoteFile reads it: through sudo one command for all (a certificate
+ * step reads twenty-odd files; one sudo each cost a process and a round trip apiece), by SFTP at once.
+ */
+export async function readRemoteFiles(
+  ch: FileChannel,
+  paths: string[],
+): Promise<Map<string, Buffer | undefined>> {
+  if (!ch.elevated || paths.length < 2)
+    return new Map(await Promise.all(paths.map(async (p) => [p, await readRemoteFile(ch, p)] as const)));
+  const r = await ch.exec(["sh", "-c", readManyScript, "sh", ...paths]);
+  if (r.code !== 0) throw new KubehaError(`${ch.label}: read ${paths.length} files: ${tail(r.stderr)}`);
+  const lines = r.stdout.toString("latin1").split("\n");
+  const out = new Map<string, Buffer | undefined>();
+  let at = 0;
+  for (const path of paths) {
+    const mark = lines[at++];
+    if (mark === "-") {
+      out.set(path, undefined);
+      continue;
+    }
+    const end = lines.indexOf(".", at);
+    if (mark !== "+" || end < 0) throw new KubehaError(`${ch.label}: read ${path}: unexpected output`);
+    out.set(path, Buffer.from(lines.slice(at, end).join(""), "base64"));
+    at = end + 1;
+  }
+  return out;
+}
+
 // Runs as root, once for any number of files: arguments in fives (staging, target, mode, owner,
 // backup). Each new content is copied next to its target (umask 077: never readable by others on the
 // way), given its owner and mode, and renamed over the target: readers see the old file or the new one.

@@ -4,7 +4,14 @@ import { retry } from "../poll.js";
 import type { InventoryHost } from "../inventory/types.js";
 import { connect, hostLabel, type Connection } from "./connect.js";
 import { execRaw, type RawResult } from "./exec.js";
-import { readRemoteFile, tail, writeRemoteFile, writeRemoteFiles, type FileChannel } from "./files.js";
+import {
+  readRemoteFile,
+  readRemoteFiles,
+  tail,
+  writeRemoteFile,
+  writeRemoteFiles,
+  type FileChannel,
+} from "./files.js";
 import { forwardPort } from "./forward.js";
 import { limiter } from "./limit.js";
 import { shellQuote } from "./shell-quote.js";
@@ -86,6 +93,10 @@ export class SshHost implements Host {
   /** The file's content, undefined when it does not exist. */
   readFile(path: string): Promise<Buffer | undefined> {
     return this.track(`read ${path}`, () => readRemoteFile(this.files(), path));
+  }
+
+  readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    return this.track(`read ${paths.length} files`, () => readRemoteFiles(this.files(), paths));
   }
 
   /**

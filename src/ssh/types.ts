@@ -65,6 +65,8 @@ export interface Host {
   run(command: string[] | string, options?: ExecOptions): Promise<string>;
   /** undefined when the file does not exist. */
   readFile(path: string): Promise<Buffer | undefined>;
+  /** Several files at once (through sudo, one remote command for all), each undefined when it does not exist. */
+  readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>>;
   writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void>;
   /** Several files, each as writeFile writes it, at once (one remote command installs them all). */
   writeFiles(files: FileWrite[]): Promise<void>;

@@ -37,6 +37,9 @@ export class FakeHost implements Host {
     const t = this.files.get(path);
     return t === undefined ? undefined : Buffer.from(t);
   }
+  async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    return new Map(await Promise.all(paths.map(async (p) => [p, await this.readFile(p)] as const)));
+  }
   async writeFile(path: string, data: string | Buffer, options?: WriteOptions): Promise<void> {
     void options;
     this.changes.push(`write ${path}`);

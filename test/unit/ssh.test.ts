@@ -346,6 +346,17 @@ describe("SSH transport against a real sshd", { skip }, () => {
         assert.equal(statSync(path).mode & 0o777, 0o640);
         assert.equal((await h.readFile(path))?.toString(), "via sudo again");
         assert.equal(await h.readFile(join(dir, "sudo/missing")), undefined);
+        // Several at once in one command: contents byte for byte, an empty file, a missing one.
+        const bin = join(dir, "sudo/etc/bin");
+        const bytes = Buffer.from(Array.from({ length: 700 }, (_, i) => (i * 37) % 256));
+        writeFileSync(bin, bytes);
+        writeFileSync(join(dir, "sudo/etc/empty"), "");
+        const many = await h.readFiles([path, join(dir, "sudo/missing"), bin, join(dir, "sudo/etc/empty")]);
+        assert.equal(many.get(path)?.toString(), "via sudo again");
+        assert.equal(many.get(join(dir, "sudo/missing")), undefined);
+        assert.ok(many.get(bin)?.equals(bytes));
+        assert.equal(many.get(join(dir, "sudo/etc/empty"))?.length, 0);
+        await assert.rejects(h.readFiles([path, join(dir, "sudo/etc")]), /read 2 files: .*Is a directory/);
       } finally {
         await h.close();
       }
