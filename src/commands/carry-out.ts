@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { confirm } from "@inquirer/prompts";
 import type { CommandContext } from "./context.js";
 import { ExitCode, KubehaError } from "../errors.js";
 import { backupDirName, takeBackup } from "../backup/index.js";
@@ -186,6 +185,8 @@ export async function carryOut(ctx: CommandContext, p: Procedure): Promise<ExitC
           );
         }
         await ClusterLock.refuseIfHeld(lockClients(runCtx));
+        // Loaded only when asked: its modules cost a run with --yes 40 ms before it connects.
+        const { confirm } = await import("@inquirer/prompts");
         const ok = await confirm({ message: "Apply this plan?", default: false });
         if (!ok) {
           r.info("not applied; nothing was changed");

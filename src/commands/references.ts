@@ -1,4 +1,3 @@
-import { confirm } from "@inquirer/prompts";
 import type { CommandContext } from "./context.js";
 import { ExitCode, KubehaError } from "../errors.js";
 import { ClusterLock, lockClients } from "../lock/lease.js";
@@ -83,6 +82,7 @@ export async function run(ctx: CommandContext): Promise<ExitCode> {
           );
         }
         await ClusterLock.refuseIfHeld(lockClients(runCtx));
+        const { confirm } = await import("@inquirer/prompts");
         if (!(await confirm({ message: "Make these changes?", default: false }))) {
           r.info("not changed; nothing was written");
           return ExitCode.ok;

@@ -134,6 +134,9 @@ export interface AddLearnerOptions {
   unhealthyRetryMs?: number;
 }
 
+/** How long etcd's transient "unhealthy cluster" refusal of a membership change is asked again. */
+const UNHEALTHY_RETRY_MS = 15_000;
+
 export interface AddLearnerResult {
   member: EtcdMember;
   /** The member list after the add, including the new learner. */
@@ -185,7 +188,7 @@ export async function addLearner(
   try {
     const res = await retry(() => client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true }), {
       retryIf: (err) => /unhealthy cluster/i.test(errorMessage(err)),
-      timeoutMs: options.unhealthyRetryMs ?? 15_000,
+      timeoutMs: options.unhealthyRetryMs ?? UNHEALTHY_RETRY_MS,
       // etcd's refusal is a local check on the member asked that lifts ~5 s after the last member
       // connected (a 1 s back-off added up to 0.8 s to every join after the first).
       ...CLOSE_POLL,
@@ -431,7 +434,13 @@ export async function promoteWhenInSync(
  */
 export async function removeMember(client: EtcdEndpointClient, id: string): Promise<boolean> {
   try {
-    await client.cluster.memberRemove({ ID: memberIdToDecimal(id) });
+    // etcd refuses a removal ("unhealthy cluster", before proposing anything) until the voters that
+    // stay have been connected for 5 s: a rollback or a replace right after a join meets it.
+    await retry(() => client.cluster.memberRemove({ ID: memberIdToDecimal(id) }), {
+      retryIf: (err) => /unhealthy cluster/i.test(errorMessage(err)),
+      timeoutMs: UNHEALTHY_RETRY_MS,
+      ...CLOSE_POLL,
+    });
     return true;
   } catch (err) {
     const msg = errorMessage(err);

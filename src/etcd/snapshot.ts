@@ -154,7 +154,8 @@ async function fileDigests(file: string, size: number): Promise<{ sha256: string
   let pos = 0;
   let dbDigest: Buffer | undefined;
   const trailer: Buffer[] = [];
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+  // 1 MiB reads: the default 64 KiB made it ~1400 thread-pool round trips for ~93 MB (98 ms against 52).
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     const inDb = hasTrailer ? Math.max(0, Math.min(chunk.length, dbEnd - pos)) : chunk.length;
     hash.update(chunk.subarray(0, inDb));
     if (inDb < chunk.length) {
