@@ -86,6 +86,11 @@ export function keyAlgorithmOf(key: KeyObject, what: string): KeyAlgorithm {
 }
 
 /** Parses and checks a CA: it is a CA, its key matches, it has not expired. */
+/** A CA past its notAfter signs nothing. */
+export function assertCaValid(name: string, notAfter: Date, now: Date): void {
+  if (notAfter <= now) throw new KubehaError(`CA ${name}: expired on ${notAfter.toISOString()}`);
+}
+
 export function loadCa(name: string, material: CaMaterial, now = new Date()): LoadedCa {
   let cert: X509Certificate;
   let key: KeyObject;
@@ -104,7 +109,7 @@ export function loadCa(name: string, material: CaMaterial, now = new Date()): Lo
   if (!cert.checkPrivateKey(key)) throw new InputError(`CA ${name}: the key does not match the certificate`);
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
-  if (notAfter <= now) throw new KubehaError(`CA ${name}: expired on ${notAfter.toISOString()}`);
+  assertCaValid(name, notAfter, now);
   const fields = tbsFields(cert.raw);
   return {
     name,

@@ -3,8 +3,9 @@
  * cluster's CAs and facts. No I/O: inputs are PEM text, the output is a map of files that the
  * caller writes (or shows, for `plan`).
  */
-import { InputError, KubehaError, wrap } from "../errors.js";
+import { InputError, wrap } from "../errors.js";
 import {
+  assertCaValid,
   generateKey,
   loadCa,
   signCertificate,
@@ -163,11 +164,11 @@ export function planNodePki(input: NodePkiInput): IssuePlanItem[] {
   return [...certs, ...kubeconfigs];
 }
 
-/** Loads the three CAs once (parse, check key, expiry). */
 // Parsed once per set of CAs (read once per run, never changed after: every node's certificates are
 // rendered and checked with it).
 const loaded = new WeakMap<object, Record<CaName, LoadedCa>>();
 
+/** Loads the three CAs once (parse, check key), and checks their expiry at every call. */
 export function loadCas(
   cas: Readonly<Record<CaName, CaMaterial>>,
   now = new Date(),
@@ -182,8 +183,7 @@ export function loadCas(
     }
     loaded.set(cas, out);
   }
-  for (const ca of Object.values(out))
-    if (ca.notAfter <= now) throw new KubehaError(`CA ${ca.name}: expired on ${ca.notAfter.toISOString()}`);
+  for (const ca of Object.values(out)) assertCaValid(ca.name, ca.notAfter, now);
   return out;
 }
 
